@@ -1,0 +1,156 @@
+import { LinkError } from '../obj/LinkError.js';
+import type { ArchName } from '../obj/model.js';
+
+/**
+ * The GNU ld command line, as compiler drivers pass it. Options that do not
+ * apply to what tslink builds yet are accepted only where ignoring them
+ * cannot change the program; everything else unknown is an error naming it.
+ */
+
+export type InputArg =
+  | { kind: 'file'; path: string; wholeArchive: boolean; staticOnly: boolean }
+  | { kind: 'library'; name: string; wholeArchive: boolean; staticOnly: boolean };
+
+export interface CliOptions {
+  output: string;
+  entry: string;
+  inputs: InputArg[];
+  libraryPaths: string[];
+  arch: ArchName | undefined;
+  buildId: string | undefined;
+  undefinedSymbols: string[];
+  help: boolean;
+  version: boolean;
+  demo: boolean;
+  warnings: string[];
+}
+
+const EMULATIONS: Record<string, ArchName> = {
+  elf_x86_64: 'x86_64',
+  aarch64linux: 'aarch64',
+  aarch64elf: 'aarch64',
+  aarch64linuxb: 'aarch64',
+};
+
+/** -z keywords that cannot change a static executable tslink writes, or that it does by default. */
+const HARMLESS_Z = new Set([
+  'noexecstack', 'relro', 'norelro', 'now', 'lazy', 'separate-code', 'noseparate-code', 'nodelete', 'text',
+  'defs', 'origin', 'noexecheap', 'notext', 'combreloc', 'nocombreloc', 'nocopyreloc', 'muldefs',
+]);
+
+/** Flags with no argument that are harmless here (ignored). */
+const HARMLESS_FLAGS = new Set([
+  '--eh-frame-hdr', '--no-eh-frame-hdr', '--as-needed', '--no-as-needed', '--color-diagnostics',
+  '--no-color-diagnostics', '--no-undefined', '-nostdlib', '--sort-common', '--warn-common', '--no-warn-mismatch',
+  '--fatal-warnings', '--no-fatal-warnings', '-O0', '-O1', '-O2', '-O3', '--no-gc-sections', '--gc-sections',
+  '--no-pie', '-no-pie', '--enable-new-dtags', '--disable-new-dtags', '-Bsymbolic-functions', '--no-rosegment',
+  '--start-group', '--end-group', '-(', '-)', '-EL', '--hash-style=gnu',
+  '--hash-style=both', '--hash-style=sysv', '--relax', '--no-relax', '--stats', '--cref', '-nopie',
+]);
+
+/** Options with one argument that are harmless here. */
+const HARMLESS_WITH_ARG = new Set(['--hash-style', '-dynamic-linker', '--dynamic-linker', '-plugin-opt', '--sysroot', '-soname', '-h']);
+
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const o: CliOptions = {
+    output: 'a.out', entry: '_start', inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
+    undefinedSymbols: [], help: false, version: false, demo: false, warnings: [],
+  };
+  let whole = false;
+  let staticOnly = false;
+  const args = [...argv];
+
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const value = (flag: string): string => {
+      if (i + 1 >= args.length) throw new LinkError(`${flag}: missing argument`);
+      return args[++i];
+    };
+    // `--opt=value`, `--opt value`, `-o value`, `-ovalue`
+    const long = (names: string[]): string | undefined => {
+      for (const n of names) {
+        if (a === n) return value(n);
+        if (a.startsWith(n + '=')) return a.slice(n.length + 1);
+      }
+      return undefined;
+    };
+    const short = (flag: string): string | undefined => {
+      if (a === flag) return value(flag);
+      if (a.startsWith(flag) && a.length > flag.length && !a.startsWith('--')) return a.slice(flag.length);
+      return undefined;
+    };
+    let v: string | undefined;
+
+    if (a === 'demo' && i === 0) { o.demo = true; continue; }
+    if (a === '--help' || a === '-help') { o.help = true; continue; }
+    if (a === '--version' || a === '-v' || a === '-V') { o.version = true; continue; }
+    if (a.startsWith('@')) throw new LinkError(`response files are not supported yet: ${a}`);
+    if ((v = long(['--output'])) !== undefined || (v = short('-o')) !== undefined) { o.output = v; continue; }
+    if ((v = long(['--entry'])) !== undefined || (v = short('-e')) !== undefined) { o.entry = v; continue; }
+    if ((v = long(['--library-path'])) !== undefined || (v = short('-L')) !== undefined) { o.libraryPaths.push(v); continue; }
+    if ((v = long(['--library'])) !== undefined || (v = short('-l')) !== undefined) {
+      o.inputs.push({ kind: 'library', name: v, wholeArchive: whole, staticOnly });
+      continue;
+    }
+    if ((v = long(['--undefined'])) !== undefined || (v = short('-u')) !== undefined) { o.undefinedSymbols.push(v); continue; }
+    if ((v = short('-m')) !== undefined) {
+      const arch = EMULATIONS[v];
+      if (!arch) throw new LinkError(`unknown emulation: ${v}`);
+      o.arch = arch;
+      continue;
+    }
+    if (a.startsWith('--build-id=')) { o.buildId = a.slice('--build-id='.length); continue; }
+    if (a === '--build-id') { o.buildId = 'fast'; continue; }
+    if (a === '--no-build-id') { o.buildId = undefined; continue; }
+    if (a === '--whole-archive') { whole = true; continue; }
+    if (a === '--no-whole-archive') { whole = false; continue; }
+    if (['-static', '--static', '-Bstatic', '-dn', '-non_shared'].includes(a)) { staticOnly = true; continue; }
+    if (['-Bdynamic', '-dy', '-call_shared'].includes(a)) { staticOnly = false; continue; }
+    if ((v = short('-z')) !== undefined) {
+      const key = v.split('=')[0];
+      if (HARMLESS_Z.has(v) || key === 'max-page-size' || key === 'common-page-size' || key === 'stack-size') continue;
+      throw new LinkError(`unsupported option: -z ${v}`);
+    }
+    if (HARMLESS_FLAGS.has(a)) continue;
+    if (HARMLESS_WITH_ARG.has(a)) { value(a); continue; }
+    if ([...HARMLESS_WITH_ARG].some((n) => n.startsWith('--') && a.startsWith(n + '='))) continue;
+    if (a === '-pie' || a === '--pie' || a === '-static-pie' || a === '--no-dynamic-linker') {
+      throw new LinkError(`${a}: position-independent executables are not supported yet`);
+    }
+    if (a === '-shared' || a === '--shared' || a === '-Bshareable') throw new LinkError(`${a}: shared libraries are not supported yet`);
+    if (a === '--incremental' || a.startsWith('--incremental-state') || a.startsWith('--code-slack') || a.startsWith('--data-slack') || a === '--explain') {
+      throw new LinkError(`${a.split('=')[0]}: incremental linking is not built yet`);
+    }
+    if (a.startsWith('-') && a !== '-') throw new LinkError(`unknown argument '${a}'`);
+    o.inputs.push({ kind: 'file', path: a, wholeArchive: whole, staticOnly });
+  }
+  return o;
+}
+
+export const HELP = `Usage: tslink [options] file...
+
+tslink links ELF relocatable objects and static archives (x86-64, AArch64)
+into static executables. It accepts the GNU ld options compiler drivers pass.
+
+Options:
+  -o FILE, --output=FILE     Write the output to FILE (default a.out)
+  -e SYM, --entry=SYM        Entry point symbol (default _start)
+  -L DIR, --library-path=DIR Add DIR to the library search path
+  -l NAME, --library=NAME    Search for libNAME.a (or -l:FILE for FILE)
+  -u SYM, --undefined=SYM    Treat SYM as referenced (pulls it from archives)
+  -m EMULATION               elf_x86_64 or aarch64linux
+  -static, -Bstatic          Link against static archives only
+  --whole-archive            Include every member of the following archives
+  --no-whole-archive         Back to pulling members in on demand
+  --start-group, --end-group Accepted; archives are always searched as a group
+  --build-id[=STYLE]         Add a .note.gnu.build-id (fast, md5, sha1, uuid, 0xHEX, none)
+  -z KEYWORD                 Accepted where it cannot change the output
+  --help                     Print this help
+  --version                  Print the version
+
+Commands:
+  tslink demo                Link the bundled fixture and run it
+
+Not built yet (an error says so): -pie, -shared, linker scripts,
+--incremental, --incremental-state, --code-slack, --data-slack, --explain.
+`;

@@ -1,0 +1,155 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { LinkError } from '../obj/LinkError.js';
+import { elfMachineToArch, isElf } from '../obj/readElf.js';
+import { isArchive, readArchive } from '../obj/archive.js';
+import type { ArchName } from '../obj/model.js';
+import { LinkSession } from '../session/LinkSession.js';
+import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
+
+export const VERSION = '0.1.0';
+
+/** Runs the command line; returns the exit status. Never throws. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const opts = parseArgs(argv);
+    if (opts.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (opts.version) {
+      process.stdout.write(`tslink ${VERSION} (compatible with GNU linkers)\n`);
+      return 0;
+    }
+    if (opts.demo) {
+      const { runDemo } = await import('./demo.js');
+      return await runDemo(argv.slice(1));
+    }
+    return runLink(opts);
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof LinkError) {
+    for (const line of e.message.split('\n')) process.stderr.write(`tslink: error: ${line}\n`);
+  } else if (e instanceof Error && 'code' in e && typeof e.code === 'string' && 'path' in e) {
+    process.stderr.write(`tslink: error: ${String(e.path)}: ${systemMessage(e.code)}\n`);
+  } else {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`tslink: internal error: ${msg}\n`);
+    if (process.env.TSLINK_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  }
+  return 1;
+}
+
+function systemMessage(code: string): string {
+  switch (code) {
+    case 'ENOENT': return 'no such file or directory';
+    case 'EACCES': return 'permission denied';
+    case 'EISDIR': return 'is a directory';
+    default: return code;
+  }
+}
+
+function runLink(opts: CliOptions): number {
+  if (opts.inputs.length === 0) throw new LinkError('no input files');
+  const files = opts.inputs.map((input) => ({ input, path: findInput(input, opts.libraryPaths) }));
+  const contents = files.map(({ path }) => readInput(path));
+  const arch = opts.arch ?? guessArch(files.map((f) => f.path), contents);
+
+  const session = new LinkSession({
+    format: 'elf', arch, output: 'exe', entry: opts.entry, buildId: opts.buildId, undefinedSymbols: opts.undefinedSymbols,
+  });
+  files.forEach(({ input, path }, i) => {
+    session.addInput(path, contents[i], {
+      wholeArchive: input.wholeArchive,
+      readThinMember: (member) => readInput(member),
+    });
+  });
+  const report = session.link();
+  for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
+  writeOutput(opts.output, session);
+  return 0;
+}
+
+function readInput(path: string): Uint8Array {
+  try {
+    const b = readFileSync(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'error';
+    throw new LinkError(`cannot open ${path}: ${systemMessage(code)}`);
+  }
+}
+
+/** -lNAME: libNAME.a in each -L directory in order (libNAME.so is not an input yet); -l:FILE: FILE. */
+function findInput(input: InputArg, libraryPaths: readonly string[]): string {
+  if (input.kind === 'file') return input.path;
+  const names = input.name.startsWith(':') ? [input.name.slice(1)] : [`lib${input.name}.a`];
+  for (const dir of libraryPaths) {
+    if (!input.staticOnly && !input.name.startsWith(':') && existsSync(join(dir, `lib${input.name}.so`))
+      && !existsSync(join(dir, `lib${input.name}.a`))) {
+      throw new LinkError(`-l${input.name}: found ${join(dir, `lib${input.name}.so`)}, but shared libraries are not supported as inputs yet`);
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      if (existsSync(p)) return p;
+    }
+  }
+  throw new LinkError(`unable to find library -l${input.name}`);
+}
+
+/** Without -m, the first ELF input (or archive member) decides the architecture. */
+function guessArch(paths: string[], contents: Uint8Array[]): ArchName {
+  for (let i = 0; i < contents.length; i++) {
+    let bytes = contents[i];
+    if (isArchive(bytes)) {
+      try {
+        const ar = readArchive(paths[i], bytes, (p) => readInput(p));
+        if (!ar.members.length) continue;
+        bytes = ar.members[0].bytes;
+      } catch {
+        continue; // the link proper reports the malformed archive
+      }
+    }
+    if (isElf(bytes) && bytes.length >= 20) {
+      const arch = elfMachineToArch(bytes[18] | (bytes[19] << 8));
+      if (arch) return arch;
+    }
+  }
+  return 'x86_64';
+}
+
+/**
+ * Writes the image beside the output and renames it into place: a failed or
+ * interrupted link never leaves a half-written file under the output's name,
+ * and a running program keeps its old mapping (no ETXTBSY).
+ */
+function writeOutput(output: string, session: LinkSession): void {
+  const path = resolve(output);
+  const tmp = join(dirname(path), `.${path.split('/').pop()}.tslink-tmp-${process.pid}`);
+  let fd = -1;
+  try {
+    fd = openSync(tmp, 'w', 0o777);
+    const handle = fd;
+    session.emit({
+      setSize: (size) => ftruncateSync(handle, size),
+      write: (offset, bytes) => {
+        let done = 0;
+        while (done < bytes.length) done += writeSync(handle, bytes, done, bytes.length - done, offset + done);
+      },
+    });
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    const code = (e as { code?: string }).code;
+    if (code) throw new LinkError(`cannot write output file ${output}: ${systemMessage(code)}`);
+    throw e;
+  }
+}

@@ -1,0 +1,250 @@
+import { SecFlag, SymPlace, SymType, Visibility, type InputSymbol } from '../../obj/model.js';
+import {
+  ELFCLASS64, ELFDATA2LSB, ET, EV_CURRENT, SHF, SHN, SHT, STB, STT, EHDR_SIZE, PHDR_SIZE, SHDR_SIZE, SYM_SIZE,
+} from '../../obj/elfConstants.js';
+import type { Arch } from '../../link/arch/Arch.js';
+import { alignTo } from '../../link/align.js';
+import type { Layout } from '../../link/layout.js';
+import type { OutputSection, SectionPlan } from '../../link/outputSections.js';
+import { SymState, type Resolution } from '../../link/resolve.js';
+import { TargetState, type SymbolValues } from '../../link/symbols.js';
+
+/**
+ * The ELF executable writer: the file header, program headers, section
+ * headers, and the static symbol table. Section contents are written by the
+ * relocation pass straight into the same image buffer; this file lays out
+ * and writes everything around them.
+ *
+ * File order: ELF header, program headers, allocated sections, non-allocated
+ * sections, .symtab, .shstrtab, .strtab, section header table.
+ */
+
+const encoder = new TextEncoder();
+
+class StringTable {
+  private readonly parts: Uint8Array[] = [new Uint8Array(1)];
+  private readonly seen = new Map<string, number>();
+  size = 1;
+  add(s: string): number {
+    if (s === '') return 0;
+    const known = this.seen.get(s);
+    if (known !== undefined) return known;
+    const b = encoder.encode(s);
+    const at = this.size;
+    this.parts.push(b, new Uint8Array(1));
+    this.size += b.length + 1;
+    this.seen.set(s, at);
+    return at;
+  }
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.size);
+    let p = 0;
+    for (const x of this.parts) {
+      out.set(x, p);
+      p += x.length;
+    }
+    return out;
+  }
+}
+
+interface OutSym {
+  name: number;
+  info: number;
+  other: number;
+  shndx: number;
+  value: number;
+  size: number;
+}
+
+export interface ElfTables {
+  symtab: Uint8Array;
+  strtab: Uint8Array;
+  shstrtab: Uint8Array;
+  firstGlobal: number;
+  /** File offsets of the trailing tables and the section header table. */
+  symtabOff: number;
+  shstrtabOff: number;
+  strtabOff: number;
+  shoff: number;
+  /** Section name offsets, in layout.sections order. */
+  sectionNames: number[];
+  names: { symtab: number; shstrtab: number; strtab: number };
+  totalSize: number;
+}
+
+/** Builds the symbol and string tables and decides where the trailing tables go. */
+export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layout, values: SymbolValues): ElfTables {
+  const strtab = new StringTable();
+  const shstrtab = new StringTable();
+  const shndxOf = new Map<OutputSection, number>();
+  layout.sections.forEach((s, i) => shndxOf.set(s, i + 1));
+  const sectionIndexOfAtom = (file: number, atom: number): number => {
+    const merged = plan.mergeMaps[file][atom];
+    const f = merged ? plan.internal : file;
+    const a = merged ? merged.target : atom;
+    const out = plan.atomOut[f][a];
+    return out < 0 ? SHN.UNDEF : shndxOf.get(plan.sections[out]) ?? SHN.UNDEF;
+  };
+  const sectionIndexOfAddr = (addr: number): number => {
+    for (let i = 0; i < layout.sections.length; i++) {
+      const s = layout.sections[i];
+      if (s.flags & SecFlag.Alloc && !(s.flags & SecFlag.TLS) && addr >= s.addr && addr <= s.addr + s.size) return i + 1;
+    }
+    return SHN.ABS;
+  };
+
+  const locals: OutSym[] = [];
+  const globals: OutSym[] = [];
+  const symInfo = (s: InputSymbol, bind: number) => (bind << 4) | (s.type === SymType.Common ? STT.OBJECT : s.type);
+
+  // Local symbols, file by file: named ones only (no section symbols), and none in discarded sections.
+  for (let f = 0; f < res.files.length; f++) {
+    const file = res.files[f];
+    for (let i = 1; i < file.firstGlobal; i++) {
+      const s = file.symbols[i];
+      if (s.type === SymType.Section || s.name === '') continue;
+      if (s.type === SymType.File) {
+        locals.push({ name: strtab.add(s.name), info: STT.FILE, other: 0, shndx: SHN.ABS, value: 0, size: 0 });
+        continue;
+      }
+      if (s.atom === SymPlace.Dropped || s.atom === SymPlace.Undefined) continue;
+      if (s.atom >= 0 && res.discarded[f][s.atom]) continue;
+      // Assembler temporaries kept only because they point into merge sections.
+      if (s.atom >= 0 && plan.mergeMaps[f][s.atom] && s.name.startsWith('.L')) continue;
+      const t = values.target(f, i, 0);
+      if (t.state !== TargetState.Defined) continue;
+      const shndx = s.atom === SymPlace.Absolute ? SHN.ABS : sectionIndexOfAtom(f, s.atom);
+      if (shndx === SHN.UNDEF) continue;
+      locals.push({ name: strtab.add(s.name), info: symInfo(s, STB.LOCAL), other: s.visibility, shndx, value: t.S, size: s.size });
+    }
+  }
+
+  // Global symbols in first-seen order; hidden ones become local in an executable.
+  for (let id = 0; id < res.symbols.length; id++) {
+    const g = res.symbols[id];
+    let sym: OutSym;
+    if (g.state === SymState.Defined || g.state === SymState.Common) {
+      const s = res.files[g.file].symbols[g.sym];
+      const addr = values.globalAddress(g);
+      if (addr === undefined) continue;
+      const shndx = g.state === SymState.Common
+        ? sectionIndexOfAtom(plan.internal, plan.commonAtoms.get(id)!)
+        : s.atom === SymPlace.Absolute ? SHN.ABS : sectionIndexOfAtom(g.file, s.atom);
+      const bind = g.weak ? STB.WEAK : STB.GLOBAL;
+      sym = { name: strtab.add(g.name), info: symInfo(s, bind), other: g.visibility, shndx, value: addr, size: s.size };
+    } else if (g.state === SymState.Synthetic) {
+      const v = values.synthetic.get(g.name);
+      if (v === undefined) continue;
+      sym = { name: strtab.add(g.name), info: (STB.GLOBAL << 4) | STT.NOTYPE, other: Visibility.Hidden, shndx: sectionIndexOfAddr(v), value: v, size: 0 };
+      locals.push({ ...sym, info: (STB.LOCAL << 4) | STT.NOTYPE });
+      continue;
+    } else if (g.state === SymState.Undefined && g.referencedBy.length > 0) {
+      sym = { name: strtab.add(g.name), info: (STB.WEAK << 4) | STT.NOTYPE, other: g.visibility, shndx: SHN.UNDEF, value: 0, size: 0 };
+    } else {
+      continue;
+    }
+    if (g.visibility === Visibility.Hidden || g.visibility === Visibility.Internal) {
+      if (sym.shndx !== SHN.UNDEF) locals.push({ ...sym, info: (STB.LOCAL << 4) | (sym.info & 0xf) });
+      else globals.push(sym);
+    } else {
+      globals.push(sym);
+    }
+  }
+
+  const all = [{ name: 0, info: 0, other: 0, shndx: 0, value: 0, size: 0 }, ...locals, ...globals];
+  const symtab = new Uint8Array(all.length * SYM_SIZE);
+  const dv = new DataView(symtab.buffer);
+  all.forEach((s, i) => {
+    const at = i * SYM_SIZE;
+    dv.setUint32(at, s.name, true);
+    symtab[at + 4] = s.info;
+    symtab[at + 5] = s.other;
+    dv.setUint16(at + 6, s.shndx, true);
+    dv.setBigUint64(at + 8, BigInt(s.value), true);
+    dv.setBigUint64(at + 16, BigInt(s.size), true);
+  });
+
+  const sectionNames = layout.sections.map((s) => shstrtab.add(s.name));
+  const names = { symtab: shstrtab.add('.symtab'), shstrtab: shstrtab.add('.shstrtab'), strtab: shstrtab.add('.strtab') };
+  const strBytes = strtab.bytes();
+  const shstrBytes = shstrtab.bytes();
+  const symtabOff = alignTo(layout.fileEnd, 8);
+  const shstrtabOff = symtabOff + symtab.length;
+  const strtabOff = shstrtabOff + shstrBytes.length;
+  const shoff = alignTo(strtabOff + strBytes.length, 8);
+  const totalSize = shoff + (layout.sections.length + 4) * SHDR_SIZE;
+  return {
+    symtab, strtab: strBytes, shstrtab: shstrBytes, firstGlobal: 1 + locals.length,
+    symtabOff, shstrtabOff, strtabOff, shoff, sectionNames, names, totalSize,
+  };
+}
+
+/** Writes the ELF header, program headers, trailing tables and section headers into `image`. */
+export function writeElfHeaders(image: Uint8Array, arch: Arch, layout: Layout, tables: ElfTables, entry: number): void {
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const shnum = layout.sections.length + 4;
+  // e_ident
+  image.set([0x7f, 0x45, 0x4c, 0x46, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, 0], 0);
+  dv.setUint16(0x10, ET.EXEC, true);
+  dv.setUint16(0x12, arch.eMachine, true);
+  dv.setUint32(0x14, EV_CURRENT, true);
+  dv.setBigUint64(0x18, BigInt(entry), true);
+  dv.setBigUint64(0x20, BigInt(EHDR_SIZE), true);
+  dv.setBigUint64(0x28, BigInt(tables.shoff), true);
+  dv.setUint32(0x30, 0, true);
+  dv.setUint16(0x34, EHDR_SIZE, true);
+  dv.setUint16(0x36, PHDR_SIZE, true);
+  dv.setUint16(0x38, layout.segments.length, true);
+  dv.setUint16(0x3a, SHDR_SIZE, true);
+  dv.setUint16(0x3c, shnum, true);
+  dv.setUint16(0x3e, shnum - 2, true); // .shstrtab
+
+  layout.segments.forEach((p, i) => {
+    const at = EHDR_SIZE + i * PHDR_SIZE;
+    dv.setUint32(at, p.type, true);
+    dv.setUint32(at + 4, p.flags, true);
+    dv.setBigUint64(at + 8, BigInt(p.offset), true);
+    dv.setBigUint64(at + 16, BigInt(p.vaddr), true);
+    dv.setBigUint64(at + 24, BigInt(p.vaddr), true);
+    dv.setBigUint64(at + 32, BigInt(p.filesz), true);
+    dv.setBigUint64(at + 40, BigInt(p.memsz), true);
+    dv.setBigUint64(at + 48, BigInt(p.align), true);
+  });
+
+  image.set(tables.symtab, tables.symtabOff);
+  image.set(tables.shstrtab, tables.shstrtabOff);
+  image.set(tables.strtab, tables.strtabOff);
+
+  const shdr = (i: number, name: number, type: number, flags: number, addr: number, offset: number, size: number,
+    link: number, info: number, align: number, entsize: number) => {
+    const at = tables.shoff + i * SHDR_SIZE;
+    dv.setUint32(at, name, true);
+    dv.setUint32(at + 4, type, true);
+    dv.setBigUint64(at + 8, BigInt(flags), true);
+    dv.setBigUint64(at + 16, BigInt(addr), true);
+    dv.setBigUint64(at + 24, BigInt(offset), true);
+    dv.setBigUint64(at + 32, BigInt(size), true);
+    dv.setUint32(at + 40, link, true);
+    dv.setUint32(at + 44, info, true);
+    dv.setBigUint64(at + 48, BigInt(align), true);
+    dv.setBigUint64(at + 56, BigInt(entsize), true);
+  };
+  layout.sections.forEach((s, i) => {
+    shdr(i + 1, tables.sectionNames[i], s.rawType, elfFlags(s), s.addr, s.offset, s.size, 0, 0, s.align, s.entSize);
+  });
+  const n = layout.sections.length;
+  shdr(n + 1, tables.names.symtab, SHT.SYMTAB, 0, 0, tables.symtabOff, tables.symtab.length, n + 3, tables.firstGlobal, 8, SYM_SIZE);
+  shdr(n + 2, tables.names.shstrtab, SHT.STRTAB, 0, 0, tables.shstrtabOff, tables.shstrtab.length, 0, 0, 1, 0);
+  shdr(n + 3, tables.names.strtab, SHT.STRTAB, 0, 0, tables.strtabOff, tables.strtab.length, 0, 0, 1, 0);
+}
+
+function elfFlags(s: OutputSection): number {
+  let f = 0;
+  if (s.flags & SecFlag.Alloc) f |= SHF.ALLOC;
+  if (s.flags & SecFlag.Write) f |= SHF.WRITE;
+  if (s.flags & SecFlag.Exec) f |= SHF.EXECINSTR;
+  if (s.flags & SecFlag.TLS) f |= SHF.TLS;
+  if (s.entSize && s.flags & SecFlag.Strings) f |= SHF.MERGE | SHF.STRINGS;
+  return f;
+}
+

@@ -1,0 +1,158 @@
+import type { ArchName } from '../../obj/model.js';
+import { LinkError, hex } from '../../obj/LinkError.js';
+
+/**
+ * Relocations are handled in two layers (as lld's getRelExpr and wild's
+ * relocation_from_raw do). An architecture maps each raw type to a generic
+ * expression; the core reasons only about expressions (does this need a GOT
+ * slot, is it TLS, may it be relaxed), computes the value with the ABI's own
+ * names (S, A, P, G, GOT, TP), and hands it back to the architecture, which
+ * only encodes bits, range-checked.
+ */
+export const enum RelExpr {
+  /** R_*_NONE: nothing to do. */
+  None,
+  /** S + A */
+  Abs,
+  /** S + A - P */
+  PC,
+  /** A branch or call: S + A - P, through a thunk when out of range. */
+  Branch,
+  /** Page(S + A) - Page(P): AArch64 ADRP. */
+  PagePC,
+  /** GOT(S) + A - P: x86-64 GOTPCREL; may be relaxed to PC. */
+  GotPC,
+  /** Page(GOT(S) + A) - Page(P): AArch64 ADR_GOT_PAGE. */
+  GotPagePC,
+  /** GOT(S) + A, absolute: AArch64 LD64_GOT_LO12_NC keeps the low bits. */
+  Got,
+  /** S + A - TP: local-exec TLS. */
+  TPRel,
+  /** GOT slot holding S - TP, PC-relative: x86-64 GOTTPOFF (relaxed to TPRel in an executable). */
+  GotTPRelPC,
+  /** Page of the GOT slot holding S - TP: AArch64 ADR_GOTTPREL_PAGE21. */
+  GotTPRelPagePC,
+  /** The GOT slot holding S - TP, absolute: AArch64 LD64_GOTTPREL_LO12_NC. */
+  GotTPRel,
+  /** S + A - (start of the TLS segment): DTPOFF in debug info. */
+  DTPRel,
+  /** Z + A: the symbol's size. */
+  Size,
+}
+
+/**
+ * The place a relocation is applied to, for messages. `describe` yields
+ * `file:(section+0xoff)` as lld prints it; `symbol` is the target's name.
+ */
+export interface RelocSite {
+  describe(): string;
+  symbol(): string;
+}
+
+/** An architecture: the same small interface for every target (see x86_64.ts, aarch64.ts). */
+export interface Arch {
+  readonly name: ArchName;
+  /** ELF e_machine. */
+  readonly eMachine: number;
+  /** Segments are aligned to this in memory (lld's -z max-page-size default). */
+  readonly maxPageSize: number;
+  /** Load address of a non-PIE executable's first segment. */
+  readonly imageBase: number;
+  /** Fill pattern for padding in code: a trap instruction, repeated. */
+  readonly trapFill: Uint8Array;
+
+  /** The generic expression for a raw type, or undefined if tslink does not support it. */
+  relExpr(type: number): RelExpr | undefined;
+  /** The ABI's name for a raw type (R_X86_64_PC32), for messages. */
+  relName(type: number): string;
+  /**
+   * Encodes `val` into the place at `buf[off]`, range-checked. `P` is the
+   * place's address (some encodings need it, e.g. for page arithmetic).
+   */
+  applyReloc(buf: Uint8Array, off: number, type: number, val: number, P: number, site: RelocSite): void;
+
+  /**
+   * Whether a GOT-indirect reference at `off` may be rewritten to address the
+   * symbol directly (the symbol is a link-time constant). Decided while
+   * scanning, before GOT slots are allocated; `data` is the input atom's bytes.
+   */
+  canRelaxGot(data: Uint8Array, off: number, type: number, addend: number): boolean;
+  /** Writes the relaxed instruction and value for a reference canRelaxGot accepted. */
+  applyRelaxedGot(buf: Uint8Array, off: number, type: number, val: number, P: number, site: RelocSite): void;
+  /**
+   * Rewrites an initial-exec TLS access to local-exec in an executable, where
+   * the thread-pointer offset `val` is a link-time constant. Returns false if
+   * the instruction sequence is not one it knows (the core then keeps a GOT slot).
+   */
+  canRelaxTlsIeToLe(data: Uint8Array, off: number, type: number): boolean;
+  applyTlsIeToLe(buf: Uint8Array, off: number, type: number, val: number, site: RelocSite): void;
+
+  /**
+   * The thread-pointer-relative offset of a TLS symbol, given its offset from
+   * the start of the TLS segment and the segment's memory size and alignment
+   * (variant II on x86-64: TP at the end; variant I on AArch64: TP + 16).
+   */
+  tpOffset(offsetInTls: number, tlsMemSize: number, tlsAlign: number): number;
+
+  // The move primitive (DESIGN.md section 4) and range-extension thunks.
+  /** Bytes an island at an atom's old address needs. */
+  readonly islandSize: number;
+  /** Writes a jump from `from` to `to` at buf[off]. */
+  writeIsland(buf: Uint8Array, off: number, from: number, to: number): void;
+  /** Reach of a direct branch (+-), or Infinity where no thunks are needed. */
+  readonly branchRange: number;
+  readonly thunkSize: number;
+  /** Writes a range-extension thunk at buf[off] (address `at`) that jumps to `to`. */
+  writeThunk(buf: Uint8Array, off: number, at: number, to: number): void;
+}
+
+/** The error lld gives for a value that does not fit its field. */
+export function checkRange(site: RelocSite, name: string, val: number, bits: number, signed: boolean): void {
+  const min = signed ? -(2 ** (bits - 1)) : 0;
+  const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+  if (val < min || val > max) {
+    throw new LinkError(
+      `${site.describe()}: relocation ${name} out of range: ${val} is not in [${min}, ${max}]; references '${site.symbol()}'`,
+    );
+  }
+}
+
+/** A field that accepts both signed and unsigned readings of `bits` bits (R_X86_64_32 is not one; ABS32 on AArch64 is). */
+export function checkIntN(site: RelocSite, name: string, val: number, bits: number): void {
+  const min = -(2 ** (bits - 1));
+  const max = 2 ** bits - 1;
+  if (val < min || val > max) {
+    throw new LinkError(
+      `${site.describe()}: relocation ${name} out of range: ${val} is not in [${min}, ${max}]; references '${site.symbol()}'`,
+    );
+  }
+}
+
+export function checkAlignment(site: RelocSite, name: string, val: number, align: number): void {
+  if (val % align !== 0) {
+    throw new LinkError(
+      `${site.describe()}: improper alignment for relocation ${name}: ${hex(val)} is not aligned to ${align} bytes`,
+    );
+  }
+}
+
+/** Little-endian stores on a Uint8Array (values already range-checked). */
+export function write32(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = v & 0xff;
+  buf[off + 1] = (v >>> 8) & 0xff;
+  buf[off + 2] = (v >>> 16) & 0xff;
+  buf[off + 3] = (v >>> 24) & 0xff;
+}
+export function read32(buf: Uint8Array, off: number): number {
+  return (buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16) | (buf[off + 3] << 24)) >>> 0;
+}
+export function write16(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = v & 0xff;
+  buf[off + 1] = (v >>> 8) & 0xff;
+}
+/** Stores the low 64 bits of `v` (negative values in two's complement). */
+export function write64(buf: Uint8Array, off: number, v: number): void {
+  const big = BigInt.asUintN(64, BigInt(v));
+  write32(buf, off, Number(big & 0xffffffffn));
+  write32(buf, off + 4, Number(big >> 32n));
+}

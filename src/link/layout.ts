@@ -1,0 +1,183 @@
+import { AtomKind, SecFlag } from '../obj/model.js';
+import { LinkError, hex } from '../obj/LinkError.js';
+import { PF, PT, EHDR_SIZE, PHDR_SIZE } from '../obj/elfConstants.js';
+import type { Arch } from './arch/Arch.js';
+import { alignTo } from './align.js';
+import { SegClass, segClassOf, type OutputSection, type SectionPlan } from './outputSections.js';
+
+/**
+ * Address assignment. Sections are sorted by rank and grouped into segments
+ * by class (R, RX, RW, RW zero-fill). Within a segment, file offsets and
+ * addresses advance together; a new segment starts on a fresh page in memory
+ * at an address congruent to its file offset modulo the page size, so the
+ * file needs no padding between segments (lld's default layout).
+ *
+ * Slack and headroom (incremental links, DESIGN.md section 3) are supplied by
+ * the caller as a policy; a plain full link uses none.
+ */
+
+export interface PlacementPolicy {
+  /** Bytes of slack to leave after an atom of this kind and size. */
+  slackAfter(kind: AtomKind, size: number): number;
+  /** Bytes of headroom to leave at the end of a segment of this class. */
+  headroom(cls: SegClass, used: number): number;
+}
+
+export const PACKED: PlacementPolicy = {
+  slackAfter: () => 0,
+  headroom: () => 0,
+};
+
+export interface Segment {
+  type: PT;
+  flags: number;
+  offset: number;
+  vaddr: number;
+  filesz: number;
+  memsz: number;
+  align: number;
+  cls: SegClass;
+}
+
+export interface TlsTemplate {
+  addr: number;
+  fileSize: number;
+  memSize: number;
+  align: number;
+}
+
+export interface Layout {
+  /** Output sections in output order (sorted by rank). */
+  sections: OutputSection[];
+  segments: Segment[];
+  /** Per file, per atom: the atom's address (offset in its section for non-allocated sections); NaN if not placed. */
+  atomAddr: Float64Array[];
+  tls: TlsTemplate | null;
+  /** Where non-allocated data ends in the file: the writer appends its tables here. */
+  fileEnd: number;
+  imageBase: number;
+}
+
+const SEG_FLAGS: Record<number, number> = {
+  [SegClass.R]: PF.R,
+  [SegClass.RX]: PF.R | PF.X,
+  [SegClass.RW]: PF.R | PF.W,
+  [SegClass.Bss]: PF.R | PF.W,
+};
+
+export function assignAddresses(plan: SectionPlan, arch: Arch, policy: PlacementPolicy): Layout {
+  const sections = plan.sections
+    .map((s, i) => ({ s, i }))
+    .filter(({ s }) => s.atoms.length > 0)
+    .sort((a, b) => a.s.rank - b.s.rank || a.i - b.i)
+    .map(({ s }) => s);
+  const atomAddr = plan.files.map((f) => new Float64Array(f.atoms.length).fill(NaN));
+
+  const classes = new Set(sections.filter((s) => s.flags & SecFlag.Alloc).map((s) => segClassOf(s.rank)));
+  classes.add(SegClass.R); // the headers are always mapped
+  const hasTls = sections.some((s) => s.flags & SecFlag.TLS);
+  const phnum = classes.size + (hasTls ? 1 : 0) + 1; // + PT_GNU_STACK
+  const base = arch.imageBase;
+
+  const segments: Segment[] = [];
+  let off = EHDR_SIZE + phnum * PHDR_SIZE;
+  let va = base + off;
+  let cur: Segment | null = {
+    type: PT.LOAD, flags: PF.R, offset: 0, vaddr: base, filesz: 0, memsz: 0, align: arch.maxPageSize, cls: SegClass.R,
+  };
+  segments.push(cur);
+  let tls: TlsTemplate | null = null;
+
+  const closeSegment = (seg: Segment): void => {
+    const room = policy.headroom(seg.cls, va - seg.vaddr);
+    va += room;
+    if (seg.cls !== SegClass.Bss) off += room;
+    seg.memsz = va - seg.vaddr;
+    seg.filesz = seg.cls === SegClass.Bss ? 0 : off - seg.offset;
+  };
+
+  for (const sec of sections) {
+    if (!(sec.flags & SecFlag.Alloc)) continue;
+    const cls = segClassOf(sec.rank);
+    sec.align = sectionAlign(plan, sec);
+    if (cur.cls !== cls) {
+      closeSegment(cur);
+      const segAlign = Math.max(arch.maxPageSize, sec.align);
+      va = alignTo(va, segAlign) + (off % segAlign);
+      cur = { type: PT.LOAD, flags: SEG_FLAGS[cls], offset: off, vaddr: va, filesz: 0, memsz: 0, align: arch.maxPageSize, cls };
+      segments.push(cur);
+    }
+    const tbss = (sec.flags & (SecFlag.TLS | SecFlag.NoBits)) === (SecFlag.TLS | SecFlag.NoBits);
+    // .tbss occupies no address space of its own: what follows it overlaps it.
+    const start: number = tbss ? alignTo(tls ? tls.addr + tls.memSize : va, sec.align) : alignTo(va, sec.align);
+    if (!tbss) {
+      if (cls !== SegClass.Bss && !(sec.flags & SecFlag.NoBits)) off += start - va;
+      va = start;
+    }
+    sec.addr = start;
+    sec.offset = off;
+    sec.size = placeAtoms(plan, sec, start, atomAddr, policy);
+    if (sec.flags & SecFlag.TLS) {
+      if (!tls) tls = { addr: start, fileSize: 0, memSize: 0, align: 1 };
+      tls.align = Math.max(tls.align, sec.align);
+      tls.memSize = start + sec.size - tls.addr;
+      if (!tbss) tls.fileSize = tls.memSize;
+    }
+    if (!tbss) {
+      va += sec.size;
+      if (!(sec.flags & SecFlag.NoBits)) off += sec.size;
+      else if (cls !== SegClass.Bss) {
+        throw new LinkError(`section '${sec.name}' is zero-fill but lies among file-backed sections`);
+      }
+    }
+    if (va > 2 ** 47) throw new LinkError(`output image is too large: section '${sec.name}' ends at ${hex(va)}`);
+  }
+  closeSegment(cur);
+
+  if (tls) {
+    segments.push({
+      type: PT.TLS, flags: PF.R, offset: fileOffsetOf(segments, tls.addr), vaddr: tls.addr,
+      filesz: tls.fileSize, memsz: tls.memSize, align: tls.align, cls: SegClass.None,
+    });
+  }
+  segments.push({ type: PT.GNU_STACK, flags: PF.R | PF.W, offset: 0, vaddr: 0, filesz: 0, memsz: 0, align: 0, cls: SegClass.None });
+
+  // Non-allocated sections (.comment, .debug_*) follow in the file at address 0.
+  for (const sec of sections) {
+    if (sec.flags & SecFlag.Alloc) continue;
+    sec.align = sectionAlign(plan, sec);
+    off = alignTo(off, sec.align);
+    sec.addr = 0;
+    sec.offset = off;
+    sec.size = placeAtoms(plan, sec, 0, atomAddr, PACKED);
+    off += sec.size;
+  }
+
+  return { sections, segments, atomAddr, tls, fileEnd: off, imageBase: base };
+}
+
+function sectionAlign(plan: SectionPlan, sec: OutputSection): number {
+  let a = 1;
+  for (const r of sec.atoms) a = Math.max(a, plan.files[r.file].atoms[r.atom].align);
+  return a;
+}
+
+/** Lays out a section's atoms from `start`; returns the section's size. */
+function placeAtoms(plan: SectionPlan, sec: OutputSection, start: number, atomAddr: Float64Array[], policy: PlacementPolicy): number {
+  let cursor = 0;
+  for (const r of sec.atoms) {
+    const atom = plan.files[r.file].atoms[r.atom];
+    cursor = alignTo(cursor, atom.align);
+    atomAddr[r.file][r.atom] = start + cursor;
+    cursor += atom.size;
+    cursor += policy.slackAfter(atom.kind, atom.size);
+  }
+  return cursor;
+}
+
+function fileOffsetOf(segments: Segment[], addr: number): number {
+  for (const s of segments) {
+    if (s.type === PT.LOAD && addr >= s.vaddr && addr <= s.vaddr + s.memsz) return s.offset + (addr - s.vaddr);
+  }
+  return 0;
+}

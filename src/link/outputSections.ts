@@ -1,0 +1,258 @@
+import {
+  AtomKind, SecFlag, SymPlace, SymType,
+  type Atom, type ObjectFile,
+} from '../obj/model.js';
+import { SHT } from '../obj/elfConstants.js';
+import { isMergeable, MergedSection, type MergeMap } from './mergeSections.js';
+import { SymState, type Resolution } from './resolve.js';
+
+/**
+ * Assigns every live input atom to an output section, in the order the
+ * output will have them, and creates the linker's own atoms (merged strings,
+ * common symbols) in an internal object that the rest of the link treats like
+ * any other input.
+ */
+
+export interface AtomRef {
+  file: number;
+  atom: number;
+}
+
+export interface OutputSection {
+  name: string;
+  kind: AtomKind;
+  /** SecFlag bits of the section (union of its atoms' Alloc/Write/Exec/TLS/NoBits...). */
+  flags: number;
+  /** ELF section type to write (PROGBITS, NOBITS, INIT_ARRAY, NOTE...). */
+  rawType: number;
+  /** Entry size (merged string sections such as .comment keep 1). */
+  entSize: number;
+  /** Sort key: segment class then position within it. */
+  rank: number;
+  atoms: AtomRef[];
+  align: number;
+  // Set by layout:
+  addr: number;
+  offset: number;
+  size: number;
+}
+
+export interface SectionPlan {
+  /** Resolution files plus the internal object, last. */
+  files: ObjectFile[];
+  internal: number;
+  sections: OutputSection[];
+  /** Per file, per atom: output section index, or -1 when the atom is not in the output. */
+  atomOut: Int32Array[];
+  /** Per file, per atom: the merge map when the atom was merged into an internal atom. */
+  mergeMaps: Array<Array<MergeMap | undefined>>;
+  /** Global symbol id -> internal atom holding that common symbol. */
+  commonAtoms: Map<number, number>;
+}
+
+/** lld's mapping of input section names to output section names. */
+const PREFIXES = [
+  '.text', '.rodata', '.data.rel.ro', '.data', '.bss', '.tdata', '.tbss', '.init_array', '.fini_array',
+  '.preinit_array', '.gcc_except_table', '.ldata', '.lrodata', '.lbss',
+];
+
+export function outputSectionName(name: string): string {
+  for (const p of PREFIXES) {
+    if (name === p || (name.startsWith(p) && name[p.length] === '.')) return p;
+  }
+  return name;
+}
+
+/**
+ * Rank: the segment class in the hundreds, then the section's place within it.
+ * R (headers, notes, read-only data, unwind tables), RX (code), RW (TLS, init
+ * arrays, relro data, GOT, data), RW zero-fill (bss), then non-allocated.
+ */
+export const enum SegClass {
+  R = 0,
+  RX = 1,
+  RW = 2,
+  Bss = 3,
+  None = 4,
+}
+
+export function segClassOf(rank: number): SegClass {
+  return Math.floor(rank / 100) as SegClass;
+}
+
+function rankOf(name: string, flags: number): number {
+  if (!(flags & SecFlag.Alloc)) {
+    if (name === '.comment') return 400;
+    if (name.startsWith('.debug_')) return 410;
+    return 420;
+  }
+  if (flags & SecFlag.Exec) return name === '.text' ? 110 : name === '.init' ? 105 : name === '.fini' ? 106 : 120;
+  if (flags & SecFlag.TLS) return flags & SecFlag.NoBits ? 202 : 201;
+  if (flags & SecFlag.Write) {
+    if (flags & SecFlag.NoBits) return name === '.bss' ? 310 : 320;
+    if (flags & SecFlag.PreinitArray) return 210;
+    if (flags & SecFlag.InitArray) return 211;
+    if (flags & SecFlag.FiniArray) return 212;
+    if (name === '.data.rel.ro') return 213;
+    if (name === '.got') return 214;
+    if (name === '.data') return 220;
+    return 230;
+  }
+  if (flags & SecFlag.Note) return 10;
+  if (name === '.rodata') return 20;
+  if (flags & SecFlag.EhFrame) return 40;
+  return 30;
+}
+
+/** Priority of `.init_array.N` / `.fini_array.N`; unnumbered ones run last (lld: 65536). */
+function initPriority(name: string): number {
+  const dot = name.lastIndexOf('.');
+  const n = Number(name.slice(dot + 1));
+  return dot > 0 && Number.isInteger(n) && name.indexOf('_array.') > 0 ? n : 65536;
+}
+
+function newInternalFile(arch: ObjectFile['arch']): ObjectFile {
+  return {
+    name: '<internal>', format: 'elf', arch, atoms: [], symbols: [{
+      name: '', binding: 0, type: SymType.NoType, visibility: 0, atom: SymPlace.Undefined, value: 0, size: 0,
+    }], firstGlobal: 1, groups: [], bytes: new Uint8Array(0),
+  };
+}
+
+export function addInternalAtom(file: ObjectFile, a: Omit<Atom, 'index' | 'relocs' | 'entSize' | 'group'>): number {
+  const index = file.atoms.length;
+  file.atoms.push({ ...a, index, relocs: [], entSize: 0, group: -1 });
+  return index;
+}
+
+/**
+ * Builds the section plan. `isLive(file, atom)` decides which atoms are kept
+ * (all of them without --gc-sections). `extraAtoms` lets later passes add
+ * their own internal atoms (GOT, build id) before placement.
+ */
+export function planSections(res: Resolution, arch: ObjectFile['arch'], isLive: (file: number, atom: number) => boolean): SectionPlan {
+  const internal = newInternalFile(arch);
+  const files = [...res.files, internal];
+  const internalIndex = files.length - 1;
+  const byName = new Map<string, number>();
+  const sections: OutputSection[] = [];
+  const atomOut: Int32Array[] = files.map((f) => new Int32Array(f.atoms.length).fill(-1));
+  const mergeMaps: Array<Array<MergeMap | undefined>> = files.map(() => []);
+  const merged = new Map<string, { builder: MergedSection; atom: number }>();
+
+  const sectionFor = (name: string, atom: Atom): number => {
+    const key = name + '\0' + (atom.flags & (SecFlag.Alloc | SecFlag.Write | SecFlag.Exec | SecFlag.TLS | SecFlag.NoBits));
+    let idx = byName.get(key);
+    if (idx === undefined) {
+      idx = sections.length;
+      byName.set(key, idx);
+      sections.push({
+        name, kind: atom.kind, flags: atom.flags & ~(SecFlag.Merge | SecFlag.Retain), rawType: outputType(atom),
+        entSize: atom.flags & SecFlag.Strings && !(atom.flags & SecFlag.Alloc) ? 1 : 0,
+        rank: rankOf(name, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0,
+      });
+    }
+    return idx;
+  };
+
+  for (let f = 0; f < res.files.length; f++) {
+    const file = res.files[f];
+    const discarded = res.discarded[f];
+    for (const atom of file.atoms) {
+      if (discarded[atom.index] || !isLive(f, atom.index)) continue;
+      const name = outputSectionName(atom.name);
+      if (isMergeable(atom)) {
+        const strings = (atom.flags & SecFlag.Strings) !== 0;
+        const key = `${name}\0${atom.entSize}\0${strings}\0${atom.flags & (SecFlag.Alloc | SecFlag.Write)}`;
+        let m = merged.get(key);
+        if (!m) {
+          const mAtom = addInternalAtom(internal, {
+            name: name, kind: atom.kind, flags: atom.flags & ~SecFlag.Merge, align: 1, size: 0,
+            data: new Uint8Array(0), rawType: atom.rawType,
+          });
+          m = { builder: new MergedSection(key, name, strings, atom.entSize), atom: mAtom };
+          merged.set(key, m);
+          atomOut[internalIndex] = grow(atomOut[internalIndex], internal.atoms.length);
+          const sec = sectionFor(name, atom);
+          sections[sec].atoms.push({ file: internalIndex, atom: mAtom });
+          atomOut[internalIndex][mAtom] = sec;
+        }
+        mergeMaps[f][atom.index] = m.builder.add(atom, file.name, m.atom);
+        continue;
+      }
+      const sec = sectionFor(name, atom);
+      sections[sec].atoms.push({ file: f, atom: atom.index });
+      atomOut[f][atom.index] = sec;
+    }
+  }
+  for (const { builder, atom } of merged.values()) {
+    const a = internal.atoms[atom];
+    a.data = builder.contents();
+    a.size = builder.size;
+    a.align = builder.align;
+  }
+
+  // Common symbols: each its own zero-filled atom in .bss, so each can move alone.
+  const commonAtoms = new Map<number, number>();
+  for (let id = 0; id < res.symbols.length; id++) {
+    const g = res.symbols[id];
+    if (g.state !== SymState.Common) continue;
+    const s = res.files[g.file].symbols[g.sym];
+    const a = addInternalAtom(internal, {
+      name: 'COMMON', kind: AtomKind.Bss, flags: SecFlag.Alloc | SecFlag.Write | SecFlag.NoBits,
+      align: g.commonAlign, size: s.size, data: null, rawType: SHT.NOBITS,
+    });
+    commonAtoms.set(id, a);
+    atomOut[internalIndex] = grow(atomOut[internalIndex], internal.atoms.length);
+    const sec = sectionFor('.bss', internal.atoms[a]);
+    sections[sec].atoms.push({ file: internalIndex, atom: a });
+    atomOut[internalIndex][a] = sec;
+  }
+
+  // Init and fini arrays run in priority order.
+  for (const sec of sections) {
+    if (sec.flags & (SecFlag.InitArray | SecFlag.FiniArray)) {
+      const prio = (r: AtomRef) => initPriority(files[r.file].atoms[r.atom].name);
+      sec.atoms = sec.atoms
+        .map((r, i) => ({ r, i, p: prio(r) }))
+        .sort((a, b) => a.p - b.p || a.i - b.i)
+        .map((x) => x.r);
+    }
+  }
+
+  return { files, internal: internalIndex, sections, atomOut, mergeMaps, commonAtoms };
+}
+
+/** Places an internal atom created after planning (GOT, build id) into a section of its own name. */
+export function addSyntheticSection(plan: SectionPlan, atomIndex: number): number {
+  const atom = plan.files[plan.internal].atoms[atomIndex];
+  plan.atomOut[plan.internal] = grow(plan.atomOut[plan.internal], plan.files[plan.internal].atoms.length);
+  let sec = plan.sections.findIndex((s) => s.name === atom.name && s.flags === (atom.flags & ~SecFlag.Retain));
+  if (sec < 0) {
+    sec = plan.sections.length;
+    plan.sections.push({
+      name: atom.name, kind: atom.kind, flags: atom.flags & ~SecFlag.Retain, rawType: atom.rawType, entSize: 0,
+      rank: rankOf(atom.name, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0,
+    });
+  }
+  plan.sections[sec].atoms.push({ file: plan.internal, atom: atomIndex });
+  plan.atomOut[plan.internal][atomIndex] = sec;
+  return sec;
+}
+
+function outputType(atom: Atom): number {
+  if (atom.flags & SecFlag.NoBits) return SHT.NOBITS;
+  if (atom.flags & SecFlag.InitArray) return SHT.INIT_ARRAY;
+  if (atom.flags & SecFlag.FiniArray) return SHT.FINI_ARRAY;
+  if (atom.flags & SecFlag.PreinitArray) return SHT.PREINIT_ARRAY;
+  if (atom.flags & SecFlag.Note) return SHT.NOTE;
+  if (atom.flags & SecFlag.EhFrame) return SHT.PROGBITS;
+  return atom.rawType === SHT.X86_64_UNWIND ? SHT.PROGBITS : atom.rawType;
+}
+
+function grow(a: Int32Array, n: number): Int32Array {
+  if (a.length >= n) return a;
+  const b = new Int32Array(Math.max(n, a.length * 2)).fill(-1);
+  b.set(a);
+  return b;
+}

@@ -1,0 +1,144 @@
+import { AtomKind, SecFlag, type ArchName } from '../obj/model.js';
+import { LinkError } from '../obj/LinkError.js';
+import { NT_GNU_BUILD_ID, SHT } from '../obj/elfConstants.js';
+import type { Arch } from './arch/Arch.js';
+import { x86_64 } from './arch/x86_64.js';
+import { aarch64 } from './arch/aarch64.js';
+import { buildIdFromChunks, buildIdSize, chunkDigests, type BuildIdStyle } from './buildId.js';
+import { assignAddresses, PACKED, type Layout, type PlacementPolicy } from './layout.js';
+import { isLinkerDefined, linkerSymbolValues } from './linkerSymbols.js';
+import { addInternalAtom, addSyntheticSection, planSections, type SectionPlan } from './outputSections.js';
+import { gotContents, writeAtom, type RelocContext, type WorkCounters } from './relocate.js';
+import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from './resolve.js';
+import { scanRelocations } from './scan.js';
+import { SymbolValues } from './symbols.js';
+import { buildElfTables, writeElfHeaders } from '../formats/elf/writeElf.js';
+
+/**
+ * The link, top to bottom. Each pass consumes the previous passes' results;
+ * the session (src/session) decides which it can skip on a relink.
+ */
+
+export interface LinkOptions {
+  arch: ArchName;
+  /** Entry symbol (-e); lld's default is _start. */
+  entry: string;
+  buildId: BuildIdStyle;
+  /** Extra names to treat as referenced (-u). */
+  undefinedRoots: string[];
+}
+
+export interface LinkResult {
+  image: Uint8Array;
+  warnings: string[];
+  counters: WorkCounters;
+  res: Resolution;
+  plan: SectionPlan;
+  layout: Layout;
+  /** Offset of the build id's bytes in the image, or -1. */
+  buildIdOffset: number;
+}
+
+export function archFor(name: ArchName): Arch {
+  return name === 'x86_64' ? x86_64 : aarch64;
+}
+
+export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opts: LinkOptions, policy: PlacementPolicy = PACKED): LinkResult {
+  const arch = archFor(opts.arch);
+  const warnings: string[] = [];
+  for (const input of inputs) {
+    if (input.kind === 'object' && input.file.arch !== opts.arch) {
+      throw new LinkError(`${input.file.name} is incompatible with ${opts.arch} (it is ${input.file.arch})`);
+    }
+  }
+  const checkedLoad: MemberLoader = (archive, m) => {
+    const file = loadMember(archive, m);
+    if (file.arch !== opts.arch) throw new LinkError(`${file.name} is incompatible with ${opts.arch} (it is ${file.arch})`);
+    return file;
+  };
+
+  // Which definition each name binds to; which archive members are pulled in.
+  const res = resolveSymbols(inputs, checkedLoad, isLinkerDefined, [opts.entry, ...opts.undefinedRoots]);
+  // Beyond this point no symbols are added.
+
+  // Which atoms go to which output section, in what order; merged strings and commons.
+  const plan = planSections(res, opts.arch, () => true);
+
+  // Which references need GOT slots, which are relaxed.
+  const got = scanRelocations(arch, res, plan);
+  const internal = plan.files[plan.internal];
+  let gotAtom = -1;
+  if (got.slots.length > 0 || res.byName.has('_GLOBAL_OFFSET_TABLE_')) {
+    gotAtom = addInternalAtom(internal, {
+      name: '.got', kind: AtomKind.Data, flags: SecFlag.Alloc | SecFlag.Write, align: 8,
+      size: got.slots.length * 8, data: new Uint8Array(got.slots.length * 8), rawType: SHT.PROGBITS,
+    });
+    addSyntheticSection(plan, gotAtom);
+  }
+  const idSize = buildIdSize(opts.buildId);
+  let idAtom = -1;
+  if (idSize > 0) {
+    const note = new Uint8Array(16 + ((idSize + 3) & ~3));
+    const dv = new DataView(note.buffer);
+    dv.setUint32(0, 4, true);
+    dv.setUint32(4, idSize, true);
+    dv.setUint32(8, NT_GNU_BUILD_ID, true);
+    note.set([0x47, 0x4e, 0x55, 0], 12); // "GNU"
+    idAtom = addInternalAtom(internal, {
+      name: '.note.gnu.build-id', kind: AtomKind.ROData, flags: SecFlag.Alloc | SecFlag.Note, align: 4,
+      size: note.length, data: note, rawType: SHT.NOTE,
+    });
+    addSyntheticSection(plan, idAtom);
+  }
+
+  // Addresses of every section and atom.
+  const layout = assignAddresses(plan, arch, policy);
+
+  // Values of the symbols the linker defines.
+  const syntheticNames = res.symbols.filter((g) => g.state === SymState.Synthetic).map((g) => g.name);
+  const values = new SymbolValues(res, plan, layout, linkerSymbolValues(syntheticNames, layout));
+  const gotAddr = gotAtom >= 0 ? layout.atomAddr[plan.internal][gotAtom] : 0;
+  const ctx: RelocContext = { arch, res, plan, layout, values, got, gotAddr };
+  if (gotAtom >= 0) internal.atoms[gotAtom].data = gotContents(ctx);
+
+  // The file: tables, headers, then every atom copied and relocated in place.
+  const tables = buildElfTables(res, plan, layout, values);
+  const image = new Uint8Array(tables.totalSize);
+  for (const sec of layout.sections) {
+    if (sec.flags & SecFlag.Exec) fillPattern(image, sec.offset, sec.offset + sec.size, arch.trapFill);
+  }
+  const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
+  for (const sec of layout.sections) {
+    for (const ref of sec.atoms) writeAtom(ctx, image, ref.file, plan.files[ref.file].atoms[ref.atom], counters);
+  }
+  const entry = entryAddress(res, values, opts.entry, warnings);
+  writeElfHeaders(image, arch, layout, tables, entry);
+
+  // The build id last: it hashes everything else.
+  let buildIdOffset = -1;
+  if (idAtom >= 0) {
+    const sec = plan.sections[plan.atomOut[plan.internal][idAtom]];
+    buildIdOffset = sec.offset + (layout.atomAddr[plan.internal][idAtom] - sec.addr) + 16;
+    const id = opts.buildId.kind === 'hex' ? opts.buildId.bytes : buildIdFromChunks(chunkDigests(image), idSize);
+    image.set(id, buildIdOffset);
+  }
+  return { image, warnings, counters, res, plan, layout, buildIdOffset };
+}
+
+function entryAddress(res: Resolution, values: SymbolValues, name: string, warnings: string[]): number {
+  const id = res.byName.get(name);
+  const addr = id === undefined ? undefined : values.globalAddress(res.symbols[id]);
+  if (addr === undefined) {
+    warnings.push(`cannot find entry symbol ${name}; not setting start address`);
+    return 0;
+  }
+  return addr;
+}
+
+function fillPattern(image: Uint8Array, start: number, end: number, pattern: Uint8Array): void {
+  if (pattern.length === 1) {
+    image.fill(pattern[0], start, end);
+    return;
+  }
+  for (let p = start; p < end; p += pattern.length) image.set(pattern.subarray(0, Math.min(pattern.length, end - p)), p);
+}

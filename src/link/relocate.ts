@@ -1,0 +1,133 @@
+import { SecFlag, type Atom } from '../obj/model.js';
+import { LinkError, hex } from '../obj/LinkError.js';
+import { RelExpr, write64, type Arch, type RelocSite } from './arch/Arch.js';
+import type { Layout } from './layout.js';
+import type { SectionPlan } from './outputSections.js';
+import type { Resolution } from './resolve.js';
+import { GotDecision, GotSlotKind, gotDecision, slotKey, type GotPlan } from './scan.js';
+import { TargetState, type SymbolValues } from './symbols.js';
+
+/**
+ * Copies every placed atom into the image and applies its relocations. The
+ * value of each relocation is computed here from its generic expression with
+ * the ABI's names (S, A, P, G, TP); the architecture only encodes it.
+ */
+
+export interface RelocContext {
+  arch: Arch;
+  res: Resolution;
+  plan: SectionPlan;
+  layout: Layout;
+  values: SymbolValues;
+  got: GotPlan;
+  /** Address of the GOT's first slot. */
+  gotAddr: number;
+}
+
+/** Work counters: what a link did, for tests and for the incremental claims. */
+export interface WorkCounters {
+  atomsWritten: number;
+  relocsApplied: number;
+}
+
+const page = (x: number): number => Math.floor(x / 4096) * 4096;
+
+export function tpOffsetOf(ctx: RelocContext, addr: number): number {
+  const tls = ctx.layout.tls;
+  if (!tls) throw new LinkError('a TLS relocation refers to a symbol, but the output has no TLS segment');
+  return ctx.arch.tpOffset(addr - tls.addr, tls.memSize, tls.align);
+}
+
+/** Writes atom `ref` of its section into `image` (whose byte 0 is file offset 0) and relocates it. */
+export function writeAtom(ctx: RelocContext, image: Uint8Array, fileIdx: number, atom: Atom, counters: WorkCounters): void {
+  const { layout, plan } = ctx;
+  const sec = plan.sections[plan.atomOut[fileIdx][atom.index]];
+  const addr = layout.atomAddr[fileIdx][atom.index];
+  const base = sec.offset + (addr - sec.addr);
+  counters.atomsWritten++;
+  if (!atom.data) return;
+  image.set(atom.data, base);
+  if (atom.relocs.length) applyRelocations(ctx, image, base, addr, fileIdx, atom, counters);
+}
+
+function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, addr: number, fileIdx: number, atom: Atom, counters: WorkCounters): void {
+  const { arch, values } = ctx;
+  const file = ctx.plan.files[fileIdx];
+  const alloc = (atom.flags & SecFlag.Alloc) !== 0;
+  const tombstone = atom.name === '.debug_ranges' || atom.name === '.debug_loc' ? 1 : 0;
+  for (const r of atom.relocs) {
+    const expr = arch.relExpr(r.type)!;
+    if (expr === RelExpr.None) continue;
+    counters.relocsApplied++;
+    const t = values.target(fileIdx, r.sym, r.addend);
+    const P = addr + r.offset;
+    const off = base + r.offset;
+    const site: RelocSite = {
+      describe: () => `${file.name}:(${atom.name}+${hex(r.offset)})`,
+      symbol: () => t.name,
+    };
+    if (t.state === TargetState.Discarded) {
+      // Debug info and unwind tables may refer to code a COMDAT group discarded.
+      if (!alloc || atom.flags & SecFlag.EhFrame) {
+        arch.applyReloc(image, off, r.type, tombstone, P, site);
+        continue;
+      }
+      throw new LinkError(`${site.describe()}: relocation ${arch.relName(r.type)} refers to '${t.name}', which is in a discarded section`);
+    }
+    const S = t.S;
+    const A = t.A;
+    const decision = gotDecision(arch, ctx.res, ctx.plan, fileIdx, atom, r, expr);
+    const G = decision === GotDecision.Slot ? gotSlotAddr(ctx, fileIdx, r.sym, expr) : 0;
+    let val: number;
+    switch (expr) {
+      case RelExpr.Abs: val = S + A; break;
+      case RelExpr.PC: case RelExpr.Branch: val = S + A - P; break;
+      case RelExpr.PagePC: val = page(S + A) - page(P); break;
+      case RelExpr.GotPC:
+        if (decision === GotDecision.Relax) {
+          arch.applyRelaxedGot(image, off, r.type, S + A - P, P, site);
+          continue;
+        }
+        val = G + A - P;
+        break;
+      case RelExpr.GotPagePC: val = page(G + A) - page(P); break;
+      case RelExpr.Got: val = G + A; break;
+      case RelExpr.TPRel: val = tpOffsetOf(ctx, S + A); break;
+      case RelExpr.GotTPRelPC: case RelExpr.GotTPRelPagePC: case RelExpr.GotTPRel:
+        if (decision === GotDecision.Relax) {
+          arch.applyTlsIeToLe(image, off, r.type, tpOffsetOf(ctx, S) + A, site);
+          continue;
+        }
+        val = expr === RelExpr.GotTPRelPC ? G + A - P : expr === RelExpr.GotTPRelPagePC ? page(G + A) - page(P) : G + A;
+        break;
+      case RelExpr.DTPRel:
+        val = ctx.layout.tls ? S + A - ctx.layout.tls.addr : S + A;
+        break;
+      case RelExpr.Size: val = t.Z + A; break;
+      default: throw new LinkError(`${site.describe()}: unhandled relocation ${arch.relName(r.type)}`);
+    }
+    arch.applyReloc(image, off, r.type, val, P, site);
+  }
+}
+
+function gotSlotAddr(ctx: RelocContext, file: number, sym: number, expr: RelExpr): number {
+  const kind = expr === RelExpr.GotPC || expr === RelExpr.GotPagePC || expr === RelExpr.Got ? GotSlotKind.Address : GotSlotKind.TPOffset;
+  const slot = ctx.got.index.get(slotKey(ctx.res, ctx.plan, file, sym, kind));
+  if (slot === undefined) throw new LinkError(`internal error: no GOT slot for ${ctx.plan.files[file].symbols[sym].name}`);
+  return ctx.gotAddr + slot * 8;
+}
+
+/** The GOT's contents: in a static executable each slot holds a final value, no dynamic relocation. */
+export function gotContents(ctx: RelocContext): Uint8Array {
+  const data = new Uint8Array(ctx.got.slots.length * 8);
+  ctx.got.slots.forEach((slot, i) => {
+    const t = ctx.values.target(slot.file, slot.sym, 0);
+    let v = t.state === TargetState.Defined ? t.S : 0;
+    if (slot.kind === GotSlotKind.TPOffset) {
+      if (t.state !== TargetState.Defined) throw new LinkError(`TLS symbol '${t.name}' is undefined`);
+      v = tpOffsetOf(ctx, t.S);
+    }
+    write64(data, i * 8, v);
+  });
+  return data;
+}

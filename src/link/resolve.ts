@@ -1,0 +1,281 @@
+import { LinkError } from '../obj/LinkError.js';
+import {
+  SymBinding, SymPlace, SymType, Visibility,
+  type Archive, type ObjectFile,
+} from '../obj/model.js';
+
+/**
+ * Symbol resolution with lld's semantics.
+ *
+ * Inputs are visited in command-line order. An archive contributes lazy
+ * symbols: a member is loaded when a strong undefined reference meets one of
+ * its symbols, wherever the archive sits on the command line relative to the
+ * reference (lld, unlike GNU ld, needs no --start-group). A weak undefined
+ * reference does not load a member. A common symbol does not load one either.
+ *
+ * Precedence: strong definition > common > weak definition > lazy > undefined.
+ * Two strong definitions are an error. Commons merge to the largest size and
+ * alignment. COMDAT groups: the first group with a signature wins; later
+ * groups with the same signature are discarded whole, and global symbols
+ * defined in them resolve to the winner's definitions by name.
+ */
+
+export type LinkInput =
+  | { kind: 'object'; file: ObjectFile }
+  | { kind: 'archive'; archive: Archive; whole: boolean };
+
+/** Parses an archive member into an object; provided by the session (it knows the formats). */
+export type MemberLoader = (archive: Archive, member: number) => ObjectFile;
+
+export const enum SymState {
+  Undefined = 0,
+  Lazy = 1,
+  Defined = 2,
+  Common = 3,
+  /** Defined by the linker (__init_array_start, _end, ...); value set at layout. */
+  Synthetic = 4,
+}
+
+export interface GlobalSymbol {
+  name: string;
+  state: SymState;
+  /** Index into Resolution.files of the definition (Defined, Common). */
+  file: number;
+  /** Index into that file's symbols. */
+  sym: number;
+  /** The definition is weak (Defined), or every reference is weak (Undefined, Lazy). */
+  weak: boolean;
+  /** The most constraining visibility seen in any file. */
+  visibility: Visibility;
+  /** Lazy: the archive (index into Resolution.archives) and member that define it. */
+  archive: number;
+  member: number;
+  /** Files (indices into Resolution.files) that refer to it while undefined, for messages. */
+  referencedBy: number[];
+  /** Common: the largest alignment any object asked for. */
+  commonAlign: number;
+}
+
+export interface Resolution {
+  /** Every loaded object, in load order (objects in command-line order, members as they were pulled in). */
+  files: ObjectFile[];
+  /** Per file, per atom: 1 when the atom's COMDAT group lost to an earlier one. */
+  discarded: Uint8Array[];
+  /** Per file: for each symbol index at or above firstGlobal, the GlobalSymbol id. */
+  globalIds: Int32Array[];
+  symbols: GlobalSymbol[];
+  byName: Map<string, number>;
+  archives: Archive[];
+  /** Which archive members were loaded: `${archiveIndex}:${memberIndex}` -> file index. */
+  loadedMembers: Map<string, number>;
+  /** COMDAT signature -> the file index that owns it. */
+  comdatOwners: Map<string, number>;
+}
+
+const VIS_RANK = [0, 3, 2, 1]; // default < protected < hidden < internal
+
+function mergeVisibility(a: Visibility, b: Visibility): Visibility {
+  if (a === Visibility.Default) return b;
+  if (b === Visibility.Default) return a;
+  return VIS_RANK[a] >= VIS_RANK[b] ? a : b;
+}
+
+/**
+ * `roots` are names the link itself refers to (the entry point, -u): strong
+ * references that load archive members, but whose absence is not an error here.
+ */
+export function resolveSymbols(
+  inputs: readonly LinkInput[],
+  loadMember: MemberLoader,
+  linkerDefined: (name: string) => boolean,
+  roots: readonly string[] = [],
+): Resolution {
+  const res: Resolution = {
+    files: [], discarded: [], globalIds: [], symbols: [], byName: new Map(), archives: [],
+    loadedMembers: new Map(), comdatOwners: new Map(),
+  };
+  const duplicates: string[] = [];
+  /** Members waiting to be loaded, so that fetches do not recurse. */
+  const pending: Array<[number, number]> = [];
+
+  const intern = (name: string): number => {
+    let id = res.byName.get(name);
+    if (id === undefined) {
+      id = res.symbols.length;
+      res.symbols.push({
+        name, state: SymState.Undefined, file: -1, sym: -1, weak: true, visibility: Visibility.Default,
+        archive: -1, member: -1, referencedBy: [], commonAlign: 1,
+      });
+      res.byName.set(name, id);
+    }
+    return id;
+  };
+
+  const fetch = (g: GlobalSymbol): void => {
+    const key = `${g.archive}:${g.member}`;
+    if (res.loadedMembers.has(key)) return;
+    res.loadedMembers.set(key, -1); // reserved; the index is set when it is loaded
+    pending.push([g.archive, g.member]);
+  };
+
+  const addFile = (file: ObjectFile): number => {
+    const fi = res.files.length;
+    res.files.push(file);
+    // COMDAT first: a losing group's sections are discarded and its symbols become references.
+    const discarded = new Uint8Array(file.atoms.length);
+    for (const group of file.groups) {
+      const owner = res.comdatOwners.get(group.signature);
+      if (owner === undefined) res.comdatOwners.set(group.signature, fi);
+      else for (const a of group.atoms) discarded[a] = 1;
+    }
+    res.discarded.push(discarded);
+
+    const ids = new Int32Array(file.symbols.length).fill(-1);
+    res.globalIds.push(ids);
+    for (let i = file.firstGlobal; i < file.symbols.length; i++) {
+      const s = file.symbols[i];
+      const id = intern(s.name);
+      ids[i] = id;
+      const g = res.symbols[id];
+      g.visibility = mergeVisibility(g.visibility, s.visibility);
+      const weak = s.binding === SymBinding.Weak;
+      const defined = s.atom >= 0 ? !discarded[s.atom] : s.atom === SymPlace.Absolute;
+
+      if (s.atom === SymPlace.Common) {
+        addCommon(res, g, fi, i);
+      } else if (defined) {
+        addDefined(res, g, fi, i, weak, duplicates);
+      } else {
+        // An undefined reference (or a definition in a discarded group, which refers to the winner).
+        if (g.state === SymState.Undefined) {
+          g.weak &&= weak;
+          if (g.referencedBy.length < 8) g.referencedBy.push(fi);
+        } else if (g.state === SymState.Lazy) {
+          if (g.referencedBy.length < 8) g.referencedBy.push(fi);
+          if (!weak) { g.weak = false; fetch(g); }
+        }
+      }
+    }
+    return fi;
+  };
+
+  const addArchive = (archive: Archive, whole: boolean): void => {
+    const ai = res.archives.length;
+    res.archives.push(archive);
+    if (whole) {
+      for (let m = 0; m < archive.members.length; m++) {
+        res.loadedMembers.set(`${ai}:${m}`, -1);
+        pending.push([ai, m]);
+      }
+      return;
+    }
+    const index = archive.index ?? buildIndex(archive, loadMember);
+    for (const [name, members] of index) {
+      const id = intern(name);
+      const g = res.symbols[id];
+      if (g.state === SymState.Undefined) {
+        // Lazy from now on; a strong reference already waiting loads the member at once.
+        const waiting = !g.weak;
+        g.state = SymState.Lazy;
+        g.archive = ai;
+        g.member = members[0];
+        if (waiting) fetch(g);
+      }
+    }
+  };
+
+  const drain = (): void => {
+    while (pending.length) {
+      const [ai, m] = pending.shift()!;
+      const file = loadMember(res.archives[ai], m);
+      res.loadedMembers.set(`${ai}:${m}`, addFile(file));
+    }
+  };
+
+  for (const name of roots) res.symbols[intern(name)].weak = false;
+
+  for (const input of inputs) {
+    if (input.kind === 'object') addFile(input.file);
+    else addArchive(input.archive, input.whole);
+    drain();
+  }
+
+  if (duplicates.length) throw new LinkError(duplicates.join('\n'));
+
+  // What is still undefined: linker-defined names become synthetic; strong references are errors.
+  const undefinedErrors: string[] = [];
+  for (const g of res.symbols) {
+    if (g.state !== SymState.Undefined && g.state !== SymState.Lazy) continue;
+    if (linkerDefined(g.name)) {
+      g.state = SymState.Synthetic;
+      continue;
+    }
+    if (g.state === SymState.Undefined && !g.weak && !roots.includes(g.name)) {
+      const refs = g.referencedBy.map((f) => res.files[f].name).join(', ');
+      undefinedErrors.push(`undefined symbol: ${g.name} (referenced by ${refs})`);
+    }
+  }
+  if (undefinedErrors.length) throw new LinkError(undefinedErrors.join('\n'));
+  return res;
+}
+
+function addDefined(res: Resolution, g: GlobalSymbol, fi: number, i: number, weak: boolean, duplicates: string[]): void {
+  switch (g.state) {
+    case SymState.Undefined:
+    case SymState.Lazy:
+      break;
+    case SymState.Common:
+      if (weak) return; // a common beats a weak definition
+      break;
+    case SymState.Defined:
+      if (weak) return;
+      if (!g.weak) {
+        duplicates.push(`duplicate symbol: ${g.name} (defined in ${res.files[g.file].name} and in ${res.files[fi].name})`);
+        return;
+      }
+      break;
+    case SymState.Synthetic:
+      return;
+  }
+  g.state = SymState.Defined;
+  g.file = fi;
+  g.sym = i;
+  g.weak = weak;
+}
+
+function addCommon(res: Resolution, g: GlobalSymbol, fi: number, i: number): void {
+  const s = res.files[fi].symbols[i];
+  if (g.state === SymState.Defined && !g.weak) return;
+  if (g.state === SymState.Common) {
+    // Keep the largest; its alignment is raised to the largest seen.
+    const cur = res.files[g.file].symbols[g.sym];
+    g.commonAlign = Math.max(g.commonAlign, s.value);
+    if (s.size > cur.size) {
+      g.file = fi;
+      g.sym = i;
+    }
+    return;
+  }
+  g.commonAlign = Math.max(1, s.value);
+  g.state = SymState.Common;
+  g.file = fi;
+  g.sym = i;
+  g.weak = false;
+}
+
+/** An archive without a symbol index: read every member's defined globals, as lld does. */
+function buildIndex(archive: Archive, loadMember: MemberLoader): Map<string, number[]> {
+  const index = new Map<string, number[]>();
+  for (let m = 0; m < archive.members.length; m++) {
+    const file = loadMember(archive, m);
+    for (let i = file.firstGlobal; i < file.symbols.length; i++) {
+      const s = file.symbols[i];
+      if (s.atom === SymPlace.Undefined || s.atom === SymPlace.Common) continue;
+      if (s.type === SymType.File) continue;
+      const list = index.get(s.name);
+      if (list) list.push(m); else index.set(s.name, [m]);
+    }
+  }
+  archive.index = index;
+  return index;
+}

@@ -1,0 +1,103 @@
+import { SymPlace, SymType, type InputSymbol } from '../obj/model.js';
+import { LinkError } from '../obj/LinkError.js';
+import { mergedOffset } from './mergeSections.js';
+import type { Layout } from './layout.js';
+import type { SectionPlan } from './outputSections.js';
+import { SymState, type GlobalSymbol, type Resolution } from './resolve.js';
+
+/**
+ * Symbol values once addresses are known. A reference is (file, symbol
+ * index); globals are looked up through the resolution, locals directly.
+ */
+
+/** Where a reference's target ended up. */
+export const enum TargetState {
+  /** A real address (or absolute value). */
+  Defined,
+  /** An undefined weak symbol: value 0. */
+  UndefWeak,
+  /** In a section that was discarded (a losing COMDAT group): a tombstone. */
+  Discarded,
+}
+
+export interface Target {
+  state: TargetState;
+  /** S, with the addend already folded in for section symbols of merge sections. */
+  S: number;
+  /** The addend still to add (0 when it was folded into S). */
+  A: number;
+  /** The symbol's size, for SIZE relocations. */
+  Z: number;
+  /** A name for messages. */
+  name: string;
+}
+
+export class SymbolValues {
+  constructor(
+    readonly res: Resolution,
+    readonly plan: SectionPlan,
+    readonly layout: Layout,
+    /** Values of linker-defined symbols (__init_array_start, _end, ...). */
+    readonly synthetic: Map<string, number>,
+  ) {}
+
+  /** The global symbol a file's symbol index refers to, or undefined for locals. */
+  global(file: number, sym: number): GlobalSymbol | undefined {
+    const f = this.plan.files[file];
+    if (sym < f.firstGlobal || file === this.plan.internal) return undefined;
+    return this.res.symbols[this.res.globalIds[file][sym]];
+  }
+
+  target(file: number, sym: number, addend: number): Target {
+    const g = this.global(file, sym);
+    if (!g) return this.definedIn(file, this.plan.files[file].symbols[sym], addend);
+    switch (g.state) {
+      case SymState.Defined:
+        return this.definedIn(g.file, this.res.files[g.file].symbols[g.sym], addend, g.name);
+      case SymState.Common: {
+        const a = this.plan.commonAtoms.get(this.res.byName.get(g.name)!)!;
+        const size = this.res.files[g.file].symbols[g.sym].size;
+        return { state: TargetState.Defined, S: this.layout.atomAddr[this.plan.internal][a], A: addend, Z: size, name: g.name };
+      }
+      case SymState.Synthetic: {
+        const v = this.synthetic.get(g.name);
+        if (v === undefined) throw new LinkError(`undefined symbol: ${g.name} (no section defines it)`);
+        return { state: TargetState.Defined, S: v, A: addend, Z: 0, name: g.name };
+      }
+      default:
+        return { state: TargetState.UndefWeak, S: 0, A: addend, Z: 0, name: g.name };
+    }
+  }
+
+  private definedIn(file: number, s: InputSymbol, addend: number, name = s.name): Target {
+    if (s.atom === SymPlace.Absolute) return { state: TargetState.Defined, S: s.value, A: addend, Z: s.size, name };
+    if (s.atom < 0) return { state: TargetState.Discarded, S: 0, A: addend, Z: 0, name };
+    const map = this.plan.mergeMaps[file][s.atom];
+    if (map) {
+      // A section symbol's addend selects the piece; a named symbol's value does.
+      const isSection = s.type === SymType.Section;
+      const off = mergedOffset(map, isSection ? s.value + addend : s.value, this.plan.files[file].name);
+      const base = this.layout.atomAddr[this.plan.internal][map.target];
+      return { state: TargetState.Defined, S: base + off, A: isSection ? 0 : addend, Z: s.size, name };
+    }
+    const addr = this.layout.atomAddr[file][s.atom];
+    if (Number.isNaN(addr)) return { state: TargetState.Discarded, S: 0, A: addend, Z: 0, name };
+    return { state: TargetState.Defined, S: addr + s.value, A: addend, Z: s.size, name };
+  }
+
+  /** The address a global symbol has in the output, or undefined when it has none. */
+  globalAddress(g: GlobalSymbol): number | undefined {
+    switch (g.state) {
+      case SymState.Defined: {
+        const d = this.definedIn(g.file, this.res.files[g.file].symbols[g.sym], 0, g.name);
+        return d.state === TargetState.Defined ? d.S : undefined;
+      }
+      case SymState.Common:
+        return this.layout.atomAddr[this.plan.internal][this.plan.commonAtoms.get(this.res.byName.get(g.name)!)!];
+      case SymState.Synthetic:
+        return this.synthetic.get(g.name);
+      default:
+        return undefined;
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import { LinkError, hex } from './LinkError.js';
+
+/**
+ * A bounds-checked little-endian view over an input's bytes. Every read past
+ * the end becomes a LinkError naming the file and the offset, never a
+ * RangeError from deep inside a parser.
+ */
+export class ByteReader {
+  readonly view: DataView;
+
+  constructor(readonly bytes: Uint8Array, readonly fileName: string) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get length(): number {
+    return this.bytes.length;
+  }
+
+  fail(offset: number, what: string): never {
+    throw new LinkError(`${this.fileName}: ${what} at offset ${hex(offset)}`);
+  }
+
+  /** Checks that [offset, offset+size) lies inside the input. */
+  need(offset: number, size: number, what: string): void {
+    if (!(offset >= 0 && size >= 0 && offset + size <= this.bytes.length)) {
+      this.fail(offset, `${what} (${size} bytes) extends past the end of the file (${this.bytes.length} bytes)`);
+    }
+  }
+
+  u8(off: number): number {
+    this.need(off, 1, 'read');
+    return this.bytes[off];
+  }
+  u16(off: number): number {
+    this.need(off, 2, 'read');
+    return this.view.getUint16(off, true);
+  }
+  u32(off: number): number {
+    this.need(off, 4, 'read');
+    return this.view.getUint32(off, true);
+  }
+  i32(off: number): number {
+    this.need(off, 4, 'read');
+    return this.view.getInt32(off, true);
+  }
+  /** A 64-bit unsigned field; values past 2^53 are rejected as malformed. */
+  u64(off: number, what = 'field'): number {
+    this.need(off, 8, 'read');
+    const lo = this.view.getUint32(off, true);
+    const hi = this.view.getUint32(off + 4, true);
+    if (hi >= 0x200000) this.fail(off, `${what} ${hex((BigInt(hi) << 32n) | BigInt(lo))} is too large`);
+    return hi * 0x100000000 + lo;
+  }
+  /** A signed 64-bit field (addends), exact within +-2^53. */
+  i64(off: number): number {
+    this.need(off, 8, 'read');
+    const v = this.view.getBigInt64(off, true);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      this.fail(off, `value ${v} is out of the supported range`);
+    }
+    return Number(v);
+  }
+
+  slice(off: number, size: number, what: string): Uint8Array {
+    this.need(off, size, what);
+    return this.bytes.subarray(off, off + size);
+  }
+
+  /** A NUL-terminated string starting at `off`, which must end before `end`. */
+  cstring(off: number, end: number, what: string): string {
+    if (off < 0 || off >= end || end > this.bytes.length) this.fail(off, `${what}: string offset out of range`);
+    let e = off;
+    while (e < end && this.bytes[e] !== 0) e++;
+    if (e >= end) this.fail(off, `${what}: unterminated string`);
+    return decodeName(this.bytes, off, e);
+  }
+}
+
+const decoder = new TextDecoder('utf-8');
+
+/** Decodes names; symbol names are bytes, UTF-8 in practice. */
+export function decodeName(bytes: Uint8Array, start: number, end: number): string {
+  // Fast path for ASCII, which nearly every symbol name is.
+  let ascii = true;
+  for (let i = start; i < end; i++) if (bytes[i] >= 0x80) { ascii = false; break; }
+  if (!ascii) return decoder.decode(bytes.subarray(start, end));
+  let s = '';
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  }
+  return s;
+}

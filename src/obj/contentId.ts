@@ -1,0 +1,70 @@
+import { blake2b512 } from './blake2b.js';
+import { SymPlace, SymType, type Atom, type ObjectFile } from './model.js';
+
+/**
+ * Content identity (DESIGN.md section 2). An atom's id is the first 32 bytes
+ * of BLAKE2b-512 over its kind, alignment, size, bytes, and its relocations
+ * written as (offset, type, target symbol name, addend). Names rather than
+ * symbol indices, so the id does not depend on the order of the object's
+ * symbol table. Ids are computed lazily and cached on the atom.
+ */
+
+const encoder = new TextEncoder();
+
+/** The name a relocation target contributes to an id: section symbols by their section's name. */
+function targetName(file: ObjectFile, symIndex: number): string {
+  const s = file.symbols[symIndex];
+  if (s.type === SymType.Section) return '\u00a7' + (s.atom >= 0 ? file.atoms[s.atom].name : s.name);
+  return s.name;
+}
+
+export function atomContentId(file: ObjectFile, atom: Atom): Uint8Array {
+  if (atom.id) return atom.id;
+  const relocs = atom.relocs;
+  // Fixed part: kind, align, size, reloc count; then per relocation 24 bytes + name.
+  const names: Uint8Array[] = new Array(relocs.length);
+  let nameBytes = 0;
+  for (let i = 0; i < relocs.length; i++) {
+    names[i] = encoder.encode(targetName(file, relocs[i].sym));
+    nameBytes += names[i].length;
+  }
+  const meta = new Uint8Array(24 + relocs.length * 24 + nameBytes);
+  const dv = new DataView(meta.buffer);
+  dv.setUint32(0, atom.kind, true);
+  dv.setUint32(4, atom.align, true);
+  dv.setFloat64(8, atom.size, true);
+  dv.setUint32(16, relocs.length, true);
+  dv.setUint32(20, atom.data ? 1 : 0, true);
+  let p = 24;
+  for (let i = 0; i < relocs.length; i++) {
+    const r = relocs[i];
+    dv.setFloat64(p, r.offset, true);
+    dv.setUint32(p + 8, r.type, true);
+    dv.setFloat64(p + 12, r.addend, true);
+    dv.setUint32(p + 20, names[i].length, true);
+    meta.set(names[i], p + 24);
+    p += 24 + names[i].length;
+  }
+  const digest = blake2b512(atom.data ? [meta, atom.data] : [meta]);
+  atom.id = digest.slice(0, 32);
+  return atom.id;
+}
+
+/**
+ * An object's id: its atoms' ids and its symbol table's shape (names,
+ * binding, visibility, defined or not). Local symbol values are covered by
+ * the atoms' bytes and relocations of whoever refers to them.
+ */
+export function objectContentId(file: ObjectFile): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const atom of file.atoms) parts.push(atomContentId(file, atom));
+  const syms: string[] = [];
+  for (let i = 1; i < file.symbols.length; i++) {
+    const s = file.symbols[i];
+    if (s.type === SymType.Section || s.type === SymType.File) continue;
+    const where = s.atom === SymPlace.Undefined ? 'U' : s.atom === SymPlace.Common ? `C${s.size}/${s.value}` : s.atom >= 0 ? `D${s.atom}+${s.value}` : 'A' + s.value;
+    syms.push(`${s.name}\0${s.binding}${s.visibility}${s.type}${where}`);
+  }
+  parts.push(encoder.encode(syms.join('\n')));
+  return blake2b512(parts).slice(0, 32);
+}

@@ -1,0 +1,119 @@
+/** ELF constants, named and numbered as in the System V gABI. */
+
+export const ELFMAG = 0x464c457f; // "\x7fELF" read little-endian
+export const ELFCLASS64 = 2;
+export const ELFDATA2LSB = 1;
+export const EV_CURRENT = 1;
+
+export const enum ET {
+  REL = 1,
+  EXEC = 2,
+  DYN = 3,
+}
+
+export const enum EM {
+  X86_64 = 62,
+  AARCH64 = 183,
+}
+
+export const enum SHT {
+  NULL = 0,
+  PROGBITS = 1,
+  SYMTAB = 2,
+  STRTAB = 3,
+  RELA = 4,
+  HASH = 5,
+  DYNAMIC = 6,
+  NOTE = 7,
+  NOBITS = 8,
+  REL = 9,
+  DYNSYM = 11,
+  INIT_ARRAY = 14,
+  FINI_ARRAY = 15,
+  PREINIT_ARRAY = 16,
+  GROUP = 17,
+  SYMTAB_SHNDX = 18,
+  X86_64_UNWIND = 0x70000001,
+  LLVM_ADDRSIG = 0x6fff4c03,
+  LLVM_LINKER_OPTIONS = 0x6fff4c01,
+  LLVM_DEPENDENT_LIBRARIES = 0x6fff4c04,
+  LLVM_CALL_GRAPH_PROFILE = 0x6fff4c09,
+  GNU_VERSYM = 0x6fffffff,
+}
+
+export const enum SHF {
+  WRITE = 0x1,
+  ALLOC = 0x2,
+  EXECINSTR = 0x4,
+  MERGE = 0x10,
+  STRINGS = 0x20,
+  INFO_LINK = 0x40,
+  LINK_ORDER = 0x80,
+  GROUP = 0x200,
+  TLS = 0x400,
+  COMPRESSED = 0x800,
+  EXCLUDE = 0x80000000,
+  GNU_RETAIN = 0x200000,
+}
+
+export const GRP_COMDAT = 1;
+
+export const enum SHN {
+  UNDEF = 0,
+  LORESERVE = 0xff00,
+  ABS = 0xfff1,
+  COMMON = 0xfff2,
+  XINDEX = 0xffff,
+}
+
+export const enum STB {
+  LOCAL = 0,
+  GLOBAL = 1,
+  WEAK = 2,
+  GNU_UNIQUE = 10,
+}
+
+export const enum STT {
+  NOTYPE = 0,
+  OBJECT = 1,
+  FUNC = 2,
+  SECTION = 3,
+  FILE = 4,
+  COMMON = 5,
+  TLS = 6,
+  GNU_IFUNC = 10,
+}
+
+export const enum STV {
+  DEFAULT = 0,
+  INTERNAL = 1,
+  HIDDEN = 2,
+  PROTECTED = 3,
+}
+
+export const enum PT {
+  NULL = 0,
+  LOAD = 1,
+  DYNAMIC = 2,
+  INTERP = 3,
+  NOTE = 4,
+  PHDR = 6,
+  TLS = 7,
+  GNU_EH_FRAME = 0x6474e550,
+  GNU_STACK = 0x6474e551,
+  GNU_RELRO = 0x6474e552,
+}
+
+export const enum PF {
+  X = 1,
+  W = 2,
+  R = 4,
+}
+
+export const NT_GNU_BUILD_ID = 3;
+
+export const EHDR_SIZE = 64;
+export const PHDR_SIZE = 56;
+export const SHDR_SIZE = 64;
+export const SYM_SIZE = 24;
+export const RELA_SIZE = 24;

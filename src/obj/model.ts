@@ -1,0 +1,167 @@
+/**
+ * The format-neutral object model. ELF, COFF and Mach-O readers all produce
+ * these records; the linker core (src/link) reasons only about them.
+ *
+ * An input is an ObjectFile: a list of atoms (the smallest units that move
+ * independently: an input section for ELF and COFF, a symbol-delimited piece
+ * for Mach-O), a flat symbol table, and COMDAT groups. Everything refers to
+ * everything else by index, so that state serialises cheaply and compares by
+ * value.
+ */
+
+export type ArchName = 'x86_64' | 'aarch64';
+export type FormatName = 'elf' | 'coff' | 'macho';
+
+/**
+ * The class of an atom: decides the output segment, the slack policy and the
+ * padding. `Other` is non-allocated content that is not debug info (.comment).
+ */
+export const enum AtomKind {
+  Code = 0,
+  ROData = 1,
+  Data = 2,
+  Bss = 3,
+  TData = 4,
+  TBss = 5,
+  Debug = 6,
+  Other = 7,
+}
+
+/** Section attributes the core cares about; readers translate their own flags. */
+export const enum SecFlag {
+  Alloc = 1 << 0,
+  Write = 1 << 1,
+  Exec = 1 << 2,
+  Merge = 1 << 3,
+  Strings = 1 << 4,
+  TLS = 1 << 5,
+  NoBits = 1 << 6,
+  /** .init_array, .fini_array, .preinit_array: arrays of pointers, gap-free. */
+  InitArray = 1 << 7,
+  FiniArray = 1 << 8,
+  PreinitArray = 1 << 9,
+  Note = 1 << 10,
+  /** .eh_frame: split into CIE/FDE records when linked. */
+  EhFrame = 1 << 11,
+  /** Retained even with --gc-sections (SHF_GNU_RETAIN, notes, init arrays). */
+  Retain = 1 << 12,
+}
+
+export interface Reloc {
+  /** Offset of the place within its atom. */
+  offset: number;
+  /** The format's raw relocation type (R_X86_64_PC32 = 2, ...). */
+  type: number;
+  /** Index into the owning file's `symbols`. */
+  sym: number;
+  addend: number;
+}
+
+export interface Atom {
+  /** Position in `file.atoms`. */
+  index: number;
+  /** The input section's name, e.g. `.text.tbl_get`. */
+  name: string;
+  kind: AtomKind;
+  flags: number;
+  align: number;
+  size: number;
+  /** Contents; null for zero-fill (bss) atoms. */
+  data: Uint8Array | null;
+  relocs: Reloc[];
+  /** Entry size for merge sections, 0 otherwise. */
+  entSize: number;
+  /** Index into `file.groups`, or -1. */
+  group: number;
+  /** The format's raw section type (ELF sh_type), for writer decisions. */
+  rawType: number;
+  /** Content id, computed lazily (see contentId.ts). */
+  id?: Uint8Array;
+}
+
+export const enum SymBinding {
+  Local = 0,
+  Global = 1,
+  Weak = 2,
+}
+
+export const enum SymType {
+  NoType = 0,
+  Object = 1,
+  Func = 2,
+  Section = 3,
+  File = 4,
+  Common = 5,
+  TLS = 6,
+  IFunc = 10,
+}
+
+export const enum Visibility {
+  Default = 0,
+  Internal = 1,
+  Hidden = 2,
+  Protected = 3,
+}
+
+/** Where a symbol lives when it is not in an atom. */
+export const enum SymPlace {
+  Undefined = -1,
+  Absolute = -2,
+  Common = -3,
+  /** Defined in a section the model does not keep (e.g. a discarded marker). */
+  Dropped = -4,
+}
+
+export interface InputSymbol {
+  name: string;
+  binding: SymBinding;
+  type: SymType;
+  visibility: Visibility;
+  /** Index into `file.atoms`, or a SymPlace. */
+  atom: number;
+  /** Offset in the atom; the value for absolute symbols; the alignment for common ones. */
+  value: number;
+  size: number;
+}
+
+export interface ComdatGroup {
+  signature: string;
+  /** Indices into `file.atoms` of the group's members. */
+  atoms: number[];
+}
+
+export interface ObjectFile {
+  /** Display name: `dir/table.o` or `libcore.a(table.o)`. */
+  name: string;
+  format: FormatName;
+  arch: ArchName;
+  atoms: Atom[];
+  /** Index 0 is the null symbol; relocations index this array directly. */
+  symbols: InputSymbol[];
+  /** Symbols at and above this index are global or weak. */
+  firstGlobal: number;
+  groups: ComdatGroup[];
+  /** The bytes the file was read from, for content identity. */
+  bytes: Uint8Array;
+}
+
+/** A member of a static archive: parsed only if the link pulls it in. */
+export interface ArchiveMember {
+  /** The member's name as stored (long names resolved). */
+  name: string;
+  /** Offset of the member's header in the archive, for messages. */
+  offset: number;
+  bytes: Uint8Array;
+}
+
+export interface Archive {
+  name: string;
+  members: ArchiveMember[];
+  /**
+   * The archive's symbol index: symbol name -> member indices defining it.
+   * Null when the archive has no index; the linker then reads every member's
+   * symbols itself.
+   */
+  index: Map<string, number[]> | null;
+  thin: boolean;
+}

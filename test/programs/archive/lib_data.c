@@ -1,0 +1,1 @@
+const int trans_data[2] = {3, 10};

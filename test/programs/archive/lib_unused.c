@@ -1,0 +1,2 @@
+int unused_member_fn(void) { return 99; }
+int shadowed_fn(void) { return 13; }
