@@ -1,4 +1,4 @@
-import { AtomKind, SecFlag } from '../obj/model.js';
+import { SecFlag, type Atom } from '../obj/model.js';
 import { LinkError, hex } from '../obj/LinkError.js';
 import { PF, PT, EHDR_SIZE, PHDR_SIZE } from '../obj/elfConstants.js';
 import type { Arch } from './arch/Arch.js';
@@ -17,10 +17,10 @@ import { SegClass, segClassOf, type OutputSection, type SectionPlan } from './ou
  */
 
 export interface PlacementPolicy {
-  /** Bytes of slack to leave after an atom of this kind and size. */
-  slackAfter(kind: AtomKind, size: number): number;
-  /** Bytes of headroom to leave at the end of a segment of this class. */
-  headroom(cls: SegClass, used: number): number;
+  /** Bytes of slack to leave after this atom. */
+  slackAfter(atom: Atom): number;
+  /** Bytes of headroom to leave at the end of an allocated output section whose atoms use `used` bytes. */
+  headroom(sec: OutputSection, used: number): number;
 }
 
 export const PACKED: PlacementPolicy = {
@@ -89,9 +89,6 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
   let tls: TlsTemplate | null = null;
 
   const closeSegment = (seg: Segment): void => {
-    const room = policy.headroom(seg.cls, va - seg.vaddr);
-    va += room;
-    if (seg.cls !== SegClass.Bss) off += room;
     seg.memsz = va - seg.vaddr;
     seg.filesz = seg.cls === SegClass.Bss ? 0 : off - seg.offset;
   };
@@ -116,7 +113,8 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
     }
     sec.addr = start;
     sec.offset = off;
-    sec.size = placeAtoms(plan, sec, start, atomAddr, policy);
+    sec.used = placeAtoms(plan, sec, start, atomAddr, policy);
+    sec.size = sec.used + (tbss ? 0 : policy.headroom(sec, sec.used));
     if (sec.flags & SecFlag.TLS) {
       if (!tls) tls = { addr: start, fileSize: 0, memSize: 0, align: 1 };
       tls.align = Math.max(tls.align, sec.align);
@@ -149,7 +147,7 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
     off = alignTo(off, sec.align);
     sec.addr = 0;
     sec.offset = off;
-    sec.size = placeAtoms(plan, sec, 0, atomAddr, PACKED);
+    sec.used = sec.size = placeAtoms(plan, sec, 0, atomAddr, PACKED);
     off += sec.size;
   }
 
@@ -170,7 +168,7 @@ function placeAtoms(plan: SectionPlan, sec: OutputSection, start: number, atomAd
     cursor = alignTo(cursor, atom.align);
     atomAddr[r.file][r.atom] = start + cursor;
     cursor += atom.size;
-    cursor += policy.slackAfter(atom.kind, atom.size);
+    cursor += policy.slackAfter(atom);
   }
   return cursor;
 }

@@ -34,7 +34,10 @@ export interface OutputSection {
   // Set by layout:
   addr: number;
   offset: number;
+  /** Bytes reserved: what the atoms use plus headroom for incremental growth. */
   size: number;
+  /** Bytes the atoms (with their slack) use. */
+  used: number;
 }
 
 export interface SectionPlan {
@@ -149,7 +152,7 @@ export function planSections(res: Resolution, arch: ObjectFile['arch'], isLive: 
       sections.push({
         name, kind: atom.kind, flags: atom.flags & ~(SecFlag.Merge | SecFlag.Retain), rawType: outputType(atom),
         entSize: atom.flags & SecFlag.Strings && !(atom.flags & SecFlag.Alloc) ? 1 : 0,
-        rank: rankOf(name, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0,
+        rank: rankOf(name, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0, used: 0,
       });
     }
     return idx;
@@ -232,7 +235,7 @@ export function addSyntheticSection(plan: SectionPlan, atomIndex: number): numbe
     sec = plan.sections.length;
     plan.sections.push({
       name: atom.name, kind: atom.kind, flags: atom.flags & ~SecFlag.Retain, rawType: atom.rawType, entSize: 0,
-      rank: rankOf(atom.name, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0,
+      rank: rankOf(atom.name, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0, used: 0,
     });
   }
   plan.sections[sec].atoms.push({ file: plan.internal, atom: atomIndex });

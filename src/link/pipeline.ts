@@ -10,7 +10,7 @@ import { isLinkerDefined, linkerSymbolValues } from './linkerSymbols.js';
 import { addInternalAtom, addSyntheticSection, planSections, type SectionPlan } from './outputSections.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from './relocate.js';
 import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from './resolve.js';
-import { scanRelocations } from './scan.js';
+import { scanRelocations, slotKey, undefWeakIn } from './scan.js';
 import { SymbolValues } from './symbols.js';
 import { buildElfTables, writeElfHeaders } from '../formats/elf/writeElf.js';
 
@@ -98,8 +98,19 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   const syntheticNames = res.symbols.filter((g) => g.state === SymState.Synthetic).map((g) => g.name);
   const values = new SymbolValues(res, plan, layout, linkerSymbolValues(syntheticNames, layout));
   const gotAddr = gotAtom >= 0 ? layout.atomAddr[plan.internal][gotAtom] : 0;
-  const ctx: RelocContext = { arch, res, plan, layout, values, got, gotAddr };
-  if (gotAtom >= 0) internal.atoms[gotAtom].data = gotContents(ctx);
+  const ctx: RelocContext = {
+    arch,
+    files: plan.files,
+    target: (file, sym, addend) => values.target(file, sym, addend),
+    isUndefWeak: undefWeakIn(res, plan),
+    gotSlotAddr: (file, sym, kind) => {
+      const slot = got.index.get(slotKey(res, plan, file, sym, kind));
+      if (slot === undefined) throw new LinkError(`internal error: no GOT slot for ${plan.files[file].symbols[sym].name}`);
+      return gotAddr + slot * 8;
+    },
+    tls: layout.tls,
+  };
+  if (gotAtom >= 0) internal.atoms[gotAtom].data = gotContents(ctx, got.slots);
 
   // The file: tables, headers, then every atom copied and relocated in place.
   const tables = buildElfTables(res, plan, layout, values);
@@ -109,7 +120,10 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   }
   const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
   for (const sec of layout.sections) {
-    for (const ref of sec.atoms) writeAtom(ctx, image, ref.file, plan.files[ref.file].atoms[ref.atom], counters);
+    for (const ref of sec.atoms) {
+      const addr = layout.atomAddr[ref.file][ref.atom];
+      writeAtom(ctx, image, sec.offset + (addr - sec.addr), addr, ref.file, plan.files[ref.file].atoms[ref.atom], counters);
+    }
   }
   const entry = entryAddress(res, values, opts.entry, warnings);
   writeElfHeaders(image, arch, layout, tables, entry);

@@ -1,11 +1,10 @@
 import { SecFlag, type Atom } from '../obj/model.js';
 import { LinkError, hex } from '../obj/LinkError.js';
 import { RelExpr, write64, type Arch, type RelocSite } from './arch/Arch.js';
-import type { Layout } from './layout.js';
-import type { SectionPlan } from './outputSections.js';
-import type { Resolution } from './resolve.js';
-import { GotDecision, GotSlotKind, gotDecision, slotKey, type GotPlan } from './scan.js';
-import { TargetState, type SymbolValues } from './symbols.js';
+import type { ObjectFile } from '../obj/model.js';
+import type { TlsTemplate } from './layout.js';
+import { GotDecision, GotSlotKind, gotDecision, gotSlotKind, type GotSlot, type UndefWeakTest } from './scan.js';
+import { TargetState, type Target } from './symbols.js';
 
 /**
  * Copies every placed atom into the image and applies its relocations. The
@@ -13,15 +12,20 @@ import { TargetState, type SymbolValues } from './symbols.js';
  * the ABI's names (S, A, P, G, TP); the architecture only encodes it.
  */
 
+/**
+ * What relocation needs to know of the rest of the link. A full link answers
+ * from its resolution and layout; an incremental patch answers from the prior
+ * state for everything it did not change.
+ */
 export interface RelocContext {
   arch: Arch;
-  res: Resolution;
-  plan: SectionPlan;
-  layout: Layout;
-  values: SymbolValues;
-  got: GotPlan;
-  /** Address of the GOT's first slot. */
-  gotAddr: number;
+  files: readonly ObjectFile[];
+  /** S (and A, Z) of a file's symbol. */
+  target(file: number, sym: number, addend: number): Target;
+  isUndefWeak: UndefWeakTest;
+  /** Address of the GOT slot of this kind for a file's symbol. */
+  gotSlotAddr(file: number, sym: number, kind: GotSlotKind): number;
+  tls: TlsTemplate | null;
 }
 
 /** Work counters: what a link did, for tests and for the incremental claims. */
@@ -33,17 +37,13 @@ export interface WorkCounters {
 const page = (x: number): number => Math.floor(x / 4096) * 4096;
 
 export function tpOffsetOf(ctx: RelocContext, addr: number): number {
-  const tls = ctx.layout.tls;
+  const tls = ctx.tls;
   if (!tls) throw new LinkError('a TLS relocation refers to a symbol, but the output has no TLS segment');
   return ctx.arch.tpOffset(addr - tls.addr, tls.memSize, tls.align);
 }
 
-/** Writes atom `ref` of its section into `image` (whose byte 0 is file offset 0) and relocates it. */
-export function writeAtom(ctx: RelocContext, image: Uint8Array, fileIdx: number, atom: Atom, counters: WorkCounters): void {
-  const { layout, plan } = ctx;
-  const sec = plan.sections[plan.atomOut[fileIdx][atom.index]];
-  const addr = layout.atomAddr[fileIdx][atom.index];
-  const base = sec.offset + (addr - sec.addr);
+/** Copies an atom into `image` at file offset `base` (address `addr`) and relocates it there. */
+export function writeAtom(ctx: RelocContext, image: Uint8Array, base: number, addr: number, fileIdx: number, atom: Atom, counters: WorkCounters): void {
   counters.atomsWritten++;
   if (!atom.data) return;
   image.set(atom.data, base);
@@ -51,15 +51,15 @@ export function writeAtom(ctx: RelocContext, image: Uint8Array, fileIdx: number,
 }
 
 function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, addr: number, fileIdx: number, atom: Atom, counters: WorkCounters): void {
-  const { arch, values } = ctx;
-  const file = ctx.plan.files[fileIdx];
+  const { arch } = ctx;
+  const file = ctx.files[fileIdx];
   const alloc = (atom.flags & SecFlag.Alloc) !== 0;
   const tombstone = atom.name === '.debug_ranges' || atom.name === '.debug_loc' ? 1 : 0;
   for (const r of atom.relocs) {
     const expr = arch.relExpr(r.type)!;
     if (expr === RelExpr.None) continue;
     counters.relocsApplied++;
-    const t = values.target(fileIdx, r.sym, r.addend);
+    const t = ctx.target(fileIdx, r.sym, r.addend);
     const P = addr + r.offset;
     const off = base + r.offset;
     const site: RelocSite = {
@@ -76,8 +76,8 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
     }
     const S = t.S;
     const A = t.A;
-    const decision = gotDecision(arch, ctx.res, ctx.plan, fileIdx, atom, r, expr);
-    const G = decision === GotDecision.Slot ? gotSlotAddr(ctx, fileIdx, r.sym, expr) : 0;
+    const decision = gotDecision(arch, ctx.isUndefWeak, fileIdx, atom, r, expr);
+    const G = decision === GotDecision.Slot ? ctx.gotSlotAddr(fileIdx, r.sym, gotSlotKind(expr)) : 0;
     let val: number;
     switch (expr) {
       case RelExpr.Abs: val = S + A; break;
@@ -101,7 +101,7 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
         val = expr === RelExpr.GotTPRelPC ? G + A - P : expr === RelExpr.GotTPRelPagePC ? page(G + A) - page(P) : G + A;
         break;
       case RelExpr.DTPRel:
-        val = ctx.layout.tls ? S + A - ctx.layout.tls.addr : S + A;
+        val = ctx.tls ? S + A - ctx.tls.addr : S + A;
         break;
       case RelExpr.Size: val = t.Z + A; break;
       default: throw new LinkError(`${site.describe()}: unhandled relocation ${arch.relName(r.type)}`);
@@ -110,18 +110,11 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
   }
 }
 
-function gotSlotAddr(ctx: RelocContext, file: number, sym: number, expr: RelExpr): number {
-  const kind = expr === RelExpr.GotPC || expr === RelExpr.GotPagePC || expr === RelExpr.Got ? GotSlotKind.Address : GotSlotKind.TPOffset;
-  const slot = ctx.got.index.get(slotKey(ctx.res, ctx.plan, file, sym, kind));
-  if (slot === undefined) throw new LinkError(`internal error: no GOT slot for ${ctx.plan.files[file].symbols[sym].name}`);
-  return ctx.gotAddr + slot * 8;
-}
-
 /** The GOT's contents: in a static executable each slot holds a final value, no dynamic relocation. */
-export function gotContents(ctx: RelocContext): Uint8Array {
-  const data = new Uint8Array(ctx.got.slots.length * 8);
-  ctx.got.slots.forEach((slot, i) => {
-    const t = ctx.values.target(slot.file, slot.sym, 0);
+export function gotContents(ctx: RelocContext, slots: readonly GotSlot[]): Uint8Array {
+  const data = new Uint8Array(slots.length * 8);
+  slots.forEach((slot, i) => {
+    const t = ctx.target(slot.file, slot.sym, 0);
     let v = t.state === TargetState.Defined ? t.S : 0;
     if (slot.kind === GotSlotKind.TPOffset) {
       if (t.state !== TargetState.Defined) throw new LinkError(`TLS symbol '${t.name}' is undefined`);

@@ -64,21 +64,33 @@ export function slotKey(res: Resolution, plan: SectionPlan, file: number, sym: n
   return `${kind}l${file}:${sym}`;
 }
 
-export function gotDecision(arch: Arch, res: Resolution, plan: SectionPlan, file: number, atom: Atom, r: Reloc, expr: RelExpr): GotDecision {
+/** Whether a file's symbol resolved to nothing (an undefined weak reference). */
+export type UndefWeakTest = (file: number, sym: number) => boolean;
+
+export function gotDecision(arch: Arch, isUndefWeak: UndefWeakTest, file: number, atom: Atom, r: Reloc, expr: RelExpr): GotDecision {
   if (!isGotExpr(expr)) return GotDecision.None;
   const data = atom.data!;
   if (isTlsGotExpr(expr)) return arch.canRelaxTlsIeToLe(data, r.offset, r.type) ? GotDecision.Relax : GotDecision.Slot;
   if (expr !== RelExpr.GotPC) return GotDecision.Slot;
-  const f = plan.files[file];
-  const undefWeak = r.sym >= f.firstGlobal && (() => {
-    const st = res.symbols[res.globalIds[file][r.sym]].state;
+  return !isUndefWeak(file, r.sym) && arch.canRelaxGot(data, r.offset, r.type, r.addend) ? GotDecision.Relax : GotDecision.Slot;
+}
+
+/** The GOT slot kind a GOT expression needs. */
+export function gotSlotKind(expr: RelExpr): GotSlotKind {
+  return isTlsGotExpr(expr) ? GotSlotKind.TPOffset : GotSlotKind.Address;
+}
+
+export function undefWeakIn(res: Resolution, plan: SectionPlan): UndefWeakTest {
+  return (file, sym) => {
+    if (sym < plan.files[file].firstGlobal || file === plan.internal) return false;
+    const st = res.symbols[res.globalIds[file][sym]].state;
     return st === SymState.Undefined || st === SymState.Lazy;
-  })();
-  return !undefWeak && arch.canRelaxGot(data, r.offset, r.type, r.addend) ? GotDecision.Relax : GotDecision.Slot;
+  };
 }
 
 export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan): GotPlan {
   const got: GotPlan = { slots: [], index: new Map() };
+  const isUndefWeak = undefWeakIn(res, plan);
   for (const sec of plan.sections) {
     for (const ref of sec.atoms) {
       const file = plan.files[ref.file];
@@ -91,8 +103,8 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan):
         if (!(atom.flags & SecFlag.Alloc) && isGotExpr(expr)) {
           throw new LinkError(`${file.name}:(${atom.name}+${hex(r.offset)}): ${arch.relName(r.type)} in a non-allocated section`);
         }
-        if (gotDecision(arch, res, plan, ref.file, atom, r, expr) !== GotDecision.Slot) continue;
-        const kind = isTlsGotExpr(expr) ? GotSlotKind.TPOffset : GotSlotKind.Address;
+        if (gotDecision(arch, isUndefWeak, ref.file, atom, r, expr) !== GotDecision.Slot) continue;
+        const kind = gotSlotKind(expr);
         const key = slotKey(res, plan, ref.file, r.sym, kind);
         if (!got.index.has(key)) {
           got.index.set(key, got.slots.length);

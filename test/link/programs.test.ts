@@ -318,7 +318,10 @@ for (const arch of ARCHES) {
         const lines = fs.readFileSync(u.src, 'utf8').split('\n');
         lines.forEach((l, i) => {
           for (const fn of DEBUG_FUNCTIONS) {
-            if (new RegExp(`^\\w[\\w\\s\\*]*\\b${fn}\\s*\\([^;]*$`).test(l)) want.set(fn, `${path.basename(u.src)}:${i + 1}`);
+            // A definition: `type name(params) {` at the start of a line.
+            if (new RegExp(`^\\w[\\w\\s*]*\\b${fn}\\s*\\(.*\\)\\s*\\{`).test(l)) {
+              want.set(fn, `${path.basename(u.src)}:${i + 1}`);
+            }
           }
         });
       }

@@ -178,12 +178,14 @@ export async function archive(out: string, objs: readonly string[]): Promise<voi
 
 /** Link with ld.lld: `ld.lld [flags] -o out inputs...`. Throws on failure. */
 export async function linkLld(out: string, inputs: readonly string[], flags: readonly string[] = LINK_FLAGS): Promise<void> {
+  fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.rmSync(out, { force: true });
   await tool('ld.lld', [...flags, '-o', out, ...inputs]);
 }
 
 /** Link with tslink: `node <repo>/bin/tslink.js [flags] -o out inputs...`. Throws on failure. */
 export async function linkTslink(out: string, inputs: readonly string[], flags: readonly string[] = LINK_FLAGS): Promise<void> {
+  fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.rmSync(out, { force: true });
   const bin = path.join(repoRoot(), 'bin', 'tslink.js');
   const args = [bin, ...flags, '-o', out, ...inputs];

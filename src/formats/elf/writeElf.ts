@@ -93,6 +93,9 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
     return SHN.ABS;
   };
 
+  // TLS symbols' values are offsets in the TLS segment, as in every ELF linker's output.
+  const tlsBase = layout.tls?.addr ?? 0;
+  const symValue = (s: InputSymbol, addr: number) => (s.type === SymType.TLS ? addr - tlsBase : addr);
   const locals: OutSym[] = [];
   const globals: OutSym[] = [];
   const symInfo = (s: InputSymbol, bind: number) => (bind << 4) | (s.type === SymType.Common ? STT.OBJECT : s.type);
@@ -115,7 +118,7 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
       if (t.state !== TargetState.Defined) continue;
       const shndx = s.atom === SymPlace.Absolute ? SHN.ABS : sectionIndexOfAtom(f, s.atom);
       if (shndx === SHN.UNDEF) continue;
-      locals.push({ name: strtab.add(s.name), info: symInfo(s, STB.LOCAL), other: s.visibility, shndx, value: t.S, size: s.size });
+      locals.push({ name: strtab.add(s.name), info: symInfo(s, STB.LOCAL), other: s.visibility, shndx, value: symValue(s, t.S), size: s.size });
     }
   }
 
@@ -131,7 +134,7 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
         ? sectionIndexOfAtom(plan.internal, plan.commonAtoms.get(id)!)
         : s.atom === SymPlace.Absolute ? SHN.ABS : sectionIndexOfAtom(g.file, s.atom);
       const bind = g.weak ? STB.WEAK : STB.GLOBAL;
-      sym = { name: strtab.add(g.name), info: symInfo(s, bind), other: g.visibility, shndx, value: addr, size: s.size };
+      sym = { name: strtab.add(g.name), info: symInfo(s, bind), other: g.visibility, shndx, value: symValue(s, addr), size: s.size };
     } else if (g.state === SymState.Synthetic) {
       const v = values.synthetic.get(g.name);
       if (v === undefined) continue;

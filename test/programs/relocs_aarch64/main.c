@@ -7,8 +7,9 @@
  *   ADR_PREL_PG_HI21, ADR_PREL_LO21, ADD_ABS_LO12_NC,
  *   LDST8/16/32/64/128_ABS_LO12_NC, ADR_GOT_PAGE + LD64_GOT_LO12_NC,
  *   MOVW_UABS_G0, G0_NC, G1, G1_NC, G2, G2_NC, G3.
- * small_abs is an absolute symbol (SHN_ABS) defined here and used by
- * asm.c through MOVW_UABS_G0, whose value must fit in 16 bits. */
+ * small_abs is an absolute symbol (SHN_ABS) defined in abs.c and used by
+ * asm.c through MOVW_UABS_G0, whose value must fit in 16 bits, and by this
+ * unit through ADRP/ADD (or the GOT). */
 #include "../start.h"
 
 unsigned char t8 = 0x5a;
@@ -18,9 +19,7 @@ unsigned long t64 = 0x0123456789abcdefUL;
 __attribute__((aligned(16))) unsigned long t128[2] = {0x1111, 0x2222};
 int target_fn(int x) { return x + 17; }
 
-__asm__("  .globl small_abs\n"
-        "  .set small_abs, 0x1234\n");
-extern char small_abs[];
+extern char small_abs[]; /* abs.c */
 
 extern unsigned long abs64_word[2];
 extern long prel64_word;

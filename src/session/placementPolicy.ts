@@ -1,0 +1,48 @@
+import { AtomKind, SecFlag, type Atom } from '../obj/model.js';
+import type { PlacementPolicy } from '../link/layout.js';
+import type { OutputSection } from '../link/outputSections.js';
+
+/**
+ * Slack and headroom for incremental links (DESIGN.md section 3). Code gets
+ * modest slack, since a code atom that outgrows its slot can move behind a
+ * jump island; data gets generous slack, since a data atom that outgrows its
+ * slot forces a full link. Sections whose contents must stay gap-free or in
+ * order (init/fini arrays, .eh_frame, notes, TLS, the GOT) get none: any
+ * change to their size falls back to a full link anyway.
+ */
+
+export interface SlackOptions {
+  /** Percent of an atom's size left free after each code atom. */
+  codeSlackPct: number;
+  /** Percent of an atom's size left free after each data atom. */
+  dataSlackPct: number;
+}
+
+export const DEFAULT_SLACK: SlackOptions = { codeSlackPct: 33, dataSlackPct: 50 };
+
+const MIN_CODE_SLACK = 32;
+const MIN_DATA_SLACK = 64;
+const MIN_CODE_HEADROOM = 64 * 1024;
+const MIN_DATA_HEADROOM = 4 * 1024;
+
+const FIXED = SecFlag.TLS | SecFlag.InitArray | SecFlag.FiniArray | SecFlag.PreinitArray | SecFlag.EhFrame | SecFlag.Note;
+
+/** Sections that a patch never grows: no slack, no headroom. */
+export function isFixedSection(name: string, flags: number): boolean {
+  return (flags & FIXED) !== 0 || name === '.got' || name === '.init' || name === '.fini' || name.startsWith('.ctors') || name.startsWith('.dtors');
+}
+
+export function incrementalPolicy(o: SlackOptions): PlacementPolicy {
+  return {
+    slackAfter(atom: Atom): number {
+      if (!(atom.flags & SecFlag.Alloc) || isFixedSection(atom.name, atom.flags)) return 0;
+      if (atom.kind === AtomKind.Code) return Math.max(MIN_CODE_SLACK, Math.ceil((atom.size * o.codeSlackPct) / 100));
+      return Math.max(MIN_DATA_SLACK, Math.ceil((atom.size * o.dataSlackPct) / 100));
+    },
+    headroom(sec: OutputSection, used: number): number {
+      if (isFixedSection(sec.name, sec.flags)) return 0;
+      if (sec.flags & SecFlag.Exec) return Math.max(MIN_CODE_HEADROOM, Math.ceil(used / 2));
+      return Math.max(MIN_DATA_HEADROOM, Math.ceil(used / 2));
+    },
+  };
+}
