@@ -10,9 +10,9 @@ import { isLinkerDefined, linkerSymbolValues } from './linkerSymbols.js';
 import { addInternalAtom, addSyntheticSection, planSections, type SectionPlan } from './outputSections.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from './relocate.js';
 import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from './resolve.js';
-import { scanRelocations, slotKey, undefWeakIn } from './scan.js';
+import { scanRelocations, slotKey, undefWeakIn, type GotPlan } from './scan.js';
 import { SymbolValues } from './symbols.js';
-import { buildElfTables, writeElfHeaders } from '../formats/elf/writeElf.js';
+import { buildElfTables, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
 
 /**
  * The link, top to bottom. Each pass consumes the previous passes' results;
@@ -26,6 +26,8 @@ export interface LinkOptions {
   buildId: BuildIdStyle;
   /** Extra names to treat as referenced (-u). */
   undefinedRoots: string[];
+  /** Keep the image's chunk digests (an incremental link's state needs them). */
+  keepChunkDigests: boolean;
 }
 
 export interface LinkResult {
@@ -37,6 +39,14 @@ export interface LinkResult {
   layout: Layout;
   /** Offset of the build id's bytes in the image, or -1. */
   buildIdOffset: number;
+  buildIdSize: number;
+  /** Digests of the image's fixed-size chunks, taken with the build id zeroed. */
+  chunkDigests: Uint8Array[];
+  got: GotPlan;
+  gotAddr: number;
+  tables: ElfTables;
+  ctx: RelocContext;
+  values: SymbolValues;
 }
 
 export function archFor(name: ArchName): Arch {
@@ -130,13 +140,17 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
 
   // The build id last: it hashes everything else.
   let buildIdOffset = -1;
+  const digests = opts.keepChunkDigests || idAtom >= 0 ? chunkDigests(image) : [];
   if (idAtom >= 0) {
     const sec = plan.sections[plan.atomOut[plan.internal][idAtom]];
     buildIdOffset = sec.offset + (layout.atomAddr[plan.internal][idAtom] - sec.addr) + 16;
-    const id = opts.buildId.kind === 'hex' ? opts.buildId.bytes : buildIdFromChunks(chunkDigests(image), idSize);
+    const id = opts.buildId.kind === 'hex' ? opts.buildId.bytes : buildIdFromChunks(digests, idSize);
     image.set(id, buildIdOffset);
   }
-  return { image, warnings, counters, res, plan, layout, buildIdOffset };
+  return {
+    image, warnings, counters, res, plan, layout, buildIdOffset, buildIdSize: idSize, chunkDigests: digests,
+    got, gotAddr, tables, ctx, values,
+  };
 }
 
 function entryAddress(res: Resolution, values: SymbolValues, name: string, warnings: string[]): number {

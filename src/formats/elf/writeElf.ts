@@ -68,8 +68,25 @@ export interface ElfTables {
   shoff: number;
   /** Section name offsets, in layout.sections order. */
   sectionNames: number[];
+  /** Per file, per symbol index: its index in .symtab, or -1 when not emitted. */
+  localIndex: Int32Array[];
+  /** Per global symbol id: its index in .symtab, or -1. */
+  globalIndex: Int32Array;
   names: { symtab: number; shstrtab: number; strtab: number };
   totalSize: number;
+}
+
+/**
+ * Whether .symtab keeps a local symbol: named ones only (no section symbols),
+ * none in sections that are not in the output, and not the assembler
+ * temporaries (.L) that exist only because they point into merge sections.
+ */
+export function shouldEmitLocal(s: InputSymbol, placed: (atom: number) => boolean, merged: (atom: number) => boolean): boolean {
+  if (s.type === SymType.Section || s.name === '') return false;
+  if (s.type === SymType.File || s.atom === SymPlace.Absolute) return true;
+  if (s.atom < 0) return false;
+  if (merged(s.atom)) return !s.name.startsWith('.L');
+  return placed(s.atom);
 }
 
 /** Builds the symbol and string tables and decides where the trailing tables go. */
@@ -98,6 +115,10 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
   const symValue = (s: InputSymbol, addr: number) => (s.type === SymType.TLS ? addr - tlsBase : addr);
   const locals: OutSym[] = [];
   const globals: OutSym[] = [];
+  const localIndex = res.files.map((f) => new Int32Array(f.symbols.length).fill(-1));
+  const globalIndex = new Int32Array(res.symbols.length).fill(-1);
+  /** Globals are numbered after all locals; remembered by position until the locals are counted. */
+  const globalPos: Array<[number, number]> = [];
   const symInfo = (s: InputSymbol, bind: number) => (bind << 4) | (s.type === SymType.Common ? STT.OBJECT : s.type);
 
   // Local symbols, file by file: named ones only (no section symbols), and none in discarded sections.
@@ -105,19 +126,17 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
     const file = res.files[f];
     for (let i = 1; i < file.firstGlobal; i++) {
       const s = file.symbols[i];
-      if (s.type === SymType.Section || s.name === '') continue;
+      if (!shouldEmitLocal(s, (a) => !res.discarded[f][a] && plan.atomOut[f][a] >= 0, (a) => plan.mergeMaps[f][a] !== undefined)) continue;
       if (s.type === SymType.File) {
+        localIndex[f][i] = 1 + locals.length;
         locals.push({ name: strtab.add(s.name), info: STT.FILE, other: 0, shndx: SHN.ABS, value: 0, size: 0 });
         continue;
       }
-      if (s.atom === SymPlace.Dropped || s.atom === SymPlace.Undefined) continue;
-      if (s.atom >= 0 && res.discarded[f][s.atom]) continue;
-      // Assembler temporaries kept only because they point into merge sections.
-      if (s.atom >= 0 && plan.mergeMaps[f][s.atom] && s.name.startsWith('.L')) continue;
       const t = values.target(f, i, 0);
       if (t.state !== TargetState.Defined) continue;
       const shndx = s.atom === SymPlace.Absolute ? SHN.ABS : sectionIndexOfAtom(f, s.atom);
       if (shndx === SHN.UNDEF) continue;
+      localIndex[f][i] = 1 + locals.length;
       locals.push({ name: strtab.add(s.name), info: symInfo(s, STB.LOCAL), other: s.visibility, shndx, value: symValue(s, t.S), size: s.size });
     }
   }
@@ -139,6 +158,7 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
       const v = values.synthetic.get(g.name);
       if (v === undefined) continue;
       sym = { name: strtab.add(g.name), info: (STB.GLOBAL << 4) | STT.NOTYPE, other: Visibility.Hidden, shndx: sectionIndexOfAddr(v), value: v, size: 0 };
+      globalIndex[id] = 1 + locals.length;
       locals.push({ ...sym, info: (STB.LOCAL << 4) | STT.NOTYPE });
       continue;
     } else if (g.state === SymState.Undefined && g.referencedBy.length > 0) {
@@ -146,13 +166,15 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
     } else {
       continue;
     }
-    if (g.visibility === Visibility.Hidden || g.visibility === Visibility.Internal) {
-      if (sym.shndx !== SHN.UNDEF) locals.push({ ...sym, info: (STB.LOCAL << 4) | (sym.info & 0xf) });
-      else globals.push(sym);
+    if ((g.visibility === Visibility.Hidden || g.visibility === Visibility.Internal) && sym.shndx !== SHN.UNDEF) {
+      globalIndex[id] = 1 + locals.length;
+      locals.push({ ...sym, info: (STB.LOCAL << 4) | (sym.info & 0xf) });
     } else {
+      globalPos.push([id, globals.length]);
       globals.push(sym);
     }
   }
+  for (const [id, pos] of globalPos) globalIndex[id] = 1 + locals.length + pos;
 
   const all = [{ name: 0, info: 0, other: 0, shndx: 0, value: 0, size: 0 }, ...locals, ...globals];
   const symtab = new Uint8Array(all.length * SYM_SIZE);
@@ -178,7 +200,7 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
   const totalSize = shoff + (layout.sections.length + 4) * SHDR_SIZE;
   return {
     symtab, strtab: strBytes, shstrtab: shstrBytes, firstGlobal: 1 + locals.length,
-    symtabOff, shstrtabOff, strtabOff, shoff, sectionNames, names, totalSize,
+    symtabOff, shstrtabOff, strtabOff, shoff, sectionNames, localIndex, globalIndex, names, totalSize,
   };
 }
 

@@ -1,0 +1,459 @@
+import { blake2b512 } from '../obj/blake2b.js';
+import { atomContentId } from '../obj/contentId.js';
+import { SymPlace, SymType, type ArchName, type ObjectFile } from '../obj/model.js';
+import type { TlsTemplate } from '../link/layout.js';
+import type { LinkResult } from '../link/pipeline.js';
+import { SymState } from '../link/resolve.js';
+import { GotSlotKind } from '../link/scan.js';
+import { StateError, StateReader, StateWriter } from './stateCodec.js';
+
+/**
+ * The persisted state of an incremental link (layout documented in
+ * doc/incremental.md): everything the next link needs to decide whether it
+ * can patch the image, and to patch it, without re-reading unchanged inputs:
+ * where every atom sits and how much room it has (by content id), the free
+ * list, the jump islands, the symbol table's shape, the GOT, the options,
+ * and a hash of the image it describes.
+ */
+
+export const STATE_MAGIC = 'TSLINKST';
+export const STATE_VERSION = 1;
+
+export interface AtomRecord {
+  /** Section name, `#k` appended for the k-th repeat of a name within the object. */
+  key: string;
+  id: Uint8Array;
+  /** Index into LinkState.sections, or -1 when the atom is not placed (discarded, merged). */
+  sec: number;
+  /** The body's address (offset in its section for non-allocated ones). */
+  addr: number;
+  /** Bytes reserved from addr: the atom, its slack, up to the next atom. */
+  slot: number;
+  size: number;
+  /** The address the program uses for the atom's entry: the island's when the atom moved. */
+  canonical: number;
+  /** For atoms merged into a deduplicated section: piece starts and where each piece lives. */
+  mergeIn?: Uint32Array;
+  mergeOut?: Float64Array;
+}
+
+export interface ObjectRecord {
+  input: number;
+  /** Archive member name, '' for a plain object. */
+  member: string;
+  name: string;
+  /** Hash of the object's bytes. */
+  hash: Uint8Array;
+  /** The global symbol table's shape, one entry per symbol (see symbolShape). */
+  shape: string[];
+  /** Where the object's local symbols sit in .symtab, and a hash of their names. */
+  localFirst: number;
+  localCount: number;
+  localHash: Uint8Array;
+  atoms: AtomRecord[];
+}
+
+export const enum GlobalKind {
+  Defined = 0,
+  UndefWeak = 1,
+  Synthetic = 2,
+  Common = 3,
+}
+
+export interface GlobalRecord {
+  name: string;
+  kind: GlobalKind;
+  /** The address the program uses (TLS symbols: their address, not their offset). */
+  value: number;
+  size: number;
+  /** Index in .symtab, or -1. */
+  symtab: number;
+  /** Defining object (index into objects), or -1. */
+  object: number;
+  tls: boolean;
+}
+
+export interface SectionRecord {
+  name: string;
+  flags: number;
+  addr: number;
+  offset: number;
+  size: number;
+  used: number;
+}
+
+export interface FreeRange {
+  sec: number;
+  addr: number;
+  size: number;
+}
+
+export interface IslandRecord {
+  /** The island's address (the atom's canonical address). */
+  addr: number;
+  object: number;
+  atom: number;
+}
+
+export interface InputRecord {
+  name: string;
+  kind: 'object' | 'archive';
+  hash: Uint8Array;
+  /** Archives: hash of the symbol index (names and member names). */
+  indexHash: Uint8Array;
+}
+
+export interface LinkState {
+  optionsKey: string;
+  arch: ArchName;
+  imageSize: number;
+  imageHash: Uint8Array;
+  chunkDigests: Uint8Array[];
+  buildIdOffset: number;
+  buildIdSize: number;
+  symtabOffset: number;
+  inputs: InputRecord[];
+  objects: ObjectRecord[];
+  sections: SectionRecord[];
+  free: FreeRange[];
+  islands: IslandRecord[];
+  globals: GlobalRecord[];
+  /** GOT slot key (see gotKey) -> slot address. */
+  got: Map<string, number>;
+  tls: TlsTemplate | null;
+}
+
+export interface ObjectOrigin {
+  input: number;
+  member: string;
+}
+
+const encoder = new TextEncoder();
+
+export function hashBytes(b: Uint8Array): Uint8Array {
+  return blake2b512([b]).slice(0, 32);
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The image's identity: its chunk digests (build id zeroed) and the build id's bytes. */
+export function imageHash(digests: readonly Uint8Array[], buildId: Uint8Array): Uint8Array {
+  return blake2b512([...digests, buildId]).slice(0, 32);
+}
+
+/** Keys of atoms within an object: the section name, `#k` for repeats. */
+export function atomKeys(file: ObjectFile): string[] {
+  const seen = new Map<string, number>();
+  return file.atoms.map((a) => {
+    const k = seen.get(a.name) ?? 0;
+    seen.set(a.name, k + 1);
+    return k === 0 ? a.name : `${a.name}#${k}`;
+  });
+}
+
+/**
+ * What an object contributes to symbol resolution: every global symbol's
+ * name, binding, visibility, type and whether it is defined, common (with
+ * size and alignment) or undefined, and its COMDAT groups, in a canonical
+ * order. Two objects with the same shape resolve the same way against the
+ * same other inputs.
+ */
+export function symbolShape(file: ObjectFile): string[] {
+  const out: string[] = [];
+  for (let i = file.firstGlobal; i < file.symbols.length; i++) {
+    const s = file.symbols[i];
+    const where = s.atom === SymPlace.Undefined ? 'U' : s.atom === SymPlace.Common ? `C${s.size}/${s.value}` : s.atom === SymPlace.Absolute ? `A${s.value}` : 'D';
+    out.push(`${s.name} ${where} b${s.binding} v${s.visibility} t${s.type}`);
+  }
+  for (const g of file.groups) out.push(`comdat ${g.signature}`);
+  // Order within the table does not change what resolves to what.
+  return out.sort();
+}
+
+export function gotKey(kind: GotSlotKind, global: string | null, object: number, local: string): string {
+  return global !== null ? `${kind}g:${global}` : `${kind}l:${object}:${local}`;
+}
+
+/** The names of an object's local symbols as emitted in .symtab, for the patch's equality check. */
+export function localSymbolHash(file: ObjectFile, emitted: (sym: number) => boolean): Uint8Array {
+  const names: string[] = [];
+  for (let i = 1; i < file.firstGlobal; i++) if (emitted(i)) names.push(`${file.symbols[i].name}/${file.symbols[i].type}`);
+  return hashBytes(encoder.encode(names.join('\n')));
+}
+
+/** Records a full link's result as the state for the next link. */
+export function captureState(
+  r: LinkResult, arch: ArchName, optionsKey: string, inputs: InputRecord[], origins: Map<ObjectFile, ObjectOrigin>,
+  inputHash: (file: ObjectFile) => Uint8Array,
+): LinkState {
+  const { res, plan, layout, tables } = r;
+  const secIndex = new Map(layout.sections.map((s, i) => [s, i]));
+  const sections: SectionRecord[] = layout.sections.map((s) => ({
+    name: s.name, flags: s.flags, addr: s.addr, offset: s.offset, size: s.size, used: s.used,
+  }));
+
+  // Each atom's slot: up to the next atom in its section, the last one up to what the section uses.
+  const slotOf = plan.files.map((f) => new Float64Array(f.atoms.length));
+  for (const sec of layout.sections) {
+    const end = sec.addr + sec.used;
+    for (let k = 0; k < sec.atoms.length; k++) {
+      const ref = sec.atoms[k];
+      const addr = layout.atomAddr[ref.file][ref.atom];
+      const next = k + 1 < sec.atoms.length ? layout.atomAddr[sec.atoms[k + 1].file][sec.atoms[k + 1].atom] : end;
+      slotOf[ref.file][ref.atom] = next - addr;
+    }
+  }
+
+  const objects: ObjectRecord[] = res.files.map((file, f) => {
+    const origin = origins.get(file);
+    if (!origin) throw new StateError(`internal error: no origin for ${file.name}`);
+    const keys = atomKeys(file);
+    const atoms: AtomRecord[] = file.atoms.map((atom, a) => {
+      const out = plan.atomOut[f][a];
+      const addr = layout.atomAddr[f][a];
+      const rec: AtomRecord = {
+        key: keys[a], id: atomContentId(file, atom), sec: -1, addr: 0, slot: 0, size: atom.size, canonical: 0,
+      };
+      const merge = plan.mergeMaps[f][a];
+      if (merge) {
+        const base = layout.atomAddr[plan.internal][merge.target];
+        rec.mergeIn = merge.inStart;
+        rec.mergeOut = Float64Array.from(merge.outStart, (o) => base + o);
+      } else if (out >= 0 && !Number.isNaN(addr)) {
+        rec.sec = secIndex.get(plan.sections[out])!;
+        rec.addr = rec.canonical = addr;
+        rec.slot = slotOf[f][a];
+      }
+      return rec;
+    });
+    const li = tables.localIndex[f];
+    let localFirst = -1;
+    let localCount = 0;
+    for (let i = 0; i < li.length; i++) {
+      if (li[i] < 0) continue;
+      if (localFirst < 0) localFirst = li[i];
+      localCount++;
+    }
+    return {
+      input: origin.input, member: origin.member, name: file.name, hash: inputHash(file), shape: symbolShape(file),
+      localFirst, localCount, localHash: localSymbolHash(file, (i) => li[i] >= 0), atoms,
+    };
+  });
+
+  const globals: GlobalRecord[] = [];
+  res.symbols.forEach((g, id) => {
+    let kind: GlobalKind;
+    let value = 0;
+    let size = 0;
+    let tls = false;
+    let object = -1;
+    if (g.state === SymState.Defined || g.state === SymState.Common) {
+      const s = res.files[g.file].symbols[g.sym];
+      const addr = r.values.globalAddress(g);
+      if (addr === undefined) return;
+      kind = g.state === SymState.Common ? GlobalKind.Common : GlobalKind.Defined;
+      value = addr;
+      size = s.size;
+      tls = s.type === SymType.TLS;
+      object = g.file;
+    } else if (g.state === SymState.Synthetic) {
+      kind = GlobalKind.Synthetic;
+      value = r.values.synthetic.get(g.name) ?? 0;
+    } else {
+      kind = GlobalKind.UndefWeak;
+    }
+    globals.push({ name: g.name, kind, value, size, symtab: tables.globalIndex[id], object, tls });
+  });
+
+  const got = new Map<string, number>();
+  r.got.slots.forEach((slot, i) => {
+    const file = plan.files[slot.file];
+    const isGlobal = slot.sym >= file.firstGlobal && slot.file !== plan.internal;
+    const name = isGlobal ? res.symbols[res.globalIds[slot.file][slot.sym]].name : null;
+    got.set(gotKey(slot.kind, name, slot.file, file.symbols[slot.sym].name), r.gotAddr + i * 8);
+  });
+
+  const buildId = r.buildIdOffset >= 0 ? r.image.slice(r.buildIdOffset, r.buildIdOffset + r.buildIdSize) : new Uint8Array(0);
+  return {
+    optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId),
+    chunkDigests: r.chunkDigests, buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize,
+    symtabOffset: tables.symtabOff, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
+  };
+}
+
+export function encodeState(s: LinkState): Uint8Array {
+  const w = new StateWriter();
+  w.str(s.optionsKey);
+  w.str(s.arch);
+  w.num(s.imageSize);
+  w.raw(s.imageHash);
+  w.u32(s.chunkDigests.length);
+  for (const d of s.chunkDigests) w.raw(d);
+  w.num(s.buildIdOffset);
+  w.u32(s.buildIdSize);
+  w.num(s.symtabOffset);
+  w.u32(s.inputs.length);
+  for (const i of s.inputs) {
+    w.str(i.name);
+    w.u8(i.kind === 'object' ? 0 : 1);
+    w.raw(i.hash);
+    w.raw(i.indexHash);
+  }
+  w.u32(s.objects.length);
+  for (const o of s.objects) {
+    w.u32(o.input);
+    w.str(o.member);
+    w.str(o.name);
+    w.raw(o.hash);
+    w.u32(o.shape.length);
+    for (const e of o.shape) w.str(e);
+    w.num(o.localFirst);
+    w.u32(o.localCount);
+    w.raw(o.localHash);
+    w.u32(o.atoms.length);
+    for (const a of o.atoms) {
+      w.str(a.key);
+      w.raw(a.id);
+      w.num(a.sec);
+      w.num(a.addr);
+      w.num(a.slot);
+      w.num(a.size);
+      w.num(a.canonical);
+      if (a.mergeIn && a.mergeOut) {
+        w.u32(a.mergeIn.length);
+        w.raw(new Uint8Array(a.mergeIn.buffer, a.mergeIn.byteOffset, a.mergeIn.byteLength));
+        w.raw(new Uint8Array(a.mergeOut.buffer, a.mergeOut.byteOffset, a.mergeOut.byteLength));
+      } else {
+        w.u32(0xffffffff);
+      }
+    }
+  }
+  w.u32(s.sections.length);
+  for (const x of s.sections) {
+    w.str(x.name);
+    w.u32(x.flags);
+    w.num(x.addr);
+    w.num(x.offset);
+    w.num(x.size);
+    w.num(x.used);
+  }
+  w.u32(s.free.length);
+  for (const f of s.free) {
+    w.u32(f.sec);
+    w.num(f.addr);
+    w.num(f.size);
+  }
+  w.u32(s.islands.length);
+  for (const i of s.islands) {
+    w.num(i.addr);
+    w.u32(i.object);
+    w.u32(i.atom);
+  }
+  w.u32(s.globals.length);
+  for (const g of s.globals) {
+    w.str(g.name);
+    w.u8(g.kind);
+    w.num(g.value);
+    w.num(g.size);
+    w.num(g.symtab);
+    w.num(g.object);
+    w.u8(g.tls ? 1 : 0);
+  }
+  w.u32(s.got.size);
+  for (const [k, v] of s.got) {
+    w.str(k);
+    w.num(v);
+  }
+  w.u8(s.tls ? 1 : 0);
+  if (s.tls) {
+    w.num(s.tls.addr);
+    w.num(s.tls.fileSize);
+    w.num(s.tls.memSize);
+    w.num(s.tls.align);
+  }
+  const payload = w.result();
+  const out = new StateWriter();
+  out.raw(encoder.encode(STATE_MAGIC));
+  out.u32(STATE_VERSION);
+  out.raw(hashBytes(payload));
+  out.bytes(payload);
+  return out.result();
+}
+
+/** Decodes a state; a StateError says in words why it cannot be used. */
+export function decodeState(bytes: Uint8Array): LinkState {
+  const h = new StateReader(bytes);
+  const magic = new TextDecoder().decode(h.raw(Math.min(8, bytes.length)));
+  if (magic !== STATE_MAGIC) throw new StateError('the incremental state file is not a tslink state');
+  const version = h.u32();
+  if (version !== STATE_VERSION) throw new StateError(`the incremental state has version ${version}, this tslink reads version ${STATE_VERSION}`);
+  const sum = h.raw(32);
+  const payload = h.bytes();
+  if (!sameBytes(sum, hashBytes(payload))) throw new StateError('the incremental state is corrupt (checksum mismatch)');
+  const r = new StateReader(payload);
+  const optionsKey = r.str();
+  const arch = r.str() as ArchName;
+  const imageSize = r.num();
+  const imageHashV = r.raw(32);
+  const chunkDigests: Uint8Array[] = [];
+  for (let n = r.count(32); n > 0; n--) chunkDigests.push(r.raw(32));
+  const buildIdOffset = r.num();
+  const buildIdSize = r.u32();
+  const symtabOffset = r.num();
+  const inputs: InputRecord[] = [];
+  for (let n = r.count(69); n > 0; n--) {
+    const name = r.str();
+    const kind = r.u8() === 0 ? 'object' : 'archive';
+    inputs.push({ name, kind, hash: r.raw(32), indexHash: r.raw(32) });
+  }
+  const objects: ObjectRecord[] = [];
+  for (let n = r.count(64); n > 0; n--) {
+    const input = r.u32();
+    const member = r.str();
+    const name = r.str();
+    const hash = r.raw(32);
+    const shape: string[] = [];
+    for (let k = r.count(4); k > 0; k--) shape.push(r.str());
+    const localFirst = r.num();
+    const localCount = r.u32();
+    const localHash = r.raw(32);
+    const atoms: AtomRecord[] = [];
+    for (let k = r.count(80); k > 0; k--) {
+      const rec: AtomRecord = {
+        key: r.str(), id: r.raw(32), sec: r.num(), addr: r.num(), slot: r.num(), size: r.num(), canonical: r.num(),
+      };
+      const m = r.u32();
+      if (m !== 0xffffffff) {
+        rec.mergeIn = new Uint32Array(r.raw(m * 4).slice().buffer);
+        rec.mergeOut = new Float64Array(r.raw(m * 8).slice().buffer);
+      }
+      atoms.push(rec);
+    }
+    objects.push({ input, member, name, hash, shape, localFirst, localCount, localHash, atoms });
+  }
+  const sections: SectionRecord[] = [];
+  for (let n = r.count(40); n > 0; n--) {
+    sections.push({ name: r.str(), flags: r.u32(), addr: r.num(), offset: r.num(), size: r.num(), used: r.num() });
+  }
+  const free: FreeRange[] = [];
+  for (let n = r.count(20); n > 0; n--) free.push({ sec: r.u32(), addr: r.num(), size: r.num() });
+  const islands: IslandRecord[] = [];
+  for (let n = r.count(16); n > 0; n--) islands.push({ addr: r.num(), object: r.u32(), atom: r.u32() });
+  const globals: GlobalRecord[] = [];
+  for (let n = r.count(38); n > 0; n--) {
+    globals.push({ name: r.str(), kind: r.u8() as GlobalKind, value: r.num(), size: r.num(), symtab: r.num(), object: r.num(), tls: r.u8() === 1 });
+  }
+  const got = new Map<string, number>();
+  for (let n = r.count(12); n > 0; n--) got.set(r.str(), r.num());
+  const tls = r.u8() === 1 ? { addr: r.num(), fileSize: r.num(), memSize: r.num(), align: r.num() } : null;
+  if (!r.done) throw new StateError('the incremental state has trailing bytes');
+  return {
+    optionsKey, arch, imageSize, imageHash: imageHashV, chunkDigests, buildIdOffset, buildIdSize, symtabOffset,
+    inputs, objects, sections, free, islands, globals, got, tls,
+  };
+}
+

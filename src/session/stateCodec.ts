@@ -1,0 +1,115 @@
+import { LinkError } from '../obj/LinkError.js';
+
+/**
+ * Primitive encoding for the persisted state: little-endian fixed-width
+ * numbers, length-prefixed byte strings and UTF-8 strings. Reads are
+ * bounds-checked; a short or corrupt state is a StateError, which the session
+ * answers with a full link.
+ */
+
+export class StateError extends LinkError {}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class StateWriter {
+  private buf = new Uint8Array(1 << 16);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+
+  private ensure(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.length++] = v;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+  }
+  /** Any JS number (addresses, sizes): stored as a float64, exact below 2^53. */
+  num(v: number): void {
+    this.ensure(8);
+    this.view.setFloat64(this.length, v, true);
+    this.length += 8;
+  }
+  bytes(b: Uint8Array): void {
+    this.u32(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  /** Fixed-size bytes with no length prefix. */
+  raw(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  str(s: string): void {
+    this.bytes(encoder.encode(s));
+  }
+  result(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+export class StateReader {
+  private readonly view: DataView;
+  pos = 0;
+
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  private need(n: number): void {
+    if (n < 0 || this.pos + n > this.buf.length) throw new StateError(`truncated at offset ${this.pos}`);
+  }
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++];
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  num(): number {
+    this.need(8);
+    const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+  /** A count of records to follow, each at least `minSize` bytes: checked before anything is allocated. */
+  count(minSize: number): number {
+    const n = this.u32();
+    if (n * minSize > this.buf.length - this.pos) throw new StateError(`record count ${n} at offset ${this.pos - 4} exceeds the state's size`);
+    return n;
+  }
+  bytes(): Uint8Array {
+    const n = this.u32();
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  raw(n: number): Uint8Array {
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  str(): string {
+    return decoder.decode(this.bytes());
+  }
+  get done(): boolean {
+    return this.pos === this.buf.length;
+  }
+}
