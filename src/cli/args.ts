@@ -20,7 +20,11 @@ export interface CliOptions {
   buildId: string | undefined;
   undefinedSymbols: string[];
   help: boolean;
+  /** --version: print and exit. */
   version: boolean;
+  /** -v: print the version, then link whatever inputs there are (as GNU ld and lld do). */
+  verbose: boolean;
+  fatalWarnings: boolean;
   demo: boolean;
   warnings: string[];
 }
@@ -42,7 +46,7 @@ const HARMLESS_Z = new Set([
 const HARMLESS_FLAGS = new Set([
   '--eh-frame-hdr', '--no-eh-frame-hdr', '--as-needed', '--no-as-needed', '--color-diagnostics',
   '--no-color-diagnostics', '--no-undefined', '-nostdlib', '--sort-common', '--warn-common', '--no-warn-mismatch',
-  '--fatal-warnings', '--no-fatal-warnings', '-O0', '-O1', '-O2', '-O3', '--no-gc-sections', '--gc-sections',
+  '-O0', '-O1', '-O2', '-O3', '--no-gc-sections', '--gc-sections',
   '--no-pie', '-no-pie', '--enable-new-dtags', '--disable-new-dtags', '-Bsymbolic-functions', '--no-rosegment',
   '--start-group', '--end-group', '-(', '-)', '-EL', '--hash-style=gnu',
   '--hash-style=both', '--hash-style=sysv', '--relax', '--no-relax', '--stats', '--cref', '-nopie',
@@ -54,7 +58,7 @@ const HARMLESS_WITH_ARG = new Set(['--hash-style', '-dynamic-linker', '--dynamic
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
     output: 'a.out', entry: '_start', inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
-    undefinedSymbols: [], help: false, version: false, demo: false, warnings: [],
+    undefinedSymbols: [], help: false, version: false, verbose: false, fatalWarnings: false, demo: false, warnings: [],
   };
   let whole = false;
   let staticOnly = false;
@@ -83,7 +87,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
 
     if (a === 'demo' && i === 0) { o.demo = true; continue; }
     if (a === '--help' || a === '-help') { o.help = true; continue; }
-    if (a === '--version' || a === '-v' || a === '-V') { o.version = true; continue; }
+    if (a === '--version') { o.version = true; continue; }
+    if (a === '-v' || a === '-V') { o.verbose = true; continue; }
+    if (a === '--fatal-warnings') { o.fatalWarnings = true; continue; }
+    if (a === '--no-fatal-warnings') { o.fatalWarnings = false; continue; }
     if (a.startsWith('@')) throw new LinkError(`response files are not supported yet: ${a}`);
     if ((v = long(['--output'])) !== undefined || (v = short('-o')) !== undefined) { o.output = v; continue; }
     if ((v = long(['--entry'])) !== undefined || (v = short('-e')) !== undefined) { o.entry = v; continue; }

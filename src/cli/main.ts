@@ -17,9 +17,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
-    if (opts.version) {
+    if (opts.version || opts.verbose) {
       process.stdout.write(`tslink ${VERSION} (compatible with GNU linkers)\n`);
-      return 0;
+      if (opts.version || opts.inputs.length === 0) return 0;
     }
     if (opts.demo) {
       const { runDemo } = await import('./demo.js');
@@ -69,6 +69,7 @@ function runLink(opts: CliOptions): number {
     });
   });
   const report = session.link();
+  if (opts.fatalWarnings && report.warnings.length) throw new LinkError(report.warnings.join('\n'));
   for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
   writeOutput(opts.output, session);
   return 0;

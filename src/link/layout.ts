@@ -76,7 +76,8 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
   const classes = new Set(sections.filter((s) => s.flags & SecFlag.Alloc).map((s) => segClassOf(s.rank)));
   classes.add(SegClass.R); // the headers are always mapped
   const hasTls = sections.some((s) => s.flags & SecFlag.TLS);
-  const phnum = classes.size + (hasTls ? 1 : 0) + 1; // + PT_GNU_STACK
+  const notes = sections.filter((s) => (s.flags & (SecFlag.Note | SecFlag.Alloc)) === (SecFlag.Note | SecFlag.Alloc));
+  const phnum = classes.size + (hasTls ? 1 : 0) + notes.length + 1; // + PT_GNU_STACK
   const base = arch.imageBase;
 
   const segments: Segment[] = [];
@@ -137,6 +138,10 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
       type: PT.TLS, flags: PF.R, offset: fileOffsetOf(segments, tls.addr), vaddr: tls.addr,
       filesz: tls.fileSize, memsz: tls.memSize, align: tls.align, cls: SegClass.None,
     });
+  }
+  // Each allocated note (the build id) gets a PT_NOTE, so tools that read program headers find it.
+  for (const n of notes) {
+    segments.push({ type: PT.NOTE, flags: PF.R, offset: n.offset, vaddr: n.addr, filesz: n.size, memsz: n.size, align: n.align, cls: SegClass.None });
   }
   segments.push({ type: PT.GNU_STACK, flags: PF.R | PF.W, offset: 0, vaddr: 0, filesz: 0, memsz: 0, align: 0, cls: SegClass.None });
 

@@ -156,11 +156,11 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
 function entryAddress(res: Resolution, values: SymbolValues, name: string, warnings: string[]): number {
   const id = res.byName.get(name);
   const addr = id === undefined ? undefined : values.globalAddress(res.symbols[id]);
-  if (addr === undefined) {
-    warnings.push(`cannot find entry symbol ${name}; not setting start address`);
-    return 0;
-  }
-  return addr;
+  if (addr !== undefined) return addr;
+  // Like GNU ld and lld, a number that names no symbol is the entry address itself.
+  if (/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(name)) return Number(name);
+  warnings.push(`cannot find entry symbol ${name}; not setting start address`);
+  return 0;
 }
 
 function fillPattern(image: Uint8Array, start: number, end: number, pattern: Uint8Array): void {
