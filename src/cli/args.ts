@@ -27,6 +27,12 @@ export interface CliOptions {
   fatalWarnings: boolean;
   demo: boolean;
   warnings: string[];
+  incremental: boolean;
+  /** Where the incremental state lives; default: the output path plus `.tslink-state`. */
+  incrementalState: string | undefined;
+  codeSlackPct: number | undefined;
+  dataSlackPct: number | undefined;
+  explain: boolean;
 }
 
 const EMULATIONS: Record<string, ArchName> = {
@@ -59,6 +65,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
     output: 'a.out', entry: '_start', inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
     undefinedSymbols: [], help: false, version: false, verbose: false, fatalWarnings: false, demo: false, warnings: [],
+    incremental: false, incrementalState: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
   };
   let whole = false;
   let staticOnly = false;
@@ -125,13 +132,22 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       throw new LinkError(`${a}: position-independent executables are not supported yet`);
     }
     if (a === '-shared' || a === '--shared' || a === '-Bshareable') throw new LinkError(`${a}: shared libraries are not supported yet`);
-    if (a === '--incremental' || a.startsWith('--incremental-state') || a.startsWith('--code-slack') || a.startsWith('--data-slack') || a === '--explain') {
-      throw new LinkError(`${a.split('=')[0]}: incremental linking is not built yet`);
-    }
+    if (a === '--incremental') { o.incremental = true; continue; }
+    if (a === '--no-incremental') { o.incremental = false; continue; }
+    if (a === '--explain') { o.explain = true; continue; }
+    if ((v = long(['--incremental-state'])) !== undefined) { o.incrementalState = v; continue; }
+    if ((v = long(['--code-slack'])) !== undefined) { o.codeSlackPct = percent('--code-slack', v); continue; }
+    if ((v = long(['--data-slack'])) !== undefined) { o.dataSlackPct = percent('--data-slack', v); continue; }
     if (a.startsWith('-') && a !== '-') throw new LinkError(`unknown argument '${a}'`);
     o.inputs.push({ kind: 'file', path: a, wholeArchive: whole, staticOnly });
   }
   return o;
+}
+
+function percent(flag: string, v: string): number {
+  const n = Number(v.replace(/%$/, ''));
+  if (!/^\d+(\.\d+)?%?$/.test(v) || !(n >= 0 && n <= 1000)) throw new LinkError(`${flag}: expected a percentage from 0 to 1000, got '${v}'`);
+  return n;
 }
 
 export const HELP = `Usage: tslink [options] file...
@@ -152,12 +168,23 @@ Options:
   --start-group, --end-group Accepted; archives are always searched as a group
   --build-id[=STYLE]         Add a .note.gnu.build-id (fast, md5, sha1, uuid, 0xHEX, none)
   -z KEYWORD                 Accepted where it cannot change the output
+  --fatal-warnings           Treat warnings as errors
   --help                     Print this help
-  --version                  Print the version
+  --version, -v              Print the version (-v still links)
+
+Incremental linking:
+  --incremental              Patch the previous output in place when that is
+                             provably the same as a full link; else link in full
+  --incremental-state=FILE   Where the state lives (default: OUTPUT.tslink-state)
+  --code-slack=PCT           Room left after each function (default 33)
+  --data-slack=PCT           Room left after each data object (default 50)
+  --explain                  Print what the link did (full, patched, or
+                             fell-back-full and why) and its time per phase
 
 Commands:
-  tslink demo                Link the bundled fixture and run it
+  tslink demo                Build the bundled fixture, link it, edit it,
+                             relink incrementally and show the outcomes
 
-Not built yet (an error says so): -pie, -shared, linker scripts,
---incremental, --incremental-state, --code-slack, --data-slack, --explain.
+Not built yet (an error says so): -pie, -shared, shared-library inputs,
+linker scripts.
 `;

@@ -1,10 +1,10 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { LinkError } from '../obj/LinkError.js';
 import { elfMachineToArch, isElf } from '../obj/readElf.js';
 import { isArchive, readArchive } from '../obj/archive.js';
 import type { ArchName } from '../obj/model.js';
-import { LinkSession } from '../session/LinkSession.js';
+import { LinkSession, type LinkReport } from '../session/LinkSession.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 
 export const VERSION = '0.1.0';
@@ -61,7 +61,14 @@ function runLink(opts: CliOptions): number {
 
   const session = new LinkSession({
     format: 'elf', arch, output: 'exe', entry: opts.entry, buildId: opts.buildId, undefinedSymbols: opts.undefinedSymbols,
+    incremental: opts.incremental, codeSlackPct: opts.codeSlackPct, dataSlackPct: opts.dataSlackPct,
   });
+  const statePath = opts.incrementalState ?? `${opts.output}.tslink-state`;
+  const tRead = performance.now();
+  if (opts.incremental && existsSync(statePath)) {
+    session.setPriorState(readInput(statePath), existsSync(opts.output) ? readInput(opts.output) : undefined);
+  }
+  const readMs = performance.now() - tRead;
   files.forEach(({ input, path }, i) => {
     session.addInput(path, contents[i], {
       wholeArchive: input.wholeArchive,
@@ -71,8 +78,25 @@ function runLink(opts: CliOptions): number {
   const report = session.link();
   if (opts.fatalWarnings && report.warnings.length) throw new LinkError(report.warnings.join('\n'));
   for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
-  writeOutput(opts.output, session);
+  const tWrite = performance.now();
+  writeOutput(opts.output, session, report.outcome === 'patched');
+  // The state last: an image without its state is relinked in full, never wrongly patched.
+  if (opts.incremental) writeFileAtomically(statePath, session.serializeState());
+  const writeMs = performance.now() - tWrite;
+  if (opts.explain) explain(report, { read: readMs, ...report.timings, write: writeMs });
   return 0;
+}
+
+function explain(report: LinkReport, timings: Record<string, number>): void {
+  const bytes = report.writes.reduce((n, w) => n + w.length, 0);
+  const w = report.work;
+  const work = `${w.atomsPlaced} atoms placed, ${w.relocsApplied} relocations applied, ${w.bytesHashed} input bytes hashed`;
+  let line: string;
+  if (report.outcome === 'patched') line = `tslink: patched: ${bytes} bytes written in ${report.writes.length} ranges (${work})`;
+  else if (report.outcome === 'fell-back-full') line = `tslink: fell-back-full: ${report.reason} (${work})`;
+  else line = `tslink: full: ${bytes} bytes written (${work})`;
+  const time = Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ');
+  process.stdout.write(`${line}\n  time: ${time}\n`);
 }
 
 function readInput(path: string): Uint8Array {
@@ -128,15 +152,17 @@ function guessArch(paths: string[], contents: Uint8Array[]): ArchName {
  * interrupted link never leaves a half-written file under the output's name,
  * and a running program keeps its old mapping (no ETXTBSY).
  */
-function writeOutput(output: string, session: LinkSession): void {
+function writeOutput(output: string, session: LinkSession, patch: boolean): void {
   const path = resolve(output);
   const tmp = join(dirname(path), `.${path.split('/').pop()}.tslink-tmp-${process.pid}`);
   let fd = -1;
   try {
-    fd = openSync(tmp, 'w', 0o777);
+    // A patch starts from a copy of the previous image (a reflink where the file system has them).
+    if (patch) copyFileSync(path, tmp);
+    fd = openSync(tmp, patch ? 'r+' : 'w', 0o777);
     const handle = fd;
     session.emit({
-      setSize: (size) => ftruncateSync(handle, size),
+      setSize: (size) => { if (!patch) ftruncateSync(handle, size); },
       write: (offset, bytes) => {
         let done = 0;
         while (done < bytes.length) done += writeSync(handle, bytes, done, bytes.length - done, offset + done);
@@ -152,5 +178,17 @@ function writeOutput(output: string, session: LinkSession): void {
     const code = (e as { code?: string }).code;
     if (code) throw new LinkError(`cannot write output file ${output}: ${systemMessage(code)}`);
     throw e;
+  }
+}
+
+function writeFileAtomically(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    const code = (e as { code?: string }).code;
+    throw new LinkError(`cannot write incremental state ${path}: ${code ? systemMessage(code) : String(e)}`);
   }
 }
