@@ -152,7 +152,8 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
     off = alignTo(off, sec.align);
     sec.addr = 0;
     sec.offset = off;
-    sec.used = sec.size = placeAtoms(plan, sec, 0, atomAddr, PACKED);
+    sec.used = placeAtoms(plan, sec, 0, atomAddr, PACKED);
+    sec.size = sec.used + policy.headroom(sec, sec.used);
     off += sec.size;
   }
 

@@ -34,21 +34,7 @@ export class MergedSection {
     const outs: number[] = [];
     const pieceAlign = Math.max(1, atom.align);
     this.align = Math.max(this.align, atom.align);
-    const es = this.entSize;
-    let off = 0;
-    while (off < data.length) {
-      let end: number;
-      if (this.strings) {
-        end = off;
-        while (end < data.length && !isNulEntry(data, end, es)) end += es;
-        if (end >= data.length) {
-          throw new LinkError(`${fileName}:(${atom.name}): string is not null terminated at offset ${hex(off)}`);
-        }
-        end += es;
-      } else {
-        end = off + es;
-        if (end > data.length) throw new LinkError(`${fileName}:(${atom.name}): section size is not a multiple of its entry size ${es}`);
-      }
+    for (const [off, end] of splitPieces(atom, fileName)) {
       const piece = data.subarray(off, end);
       const key = pieceKey(piece);
       let out = this.pieces.get(key);
@@ -63,7 +49,6 @@ export class MergedSection {
       }
       starts.push(off);
       outs.push(out);
-      off = end;
     }
     return { target, inStart: Uint32Array.from(starts), outStart: Uint32Array.from(outs), atomName: atom.name };
   }
@@ -79,12 +64,36 @@ export class MergedSection {
   }
 }
 
+/** The [start, end) of each piece of a merge atom: NUL-terminated strings or fixed-size entries. */
+export function splitPieces(atom: Atom, fileName: string): Array<[number, number]> {
+  const data = atom.data ?? new Uint8Array(atom.size);
+  const es = atom.entSize;
+  const strings = (atom.flags & SecFlag.Strings) !== 0;
+  const out: Array<[number, number]> = [];
+  let off = 0;
+  while (off < data.length) {
+    let end: number;
+    if (strings) {
+      end = off;
+      while (end < data.length && !isNulEntry(data, end, es)) end += es;
+      if (end >= data.length) throw new LinkError(`${fileName}:(${atom.name}): string is not null terminated at offset ${hex(off)}`);
+      end += es;
+    } else {
+      end = off + es;
+      if (end > data.length) throw new LinkError(`${fileName}:(${atom.name}): section size is not a multiple of its entry size ${es}`);
+    }
+    out.push([off, end]);
+    off = end;
+  }
+  return out;
+}
+
 function isNulEntry(data: Uint8Array, at: number, es: number): boolean {
   for (let i = 0; i < es; i++) if (data[at + i] !== 0) return false;
   return true;
 }
 
-function pieceKey(piece: Uint8Array): string {
+export function pieceKey(piece: Uint8Array): string {
   let s = '';
   for (let i = 0; i < piece.length; i += 4096) {
     s += String.fromCharCode.apply(null, piece.subarray(i, Math.min(piece.length, i + 4096)) as unknown as number[]);

@@ -4,13 +4,14 @@ import { AtomKind, SecFlag, SymPlace, SymType, type Archive, type ObjectFile } f
 import { hex } from '../obj/LinkError.js';
 import type { Arch } from '../link/arch/Arch.js';
 import { alignTo } from '../link/align.js';
+import { pieceKey, splitPieces } from '../link/mergeSections.js';
 import { BUILD_ID_CHUNK, buildIdFromChunks } from '../link/buildId.js';
 import type { PlacementPolicy } from '../link/layout.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from '../link/relocate.js';
 import { GotSlotKind } from '../link/scan.js';
 import { TargetState, type Target } from '../link/symbols.js';
 import { shouldEmitLocal } from '../formats/elf/writeElf.js';
-import { isFixedSection } from './placementPolicy.js';
+import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
 import {
   atomKeys, gotKey, hashBytes, imageHash, localSymbolHash, sameBytes, symbolShape,
   GlobalKind, type AtomRecord, type FreeRange, type LinkState, type ObjectRecord,
@@ -156,6 +157,8 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
 
   // Where each changed atom goes: in place when it fits, code moved behind an island when not.
   const moves: Array<{ c: Changed; a: number }> = [];
+  const debugMoves: Array<{ c: Changed; a: number }> = [];
+  const remerges: Array<{ c: Changed; a: number }> = [];
   for (const c of changed) {
     c.file.atoms.forEach((atom, a) => {
       const was = c.rec.atoms[a];
@@ -164,16 +167,18 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       now.id = id;
       now.size = atom.size;
       if (was.mergeIn) {
-        if (!sameBytes(id, was.id)) throw new Fallback(`the merged constants ${atom.name} of ${c.rec.name} changed`);
+        if (!sameBytes(id, was.id)) remerges.push({ c, a });
         return;
       }
       if (was.sec < 0 || sameBytes(id, was.id)) return;
       const sec = prior.sections[was.sec];
       const what = `${atom.name} of ${c.rec.name}`;
       if (!(sec.flags & SecFlag.Alloc)) {
-        if (atom.size !== was.size) {
-          throw new Fallback(`debug section ${what} changed size (${was.size} to ${atom.size} bytes); debug info that changes size is not patched yet`);
+        if (atom.size === was.size) return;
+        if (!isMovableDebugSection(sec.name)) {
+          throw new Fallback(`${what} changed size (${was.size} to ${atom.size} bytes), and ${sec.name} is searched in order, so it cannot have gaps`);
         }
+        debugMoves.push({ c, a });
         return;
       }
       if (atom.flags & (SecFlag.InitArray | SecFlag.FiniArray | SecFlag.PreinitArray) || /^\.(init|fini|ctors|dtors)(\.|$)/.test(atom.name)) {
@@ -190,6 +195,16 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
   }
 
   for (const { c, a } of moves) moveAtom(state, c, a, arch, policy, writes, image);
+  for (const { c, a } of debugMoves) moveDebugAtom(state, c, a, writes, image);
+  const appended = new Map<string, number>();
+  for (const { c, a } of remerges) remergeAtom(state, c, a, writes, image, appended);
+  // Non-allocated sections that grew into their headroom: their headers say how much they use.
+  state.sections.forEach((sec, i) => {
+    if (sec.flags & SecFlag.Alloc || sec.used === prior.sections[i].used) return;
+    const size = new Uint8Array(8);
+    new DataView(size.buffer).setBigUint64(0, BigInt(sec.used), true);
+    diffInto(writes, image, state.shdrOffset + (i + 1) * 64 + 0x20, size);
+  });
 
   // Every global the changed objects define keeps the address the program uses.
   const globals = new Map(state.globals.map((g) => [g.name, g]));
@@ -341,6 +356,82 @@ function moveAtom(state: LinkState, c: Changed, a: number, arch: Arch, policy: P
   diffInto(writes, image, sec.offset + (rec.canonical - sec.addr), island);
   rec.addr = newAddr;
   rec.slot = need;
+}
+
+/**
+ * A debug atom that changed size moves to its section's headroom; the
+ * compile unit's offsets to it are relocations, re-applied with the unit.
+ * The old copy stays, unreferenced, except in .debug_info, which consumers
+ * walk unit by unit: there the old place becomes an empty unit.
+ */
+function moveDebugAtom(state: LinkState, c: Changed, a: number, writes: Write[], image: Uint8Array): void {
+  const atom = c.file.atoms[a];
+  const rec = c.atoms[a];
+  const sec = state.sections[rec.sec];
+  const addr = allocate(state, rec.sec, atom.size, atom.align);
+  if (addr === undefined) throw new Fallback(`no room left in ${sec.name} for ${atom.name} of ${c.rec.name} (${atom.size} bytes)`);
+  const oldSize = c.rec.atoms[a].size;
+  if (sec.name === '.debug_info') diffInto(writes, image, sec.offset + rec.addr, paddingUnit(image, sec.offset + rec.addr, oldSize));
+  rec.addr = addr;
+  rec.slot = atom.size;
+}
+
+/**
+ * An empty DWARF unit covering `size` bytes: the old unit's header, its
+ * length stretched over the region, and nothing but null entries after it.
+ */
+function paddingUnit(image: Uint8Array, at: number, size: number): Uint8Array {
+  const old = image.subarray(at, at + size);
+  const dv = new DataView(old.buffer, old.byteOffset, old.byteLength);
+  const version = size >= 6 ? dv.getUint16(4, true) : 0;
+  const header = version >= 5 ? 12 : 11;
+  if (size < header + 1 || dv.getUint32(0, true) >= 0xfffffff0 || version < 2 || version > 5) {
+    throw new Fallback('a compile unit in .debug_info cannot be replaced by padding (unexpected unit header)');
+  }
+  const out = new Uint8Array(size);
+  out.set(old.subarray(0, header));
+  new DataView(out.buffer).setUint32(0, size - 4, true);
+  return out;
+}
+
+/**
+ * A changed string or constant section of a merge: pieces the image already
+ * holds are reused, new ones are appended in the section's room. (A full
+ * link would also deduplicate the new pieces against other objects'; the
+ * program cannot tell.)
+ */
+function remergeAtom(state: LinkState, c: Changed, a: number, writes: Write[], image: Uint8Array, appended: Map<string, number>): void {
+  const atom = c.file.atoms[a];
+  const was = c.rec.atoms[a];
+  const rec = c.atoms[a];
+  const secIndex = was.mergeSec!;
+  const sec = state.sections[secIndex];
+  const fileOff = (addr: number) => sec.offset + (addr - sec.addr);
+  const known = new Map<string, number>();
+  const oldIn = was.mergeIn!;
+  const oldOut = was.mergeOut!;
+  for (let k = 0; k < oldIn.length; k++) {
+    const len = (k + 1 < oldIn.length ? oldIn[k + 1] : was.size) - oldIn[k];
+    known.set(pieceKey(image.subarray(fileOff(oldOut[k]), fileOff(oldOut[k]) + len)), oldOut[k]);
+  }
+  const pieces = splitPieces(atom, c.rec.name);
+  const ins = new Uint32Array(pieces.length);
+  const outs = new Float64Array(pieces.length);
+  pieces.forEach(([start, end], k) => {
+    const piece = atom.data!.subarray(start, end);
+    const key = pieceKey(piece);
+    let out = known.get(key) ?? appended.get(`${secIndex}\0${key}`);
+    if (out === undefined) {
+      out = allocate(state, secIndex, piece.length, Math.max(1, atom.align));
+      if (out === undefined) throw new Fallback(`no room left in ${sec.name} for the new constants of ${atom.name} of ${c.rec.name}`);
+      appended.set(`${secIndex}\0${key}`, out);
+      diffInto(writes, image, fileOff(out), piece);
+    }
+    ins[k] = start;
+    outs[k] = out;
+  });
+  rec.mergeIn = ins;
+  rec.mergeOut = outs;
 }
 
 /** First fit in the section's free list, then its headroom. */

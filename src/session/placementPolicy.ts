@@ -32,6 +32,19 @@ export function isFixedSection(name: string, flags: number): boolean {
   return (flags & FIXED) !== 0 || name === '.got' || name === '.init' || name === '.fini' || name.startsWith('.ctors') || name.startsWith('.dtors');
 }
 
+/**
+ * Debug sections whose pieces are found through offsets from the compile
+ * unit (line tables, location and range lists, abbreviations, strings): a
+ * piece that grows can move to the section's headroom, leaving a stale,
+ * unreferenced copy. .debug_info is walked unit by unit: a unit can move
+ * only because its old place is overwritten with an empty padding unit.
+ * Sections searched in order (.debug_frame, .debug_aranges, .debug_names)
+ * cannot move at all.
+ */
+export function isMovableDebugSection(name: string): boolean {
+  return name.startsWith('.debug_') && !['.debug_frame', '.debug_aranges', '.debug_names', '.debug_types', '.debug_pubnames', '.debug_pubtypes', '.debug_gnu_pubnames', '.debug_gnu_pubtypes'].includes(name);
+}
+
 export function incrementalPolicy(o: SlackOptions): PlacementPolicy {
   return {
     slackAfter(atom: Atom): number {
@@ -40,6 +53,7 @@ export function incrementalPolicy(o: SlackOptions): PlacementPolicy {
       return Math.max(MIN_DATA_SLACK, Math.ceil((atom.size * o.dataSlackPct) / 100));
     },
     headroom(sec: OutputSection, used: number): number {
+      if (!(sec.flags & SecFlag.Alloc)) return isMovableDebugSection(sec.name) ? Math.max(MIN_DATA_HEADROOM, Math.ceil(used / 2)) : 0;
       if (isFixedSection(sec.name, sec.flags)) return 0;
       if (sec.flags & SecFlag.Exec) return Math.max(MIN_CODE_HEADROOM, Math.ceil(used / 2));
       return Math.max(MIN_DATA_HEADROOM, Math.ceil(used / 2));

@@ -32,9 +32,10 @@ export interface AtomRecord {
   size: number;
   /** The address the program uses for the atom's entry: the island's when the atom moved. */
   canonical: number;
-  /** For atoms merged into a deduplicated section: piece starts and where each piece lives. */
+  /** For atoms merged into a deduplicated section: piece starts, where each piece lives, and in which section. */
   mergeIn?: Uint32Array;
   mergeOut?: Float64Array;
+  mergeSec?: number;
 }
 
 export interface ObjectRecord {
@@ -112,6 +113,8 @@ export interface LinkState {
   buildIdOffset: number;
   buildIdSize: number;
   symtabOffset: number;
+  /** File offset of the section header table; section i of `sections` has header i + 1. */
+  shdrOffset: number;
   inputs: InputRecord[];
   objects: ObjectRecord[];
   sections: SectionRecord[];
@@ -223,6 +226,7 @@ export function captureState(
         const base = layout.atomAddr[plan.internal][merge.target];
         rec.mergeIn = merge.inStart;
         rec.mergeOut = Float64Array.from(merge.outStart, (o) => base + o);
+        rec.mergeSec = secIndex.get(plan.sections[plan.atomOut[plan.internal][merge.target]])!;
       } else if (out >= 0 && !Number.isNaN(addr)) {
         rec.sec = secIndex.get(plan.sections[out])!;
         rec.addr = rec.canonical = addr;
@@ -281,7 +285,7 @@ export function captureState(
   return {
     optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId),
     chunkDigests: r.chunkDigests, buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize,
-    symtabOffset: tables.symtabOff, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
+    symtabOffset: tables.symtabOff, shdrOffset: tables.shoff, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
   };
 }
 
@@ -296,6 +300,7 @@ export function encodeState(s: LinkState): Uint8Array {
   w.num(s.buildIdOffset);
   w.u32(s.buildIdSize);
   w.num(s.symtabOffset);
+  w.num(s.shdrOffset);
   w.u32(s.inputs.length);
   for (const i of s.inputs) {
     w.str(i.name);
@@ -325,6 +330,7 @@ export function encodeState(s: LinkState): Uint8Array {
       w.num(a.canonical);
       if (a.mergeIn && a.mergeOut) {
         w.u32(a.mergeIn.length);
+        w.u32(a.mergeSec ?? 0);
         w.raw(new Uint8Array(a.mergeIn.buffer, a.mergeIn.byteOffset, a.mergeIn.byteLength));
         w.raw(new Uint8Array(a.mergeOut.buffer, a.mergeOut.byteOffset, a.mergeOut.byteLength));
       } else {
@@ -404,6 +410,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const buildIdOffset = r.num();
   const buildIdSize = r.u32();
   const symtabOffset = r.num();
+  const shdrOffset = r.num();
   const inputs: InputRecord[] = [];
   for (let n = r.count(69); n > 0; n--) {
     const name = r.str();
@@ -428,6 +435,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
       };
       const m = r.u32();
       if (m !== 0xffffffff) {
+        rec.mergeSec = r.u32();
         rec.mergeIn = new Uint32Array(r.raw(m * 4).slice().buffer);
         rec.mergeOut = new Float64Array(r.raw(m * 8).slice().buffer);
       }
@@ -452,7 +460,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const tls = r.u8() === 1 ? { addr: r.num(), fileSize: r.num(), memSize: r.num(), align: r.num() } : null;
   if (!r.done) throw new StateError('the incremental state has trailing bytes');
   return {
-    optionsKey, arch, imageSize, imageHash: imageHashV, chunkDigests, buildIdOffset, buildIdSize, symtabOffset,
+    optionsKey, arch, imageSize, imageHash: imageHashV, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,
     inputs, objects, sections, free, islands, globals, got, tls,
   };
 }

@@ -4,18 +4,19 @@
  * under qemu-aarch64).
  *
  * The fixture (fixture/, see its README) is built once per architecture into a
- * temporary directory: the base and each edit variant, `-fno-pic -g` (so that
- * addr2line can be checked), plus a few builds without -g where debug info
- * would make a claim impossible to state byte for byte (A's strict byte
- * comparison, E's content ids; see those scenarios).
+ * temporary directory, `-fno-pic`. The patch scenarios (A, B, D, the chains,
+ * the live session, the command line) run twice: on `-g` builds (as a
+ * developer builds; addr2line is checked there) and on builds without -g
+ * (no debug info in play, and A's byte comparison can be stated strictly).
+ * C and F run on the -g builds, E without -g (see there).
  *
  * Links go through the library API. A "fresh process" link is a new
  * LinkSession seeded with the state file and the image file that the previous
  * link left on disk (PersistedOutput in support.ts); inputs are named
  * `app_X.o` and `libcore.a`, as a build system running in the output's
  * directory would name them, so an edit looks like a file rebuilt in place.
- * One scenario also runs through a live session (replaceInput) and one through
- * the command line (`--incremental --explain`). Every link also checks the
+ * The live-session scenario uses replaceInput on one session instead, and the
+ * command-line scenario runs `tslink --incremental --explain`. Every link also checks the
  * emit contract: a full link writes the whole image, a patch writes only
  * inside r.writes, and what is written is s.image().
  *
@@ -27,7 +28,7 @@ import * as path from 'node:path';
 import { EXPECTED_STATUS, FIXTURE_PROGRAMS, FIXTURE_UNITS, type FixtureBuild, type FixtureEdit, type FixtureProgram } from '../../src/cli/fixture.js';
 import { atomContentId, objectContentId } from '../../src/obj/contentId.js';
 import { readElfObject } from '../../src/obj/readElf.js';
-import { ARCHES, type Arch, requireTools, tmpDir } from '../support/toolchain.js';
+import { ARCHES, requireTools, tmpDir } from '../support/toolchain.js';
 import {
   type BuildSpec,
   type InputFile,
@@ -76,7 +77,6 @@ const FLAVORS = [
   { key: 'g', label: 'with -g', debug: true },
   { key: 'nog', label: 'without -g', debug: false },
 ] as const;
-type Flavor = (typeof FLAVORS)[number];
 
 /** The builds each flavour needs (the key is the flavour's key, a dash, the name). */
 const PER_FLAVOR = {
@@ -146,7 +146,7 @@ for (const arch of ARCHES) {
 
     /** A cold full link of the same inputs, run: its status (the "behaves the same" reference). */
     async function coldStatus(key: BuildKey, app: FixtureProgram, tag: string): Promise<number | null> {
-      const cold = coldLink(arch, inputs(key, app), out('cold', `${tag}-${app}`));
+      const cold = coldLink(arch, inputs(key, app), out('cold', `${key}-${tag}-${app}`));
       return status(cold.file);
     }
 
@@ -211,6 +211,7 @@ for (const arch of ARCHES) {
           for (const app of PROGRAMS) {
             const b = base[app].before;
             expectOutcome(b.linked, 'full', `${app}: first link`);
+            expect(b.linked.report.reason, `${app}: a first link has no fall-back reason`).to.equal(null);
             expect(b.linked.fullResolutions, `${app}: a full link runs one full resolution`).to.equal(1);
             expect(await status(b.file), `${app}: exit status`).to.equal(expected('base', app));
           }
@@ -496,6 +497,71 @@ for (const arch of ARCHES) {
           }
         });
       });
+
+      // ---------------------------------------------------------------------
+      describe(`the command line: tslink --incremental --explain, ${flavor.label}`, function () {
+        /** Copies a build's app_X.o and libcore.a into `dir`, as if rebuilt in place. */
+        function stage(dir: string, key: BuildKey, app: FixtureProgram): void {
+          fs.mkdirSync(dir, { recursive: true });
+          fs.copyFileSync(B[key].apps[app], path.join(dir, `${app}.o`));
+          fs.copyFileSync(B[key].libcore, path.join(dir, 'libcore.a'));
+        }
+        async function cli(dir: string, app: FixtureProgram, extra: string[] = []): Promise<string> {
+          const args = ['--incremental', ...extra, '--explain', '-static', '-e', '_start', '-o', app, `${app}.o`, 'libcore.a'];
+          const r = await tslinkCli(args, dir);
+          expect(r.status, `tslink ${args.join(' ')} (in ${dir}) failed: ${r.stderr.trim()}`).to.equal(0);
+          return r.stdout;
+        }
+
+        it('full, then patched (table.edit-inslack), then fell-back-full (weakdef.edit-strong); state beside the output', async function () {
+          const dir = fo('cli', 'default');
+          const app: FixtureProgram = 'app_a';
+          const exe = path.join(dir, app);
+          stage(dir, k('base'), app);
+          const s0 = await cli(dir, app);
+          expect(s0, '--explain on the first link').to.match(/^tslink: full\b/m);
+          expect(fs.existsSync(`${exe}.tslink-state`), 'the state is written to OUT.tslink-state').to.equal(true);
+          expect(await status(exe), 'base exit status').to.equal(expected('base', app));
+          const before = readBytes(exe);
+          const nm0 = await nm(exe);
+
+          stage(dir, k('inslack'), app);
+          const s1 = await cli(dir, app);
+          const m = /^tslink: patched: (\d+) bytes written in (\d+) ranges?\b/m.exec(s1);
+          expect(m, `--explain after table.edit-inslack:\n${s1}`).to.not.equal(null);
+          const written = Number(m![1]);
+          const after = readBytes(exe);
+          const differing = diffRuns(before, after).reduce((n, r) => n + (r.end - r.start), 0);
+          expect(differing, 'bytes that differ from before').to.be.greaterThan(0);
+          expect(differing, `bytes that differ from before vs the ${written} bytes --explain says were written`).to.be.at.most(written);
+          expect(nmLines(await nm(exe)), 'llvm-nm after the patch vs before').to.deep.equal(nmLines(nm0));
+          expect(await status(exe), 'exit status after the patch').to.equal(expected('table.edit-inslack', app));
+
+          stage(dir, k('strong'), app);
+          const s2 = await cli(dir, app);
+          const f = /^tslink: fell-back-full: (.+)$/m.exec(s2);
+          expect(f, `--explain after weakdef.edit-strong:\n${s2}`).to.not.equal(null);
+          expect(f![1], 'the fall-back reason').to.match(/feature_level/);
+          expect(await status(exe), 'exit status after the fall-back').to.equal(expected('weakdef.edit-strong', app));
+        });
+
+        it('--incremental-state=FILE keeps the state in FILE and patches from it', async function () {
+          const dir = fo('cli', 'state-file');
+          const app: FixtureProgram = 'app_b';
+          const exe = path.join(dir, app);
+          const stateFile = path.join(dir, 'elsewhere', 'b.state');
+          fs.mkdirSync(path.dirname(stateFile), { recursive: true });
+          stage(dir, k('base'), app);
+          expect(await cli(dir, app, [`--incremental-state=${stateFile}`]), '--explain on the first link').to.match(/^tslink: full\b/m);
+          expect(fs.existsSync(stateFile), 'the state is written to FILE').to.equal(true);
+          expect(fs.existsSync(`${exe}.tslink-state`), 'and not beside the output').to.equal(false);
+          stage(dir, k('inslack'), app);
+          expect(await cli(dir, app, [`--incremental-state=${stateFile}`]), '--explain after table.edit-inslack').to.match(
+            /^tslink: patched: \d+ bytes written in \d+ ranges?\b/m,
+          );
+          expect(await status(exe), 'exit status after the patch').to.equal(expected('table.edit-inslack', app));
+        });
+      });
     }
 
     // -----------------------------------------------------------------------
@@ -630,69 +696,5 @@ for (const arch of ARCHES) {
       });
     });
 
-    // -----------------------------------------------------------------------
-    describe('the command line: tslink --incremental --explain (with -g)', function () {
-      /** Copies a build's app_X.o and libcore.a into `dir`, as if rebuilt in place. */
-      function stage(dir: string, key: BuildKey, app: FixtureProgram): void {
-        fs.mkdirSync(dir, { recursive: true });
-        fs.copyFileSync(B[key].apps[app], path.join(dir, `${app}.o`));
-        fs.copyFileSync(B[key].libcore, path.join(dir, 'libcore.a'));
-      }
-      async function cli(dir: string, app: FixtureProgram, extra: string[] = []): Promise<string> {
-        const args = ['--incremental', ...extra, '--explain', '-static', '-e', '_start', '-o', app, `${app}.o`, 'libcore.a'];
-        const r = await tslinkCli(args, dir);
-        expect(r.status, `tslink ${args.join(' ')} (in ${dir}) failed: ${r.stderr.trim()}`).to.equal(0);
-        return r.stdout;
-      }
-
-      it('full, then patched (table.edit-inslack), then fell-back-full (weakdef.edit-strong); state beside the output', async function () {
-        const dir = out('cli', 'default');
-        const app: FixtureProgram = 'app_a';
-        const exe = path.join(dir, app);
-        stage(dir, 'g-base', app);
-        const s0 = await cli(dir, app);
-        expect(s0, '--explain on the first link').to.match(/^tslink: full\s*$/m);
-        expect(fs.existsSync(`${exe}.tslink-state`), 'the state is written to OUT.tslink-state').to.equal(true);
-        expect(await status(exe), 'base exit status').to.equal(expected('base', app));
-        const before = readBytes(exe);
-        const nm0 = await nm(exe);
-
-        stage(dir, 'g-inslack', app);
-        const s1 = await cli(dir, app);
-        const m = /^tslink: patched: (\d+) bytes written in (\d+) ranges?\s*$/m.exec(s1);
-        expect(m, `--explain after table.edit-inslack:\n${s1}`).to.not.equal(null);
-        const written = Number(m![1]);
-        const after = readBytes(exe);
-        const differing = diffRuns(before, after).reduce((n, r) => n + (r.end - r.start), 0);
-        expect(differing, 'bytes that differ from before').to.be.greaterThan(0);
-        expect(differing, `bytes that differ from before vs the ${written} bytes --explain says were written`).to.be.at.most(written);
-        expect(nmLines(await nm(exe)), 'llvm-nm after the patch vs before').to.deep.equal(nmLines(nm0));
-        expect(await status(exe), 'exit status after the patch').to.equal(expected('table.edit-inslack', app));
-
-        stage(dir, 'g-strong', app);
-        const s2 = await cli(dir, app);
-        const f = /^tslink: fell-back-full: (.+)$/m.exec(s2);
-        expect(f, `--explain after weakdef.edit-strong:\n${s2}`).to.not.equal(null);
-        expect(f![1], 'the fall-back reason').to.match(/feature_level/);
-        expect(await status(exe), 'exit status after the fall-back').to.equal(expected('weakdef.edit-strong', app));
-      });
-
-      it('--incremental-state=FILE keeps the state in FILE and patches from it', async function () {
-        const dir = out('cli', 'state-file');
-        const app: FixtureProgram = 'app_b';
-        const exe = path.join(dir, app);
-        const stateFile = path.join(dir, 'elsewhere', 'b.state');
-        fs.mkdirSync(path.dirname(stateFile), { recursive: true });
-        stage(dir, 'g-base', app);
-        expect(await cli(dir, app, [`--incremental-state=${stateFile}`]), '--explain on the first link').to.match(/^tslink: full\s*$/m);
-        expect(fs.existsSync(stateFile), 'the state is written to FILE').to.equal(true);
-        expect(fs.existsSync(`${exe}.tslink-state`), 'and not beside the output').to.equal(false);
-        stage(dir, 'g-inslack', app);
-        expect(await cli(dir, app, [`--incremental-state=${stateFile}`]), '--explain after table.edit-inslack').to.match(
-          /^tslink: patched: \d+ bytes written in \d+ ranges?\s*$/m,
-        );
-        expect(await status(exe), 'exit status after the patch').to.equal(expected('table.edit-inslack', app));
-      });
-    });
   });
 }

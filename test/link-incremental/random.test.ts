@@ -209,7 +209,7 @@ for (const arch of ARCHES) {
       });
     });
 
-    it('summary: at least one body-constant edit was patched', function () {
+    it('summary: a body-constant edit was patched; the local edits were observable in the exit status', function () {
       const rows = records.map(
         (r) =>
           `      ${String(r.step).padStart(2)} ${EDIT_LETTER[r.edit.kind]} ${r.edit.local ? 'local    ' : 'non-local'} ${r.edit.unit.padEnd(4)} ` +

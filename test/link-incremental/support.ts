@@ -155,7 +155,9 @@ export class PersistedOutput {
     let prior: Uint8Array | null = null;
     if (fs.existsSync(this.stateFile)) {
       prior = readBytes(this.file);
-      s.setPriorState(readBytes(this.stateFile), prior);
+      // The session takes the image it is given over and patches it in place: keep our own copy
+      // of the old image, so that emitChecked really replays the writes onto it.
+      s.setPriorState(readBytes(this.stateFile), prior.slice());
     }
     addInputs(s, inputs);
     const report = s.link();

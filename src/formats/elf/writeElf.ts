@@ -254,8 +254,9 @@ export function writeElfHeaders(image: Uint8Array, arch: Arch, layout: Layout, t
     dv.setBigUint64(at + 48, BigInt(align), true);
     dv.setBigUint64(at + 56, BigInt(entsize), true);
   };
+  // A non-allocated section's headroom (incremental links) lies in the file but outside the section.
   layout.sections.forEach((s, i) => {
-    shdr(i + 1, tables.sectionNames[i], s.rawType, elfFlags(s), s.addr, s.offset, s.size, 0, 0, s.align, s.entSize);
+    shdr(i + 1, tables.sectionNames[i], s.rawType, elfFlags(s), s.addr, s.offset, s.flags & SecFlag.Alloc ? s.size : s.used, 0, 0, s.align, s.entSize);
   });
   const n = layout.sections.length;
   shdr(n + 1, tables.names.symtab, SHT.SYMTAB, 0, 0, tables.symtabOff, tables.symtab.length, n + 3, tables.firstGlobal, 8, SYM_SIZE);
