@@ -25,7 +25,6 @@ export interface CliOptions {
   /** -v: print the version, then link whatever inputs there are (as GNU ld and lld do). */
   verbose: boolean;
   fatalWarnings: boolean;
-  demo: boolean;
   warnings: string[];
   incremental: boolean;
   /** Where the incremental state lives; default: the output path plus `.tslink-state`. */
@@ -64,7 +63,7 @@ const HARMLESS_WITH_ARG = new Set(['--hash-style', '-dynamic-linker', '--dynamic
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
     output: 'a.out', entry: '_start', inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
-    undefinedSymbols: [], help: false, version: false, verbose: false, fatalWarnings: false, demo: false, warnings: [],
+    undefinedSymbols: [], help: false, version: false, verbose: false, fatalWarnings: false, warnings: [],
     incremental: false, incrementalState: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
   };
   let whole = false;
@@ -92,7 +91,6 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     };
     let v: string | undefined;
 
-    if (a === 'demo' && i === 0) { o.demo = true; continue; }
     if (a === '--help' || a === '-help') { o.help = true; continue; }
     if (a === '--version') { o.version = true; continue; }
     if (a === '-v' || a === '-V') { o.verbose = true; continue; }

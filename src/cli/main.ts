@@ -12,6 +12,10 @@ export const VERSION = '0.1.0';
 /** Runs the command line; returns the exit status. Never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
+    if (argv[0] === 'demo') {
+      const { runDemo } = await import('./demo.js');
+      return await runDemo(argv.slice(1));
+    }
     const opts = parseArgs(argv);
     if (opts.help) {
       process.stdout.write(HELP);
@@ -20,10 +24,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (opts.version || opts.verbose) {
       process.stdout.write(`tslink ${VERSION} (compatible with GNU linkers)\n`);
       if (opts.version || opts.inputs.length === 0) return 0;
-    }
-    if (opts.demo) {
-      const { runDemo } = await import('./demo.js');
-      return await runDemo(argv.slice(1));
     }
     return runLink(opts);
   } catch (e) {
