@@ -5,9 +5,9 @@ import { elfMachineToArch, isElf } from '../obj/readElf.js';
 import { isArchive, readArchive } from '../obj/archive.js';
 import type { ArchName } from '../obj/model.js';
 import { LinkSession, type LinkReport } from '../session/LinkSession.js';
+import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 
-export const VERSION = '0.1.0';
 
 /** Runs the command line; returns the exit status. Never throws. */
 export async function main(argv: readonly string[]): Promise<number> {

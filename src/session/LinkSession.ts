@@ -1,4 +1,5 @@
 import { LinkError } from '../obj/LinkError.js';
+import { VERSION } from '../version.js';
 import { isArchive, readArchive } from '../obj/archive.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
 import type { Archive, ArchName, FormatName, ObjectFile } from '../obj/model.js';
@@ -295,8 +296,9 @@ export class LinkSession {
   /** Everything that must be equal for a patch to be allowed: a change is a full link. */
   private optionsKey(): string {
     const o = this.options;
+    // A state written by another tslink may have been laid out by other rules.
     return JSON.stringify({
-      version: STATE_VERSION, format: o.format, arch: o.arch, output: o.output, entry: o.entry ?? '_start',
+      tslink: VERSION, version: STATE_VERSION, format: o.format, arch: o.arch, output: o.output, entry: o.entry ?? '_start',
       buildId: o.buildId ?? 'none', undefinedSymbols: o.undefinedSymbols ?? [], ...this.slack(),
     });
   }

@@ -185,7 +185,7 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
         throw new Fallback(`${what} changed, and the order of ${sec.name} matters`);
       }
       if (atom.flags & SecFlag.TLS && atom.size !== was.size) throw new Fallback(`the TLS layout changed: ${what} changed size`);
-      if (isFixedSection(atom.name, atom.flags) && atom.size !== was.size) throw new Fallback(`${what} changed size and ${sec.name} must stay gap-free`);
+      if (isFixedSection(sec.name, atom.flags) && atom.size !== was.size) throw new Fallback(`${what} changed size and ${sec.name} must stay gap-free`);
       if (atom.size <= was.slot && was.addr % atom.align === 0) return;
       if (atom.kind !== AtomKind.Code) {
         throw new Fallback(`data ${what} grew from ${was.size} to ${atom.size} bytes, past its slot of ${was.slot} bytes`);

@@ -27,10 +27,17 @@ const MIN_DATA_HEADROOM = 4 * 1024;
 
 const FIXED = SecFlag.TLS | SecFlag.InitArray | SecFlag.FiniArray | SecFlag.PreinitArray | SecFlag.EhFrame | SecFlag.Note;
 
-/** Sections that a patch never grows: no slack, no headroom. */
+/**
+ * Sections that a patch never grows: no slack, no headroom. Besides the
+ * arrays the ABI walks, any section named like a C identifier: programs walk
+ * those from __start_NAME to __stop_NAME, so a gap would be an entry.
+ */
 export function isFixedSection(name: string, flags: number): boolean {
-  return (flags & FIXED) !== 0 || name === '.got' || name === '.init' || name === '.fini' || name.startsWith('.ctors') || name.startsWith('.dtors');
+  return (flags & FIXED) !== 0 || name === '.got' || name === '.init' || name === '.fini' || name.startsWith('.ctors')
+    || name.startsWith('.dtors') || C_IDENTIFIER.test(name);
 }
+
+const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Debug sections whose pieces are found through offsets from the compile

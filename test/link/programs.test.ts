@@ -28,6 +28,7 @@ import {
   describeExit,
   linkLld,
   linkTslink,
+  LINK_FLAGS,
   repoRoot,
   requireTools,
   run,
@@ -95,7 +96,7 @@ const DEBUG_FUNCTIONS = ['add3', 'scale_sum', 'bump_counter', 'twice', 'test_mai
 /** The literal the `strings` program uses in three units. */
 const MERGED_MARKER = 'tslink-merged-string-literal';
 
-type Linker = 'ld.lld' | 'tslink';
+type Linker = 'ld.lld' | 'tslink' | 'tslink --incremental';
 
 interface Build {
   dir: string;
@@ -164,6 +165,7 @@ for (const arch of ARCHES) {
         pr = pool.run(async () => {
           const ins = await inputs();
           if (linker === 'ld.lld') await linkLld(out, ins);
+          else if (linker === 'tslink --incremental') await linkTslink(out, ins, [...LINK_FLAGS, '--incremental']);
           else await linkTslink(out, ins);
           return out;
         });
@@ -188,7 +190,7 @@ for (const arch of ARCHES) {
         keyOf(p, v),
         linker,
         async () => inputsOf(await buildOf(p, v)),
-        path.join(work, p.name, v.name, linker === 'ld.lld' ? 'prog.lld' : 'prog.tslink'),
+        path.join(work, p.name, v.name, linker === 'ld.lld' ? 'prog.lld' : linker === 'tslink' ? 'prog.tslink' : 'prog.tslink-inc'),
       );
     }
 
@@ -238,6 +240,7 @@ for (const arch of ARCHES) {
         for (const v of variantsOf(p)) {
           void linkedProgram(p, v, 'ld.lld');
           void linkedProgram(p, v, 'tslink');
+          void linkedProgram(p, v, 'tslink --incremental');
         }
       }
     });
@@ -250,7 +253,8 @@ for (const arch of ARCHES) {
     for (const p of PROGRAMS) {
       if (!p.arches.includes(arch)) continue;
       for (const v of variantsOf(p)) {
-        for (const linker of ['ld.lld', 'tslink'] as const) {
+        // The incremental layout (slack, headroom) must run every program the same as the packed one.
+        for (const linker of ['ld.lld', 'tslink', 'tslink --incremental'] as const) {
           it(`${p.name} [${v.name}] ${linker}: exits ${p.expect}`, async function () {
             const prog = await linkedProgram(p, v, linker);
             assertExit(await run(prog, arch), p, `${linker} output ${prog}`);
