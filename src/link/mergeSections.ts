@@ -101,17 +101,22 @@ export function pieceKey(piece: Uint8Array): string {
   return s;
 }
 
-/** Translates an offset in an input merge section to an offset in its merged atom. */
-export function mergedOffset(map: MergeMap, offset: number, fileName: string): number {
-  const s = map.inStart;
+/** The index of the piece containing `offset`, given the pieces' ascending start offsets. */
+export function pieceIndex(starts: ArrayLike<number>, offset: number): number {
   let lo = 0;
-  let hi = s.length - 1;
-  if (hi < 0 || offset < 0) throw new LinkError(`${fileName}:(${map.atomName}): offset ${hex(offset)} is outside the section`);
+  let hi = starts.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (s[mid] <= offset) lo = mid; else hi = mid - 1;
+    if (starts[mid] <= offset) lo = mid; else hi = mid - 1;
   }
-  return map.outStart[lo] + (offset - s[lo]);
+  return lo;
+}
+
+/** Translates an offset in an input merge section to an offset in its merged atom. */
+export function mergedOffset(map: MergeMap, offset: number, fileName: string): number {
+  if (map.inStart.length === 0 || offset < 0) throw new LinkError(`${fileName}:(${map.atomName}): offset ${hex(offset)} is outside the section`);
+  const k = pieceIndex(map.inStart, offset);
+  return map.outStart[k] + (offset - map.inStart[k]);
 }
 
 export function isMergeable(atom: Atom): boolean {

@@ -4,7 +4,8 @@ import { AtomKind, SecFlag, SymPlace, SymType, type Archive, type ObjectFile } f
 import { hex } from '../obj/LinkError.js';
 import type { Arch } from '../link/arch/Arch.js';
 import { alignTo } from '../link/align.js';
-import { pieceKey, splitPieces } from '../link/mergeSections.js';
+import { pieceIndex, pieceKey, splitPieces } from '../link/mergeSections.js';
+import { fillPattern } from '../link/padding.js';
 import { BUILD_ID_CHUNK, buildIdFromChunks } from '../link/buildId.js';
 import type { PlacementPolicy } from '../link/layout.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from '../link/relocate.js';
@@ -474,12 +475,7 @@ function patchContext(state: LinkState, changed: Changed[], k: number, globals: 
     if (rec.mergeIn && rec.mergeOut) {
       const isSection = s.type === SymType.Section;
       const off = isSection ? s.value + addend : s.value;
-      let lo = 0;
-      let hi = rec.mergeIn.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (rec.mergeIn[mid] <= off) lo = mid; else hi = mid - 1;
-      }
+      const lo = pieceIndex(rec.mergeIn, off);
       return { state: TargetState.Defined, S: rec.mergeOut[lo] + (off - rec.mergeIn[lo]), A: isSection ? 0 : addend, Z: s.size, name: s.name };
     }
     if (rec.sec < 0) return { state: TargetState.Discarded, S: 0, A: addend, Z: 0, name: s.name };
@@ -554,8 +550,7 @@ function fileOffsetOf(state: LinkState, addr: number): number {
 }
 
 function fillTrap(region: Uint8Array, arch: Arch): void {
-  const p = arch.trapFill;
-  for (let i = 0; i < region.length; i += p.length) region.set(p.subarray(0, Math.min(p.length, region.length - i)), i);
+  fillPattern(region, 0, region.length, arch.trapFill);
 }
 
 /** Records the runs where `bytes` differs from the image at `offset`. */
