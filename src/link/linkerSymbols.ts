@@ -48,7 +48,12 @@ export function linkerSymbolValues(names: readonly string[], layout: Layout): Ma
       case '_end': case 'end': v = lastEnd(); break;
       case '__bss_start': v = sec('.bss')?.addr ?? segEnd(SegClass.RW, true) ?? lastEnd(); break;
       case '_GLOBAL_OFFSET_TABLE_': v = sec('.got')?.addr ?? base; break;
-      case '__rela_iplt_start': case '__rela_iplt_end': v = base; break;
+      case '__rela_iplt_start': case '__rela_iplt_end': {
+        // The IRELATIVE records the C library applies at start-up; an empty range when there are none.
+        const s = sec('.rela.iplt');
+        v = s ? (name.endsWith('start') ? s.addr : s.addr + s.size) : base;
+        break;
+      }
       case '__global_pointer$': v = base; break;
       default: {
         const arr = /^__(init|fini|preinit)_array_(start|end)$/.exec(name);

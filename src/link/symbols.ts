@@ -33,6 +33,12 @@ export interface Target {
 }
 
 export class SymbolValues {
+  /**
+   * The PLT entries of IFUNCs by key (see ifunc.ts): references to an IFUNC
+   * resolve to its entry, not to its resolver.
+   */
+  ifuncEntry: (key: string) => number | undefined = () => undefined;
+
   constructor(
     readonly res: Resolution,
     readonly plan: SectionPlan,
@@ -50,10 +56,17 @@ export class SymbolValues {
 
   target(file: number, sym: number, addend: number): Target {
     const g = this.global(file, sym);
-    if (!g) return this.definedIn(file, this.plan.files[file].symbols[sym], addend);
+    if (!g) {
+      const s = this.plan.files[file].symbols[sym];
+      if (s.type === SymType.IFunc) return this.viaPlt(`l${file}:${sym}`, s, addend, s.name);
+      return this.definedIn(file, s, addend);
+    }
     switch (g.state) {
-      case SymState.Defined:
-        return this.definedIn(g.file, this.res.files[g.file].symbols[g.sym], addend, g.name);
+      case SymState.Defined: {
+        const s = this.res.files[g.file].symbols[g.sym];
+        if (s.type === SymType.IFunc) return this.viaPlt(`g${this.res.globalIds[file][sym]}`, s, addend, g.name);
+        return this.definedIn(g.file, s, addend, g.name);
+      }
       case SymState.Common: {
         const a = this.plan.commonAtoms.get(this.res.byName.get(g.name)!)!;
         const size = this.res.files[g.file].symbols[g.sym].size;
@@ -67,6 +80,26 @@ export class SymbolValues {
       default:
         return { state: TargetState.UndefWeak, S: 0, A: addend, Z: 0, name: g.name };
     }
+  }
+
+  private viaPlt(key: string, s: InputSymbol, addend: number, name: string): Target {
+    const at = this.ifuncEntry(key);
+    if (at === undefined) throw new LinkError(`internal error: IFUNC '${name}' has no PLT entry`);
+    return { state: TargetState.Defined, S: at, A: addend, Z: s.size, name };
+  }
+
+  /** The address the program uses for a global symbol: an IFUNC's PLT entry, else its definition. */
+  programAddress(g: GlobalSymbol): number | undefined {
+    if (g.state === SymState.Defined && this.res.files[g.file].symbols[g.sym].type === SymType.IFunc) {
+      return this.ifuncEntry(`g${this.res.byName.get(g.name)}`) ?? this.globalAddress(g);
+    }
+    return this.globalAddress(g);
+  }
+
+  /** Where a symbol is defined, ignoring IFUNC redirection (the resolver's address). */
+  definitionAddress(file: number, sym: number): number {
+    const t = this.definedIn(file, this.plan.files[file].symbols[sym], 0);
+    return t.S;
   }
 
   private definedIn(file: number, s: InputSymbol, addend: number, name = s.name): Target {

@@ -14,7 +14,7 @@ import { TargetState, type Target } from '../link/symbols.js';
 import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
 import {
-  atomKeys, gotKey, hashBytes, imageHash, localSymbolHash, sameBytes, symbolShape,
+  atomKeys, gotKey, hashBytes, imageHash, localSymbolHash, referenceOrder, sameBytes, symbolShape,
   GlobalKind, type AtomRecord, type FreeRange, type LinkState, type ObjectRecord,
 } from './state.js';
 import { blake2b512 } from '../obj/blake2b.js';
@@ -117,16 +117,20 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
     for (const o of objs) {
       const rec = prior.objects[o];
       const member = ar.members.find((m) => m.name === rec.member);
-      if (!member) throw new Fallback(`${rec.name} is no longer in ${input.name}`);
+      if (!member) throw new Fallback(`${input.name}(${rec.member}) is gone from the archive`);
       if (sameBytes(hashBytes(member.bytes), rec.hash)) continue;
-      changed.push(newChanged(prior, o, readObject(rec.name, member.bytes)));
+      changed.push(newChanged(prior, o, readObject(`${input.name}(${rec.member})`, member.bytes)));
     }
   });
 
-  // Symbol resolution is unchanged if every changed object has the same symbol shape.
+  // Symbol resolution is unchanged if every changed object has the same symbol shape, and, where
+  // several objects define one symbol, its references come in the same order.
   for (const c of changed) {
-    const why = describeShapeChange(c.rec.name, c.rec.shape, symbolShape(c.file));
+    const why = describeShapeChange(c.file.name, c.rec.shape, symbolShape(c.file));
     if (why) throw new Fallback(why);
+    if (prior.contested && !sameBytes(referenceOrder(c.file), c.rec.refOrder)) {
+      throw new Fallback(`the order of ${c.file.name}'s references changed, which can change the order archive members load in and so which definition of ${prior.contested} wins`);
+    }
   }
   for (const { input, ar } of changedArchives) {
     if (!sameBytes(archiveIndexHash(ar), prior.inputs[input].indexHash)) {
@@ -143,12 +147,12 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
     const removed = c.rec.atoms.map((a) => a.key).filter((k) => !now.has(k));
     if (added.length || removed.length || keys.length !== c.rec.atoms.length) {
       const parts = [added.length ? `added ${added.join(', ')}` : '', removed.length ? `removed ${removed.join(', ')}` : ''].filter(Boolean);
-      throw new Fallback(`the sections of ${c.rec.name} changed (${parts.join('; ') || 'reordered'})`);
+      throw new Fallback(`the sections of ${c.file.name} changed (${parts.join('; ') || 'reordered'})`);
     }
-    if (keys.some((k, i) => k !== c.rec.atoms[i].key)) throw new Fallback(`the sections of ${c.rec.name} changed order`);
+    if (keys.some((k, i) => k !== c.rec.atoms[i].key)) throw new Fallback(`the sections of ${c.file.name} changed order`);
     const emitted = (i: number) => shouldEmitLocal(c.file.symbols[i], (a) => c.rec.atoms[a].sec >= 0, (a) => c.rec.atoms[a].mergeIn !== undefined);
     if (!sameBytes(localSymbolHash(c.file, emitted), c.rec.localHash)) {
-      throw new Fallback(`the local symbols of ${c.rec.name} changed (a static function or variable was added, removed or renamed)`);
+      throw new Fallback(`the local symbols of ${c.file.name} changed (a static function or variable was added, removed or renamed)`);
     }
   }
 
@@ -167,13 +171,14 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       const now = c.atoms[a];
       now.id = id;
       now.size = atom.size;
+      now.align = atom.align;
       if (was.mergeIn) {
         if (!sameBytes(id, was.id)) remerges.push({ c, a });
         return;
       }
       if (was.sec < 0 || sameBytes(id, was.id)) return;
       const sec = prior.sections[was.sec];
-      const what = `${atom.name} of ${c.rec.name}`;
+      const what = `${atom.name} of ${c.file.name}`;
       if (!(sec.flags & SecFlag.Alloc)) {
         if (atom.size === was.size) return;
         if (!isMovableDebugSection(sec.name)) {
@@ -185,11 +190,16 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       if (atom.flags & (SecFlag.InitArray | SecFlag.FiniArray | SecFlag.PreinitArray) || /^\.(init|fini|ctors|dtors)(\.|$)/.test(atom.name)) {
         throw new Fallback(`${what} changed, and the order of ${sec.name} matters`);
       }
-      if (atom.flags & SecFlag.TLS && atom.size !== was.size) throw new Fallback(`the TLS layout changed: ${what} changed size`);
+      if (atom.flags & SecFlag.TLS && (atom.size !== was.size || atom.align !== was.align)) {
+        throw new Fallback(`the TLS layout changed: ${what} changed ${atom.size !== was.size ? 'size' : 'alignment'}`);
+      }
+      if (atom.align > was.align && atom.align > arch.maxPageSize) throw new Fallback(`${what} now needs alignment ${atom.align}, more than a page`);
       if (isFixedSection(sec.name, atom.flags) && atom.size !== was.size) throw new Fallback(`${what} changed size and ${sec.name} must stay gap-free`);
       if (atom.size <= was.slot && was.addr % atom.align === 0) return;
       if (atom.kind !== AtomKind.Code) {
-        throw new Fallback(`data ${what} grew from ${was.size} to ${atom.size} bytes, past its slot of ${was.slot} bytes`);
+        throw new Fallback(atom.size <= was.slot
+          ? `data ${what} now needs alignment ${atom.align}, which its address ${hex(was.addr)} does not have`
+          : `data ${what} grew from ${was.size} to ${atom.size} bytes, past its slot of ${was.slot} bytes`);
       }
       moves.push({ c, a });
     });
@@ -217,7 +227,7 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       const rec = c.atoms[s.atom];
       if (rec.sec < 0) continue;
       if (rec.canonical + s.value !== g.value) {
-        throw new Fallback(`${s.name} would move from ${hex(g.value)} to ${hex(rec.canonical + s.value)} within ${c.rec.atoms[s.atom].key} of ${c.rec.name}`);
+        throw new Fallback(`${s.name} would move from ${hex(g.value)} to ${hex(rec.canonical + s.value)} within ${c.rec.atoms[s.atom].key} of ${c.file.name}`);
       }
       g.size = s.size;
     }
@@ -243,7 +253,7 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       const m = /^(\d)l:(\d+):(.*)$/s.exec(key);
       if (!m || Number(m[2]) !== c.obj) continue;
       const sym = c.file.symbols.findIndex((s, i) => i > 0 && i < c.file.firstGlobal && s.name === m[3]);
-      if (sym < 0) throw new Fallback(`${c.rec.name} no longer has local symbol ${m[3]}, which a GOT entry holds`);
+      if (sym < 0) throw new Fallback(`${c.file.name} no longer has local symbol ${m[3]}, which a GOT entry holds`);
       const value = gotContents(ctx, [{ file: k, sym, kind: Number(m[1]) as GotSlotKind }]);
       diffInto(writes, image, fileOffsetOf(state, slotAddr), value);
     }
@@ -282,12 +292,15 @@ function describeShapeChange(obj: string, before: string[], after: string[]): st
   const b = parse(before);
   const a = parse(after);
   const place = (x: string) => x.split(' ').slice(-4)[0];
+  for (const [name] of a) {
+    if (name.startsWith('comdat ') && !b.has(name)) return `${obj} has a new COMDAT group ${name.slice(7)}, which may change which object owns it`;
+  }
+  for (const [name] of b) {
+    if (name.startsWith('comdat ') && !a.has(name)) return `${obj} no longer has COMDAT group ${name.slice(7)}, which may change which object owns it`;
+  }
   for (const [name, e] of a) {
     const was = b.get(name);
-    if (name.startsWith('comdat ')) {
-      if (!was) return `${obj} has a new COMDAT group ${name.slice(7)}`;
-      continue;
-    }
+    if (name.startsWith('comdat ')) continue;
     if (!was) {
       return place(e) === 'U'
         ? `${obj} now refers to ${name}, a new undefined symbol (it may pull in an archive member or change resolution)`
@@ -305,8 +318,7 @@ function describeShapeChange(obj: string, before: string[], after: string[]): st
     return `the type of ${name} in ${obj} changed`;
   }
   for (const [name] of b) {
-    if (a.has(name)) continue;
-    if (name.startsWith('comdat ')) return `${obj} no longer has COMDAT group ${name.slice(7)}`;
+    if (a.has(name) || name.startsWith('comdat ')) continue;
     return `${obj} no longer has global symbol ${name}`;
   }
   return `the global symbols of ${obj} were reordered`;
@@ -316,7 +328,7 @@ function describeShapeChange(obj: string, before: string[], after: string[]): st
 function moveAtom(state: LinkState, c: Changed, a: number, arch: Arch, policy: PlacementPolicy, writes: Write[], image: Uint8Array): void {
   const atom = c.file.atoms[a];
   const rec = c.atoms[a];
-  const what = `${atom.name} of ${c.rec.name}`;
+  const what = `${atom.name} of ${c.file.name}`;
   let entries = 0;
   for (let i = 1; i < c.file.symbols.length; i++) {
     const s = c.file.symbols[i];
@@ -370,7 +382,7 @@ function moveDebugAtom(state: LinkState, c: Changed, a: number, writes: Write[],
   const rec = c.atoms[a];
   const sec = state.sections[rec.sec];
   const addr = allocate(state, rec.sec, atom.size, atom.align);
-  if (addr === undefined) throw new Fallback(`no room left in ${sec.name} for ${atom.name} of ${c.rec.name} (${atom.size} bytes)`);
+  if (addr === undefined) throw new Fallback(`no room left in ${sec.name} for ${atom.name} of ${c.file.name} (${atom.size} bytes)`);
   const oldSize = c.rec.atoms[a].size;
   if (sec.name === '.debug_info') diffInto(writes, image, sec.offset + rec.addr, paddingUnit(image, sec.offset + rec.addr, oldSize));
   rec.addr = addr;
@@ -415,7 +427,7 @@ function remergeAtom(state: LinkState, c: Changed, a: number, writes: Write[], i
     const len = (k + 1 < oldIn.length ? oldIn[k + 1] : was.size) - oldIn[k];
     known.set(pieceKey(image.subarray(fileOff(oldOut[k]), fileOff(oldOut[k]) + len)), oldOut[k]);
   }
-  const pieces = splitPieces(atom, c.rec.name);
+  const pieces = splitPieces(atom, c.file.name);
   const ins = new Uint32Array(pieces.length);
   const outs = new Float64Array(pieces.length);
   pieces.forEach(([start, end], k) => {
@@ -424,7 +436,7 @@ function remergeAtom(state: LinkState, c: Changed, a: number, writes: Write[], i
     let out = known.get(key) ?? appended.get(`${secIndex}\0${key}`);
     if (out === undefined) {
       out = allocate(state, secIndex, piece.length, Math.max(1, atom.align));
-      if (out === undefined) throw new Fallback(`no room left in ${sec.name} for the new constants of ${atom.name} of ${c.rec.name}`);
+      if (out === undefined) throw new Fallback(`no room left in ${sec.name} for the new constants of ${atom.name} of ${c.file.name}`);
       appended.set(`${secIndex}\0${key}`, out);
       diffInto(writes, image, fileOff(out), piece);
     }
@@ -494,7 +506,7 @@ function patchContext(state: LinkState, changed: Changed[], k: number, globals: 
       const s = f.symbols[sym];
       const key = gotKey(kind, sym >= f.firstGlobal ? s.name : null, changed[file].obj, s.name);
       const addr = state.got.get(key);
-      if (addr === undefined) throw new Fallback(`${c.rec.name} needs a GOT entry for ${s.name}, which the image does not have`);
+      if (addr === undefined) throw new Fallback(`${c.file.name} needs a GOT entry for ${s.name}, which the image does not have`);
       return addr;
     },
     tls: state.tls,

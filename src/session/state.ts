@@ -30,6 +30,7 @@ export interface AtomRecord {
   /** Bytes reserved from addr: the atom, its slack, up to the next atom. */
   slot: number;
   size: number;
+  align: number;
   /** The address the program uses for the atom's entry: the island's when the atom moved. */
   canonical: number;
   /** For atoms merged into a deduplicated section: piece starts, where each piece lives, and in which section. */
@@ -47,6 +48,8 @@ export interface ObjectRecord {
   hash: Uint8Array;
   /** The global symbol table's shape, one entry per symbol (see symbolShape). */
   shape: string[];
+  /** Hash of the object's undefined references in symbol-table order (see referenceOrder). */
+  refOrder: Uint8Array;
   /** Where the object's local symbols sit in .symtab, and a hash of their names. */
   localFirst: number;
   localCount: number;
@@ -123,6 +126,12 @@ export interface LinkState {
   globals: GlobalRecord[];
   /** GOT slot key (see gotKey) -> slot address. */
   got: Map<string, number>;
+  /**
+   * A symbol defined by more than one loaded object (weak definitions, COMDAT
+   * groups), whose winner depends on the order archive members load in; ''
+   * when there is none.
+   */
+  contested: string;
   tls: TlsTemplate | null;
 }
 
@@ -146,6 +155,36 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** The image's identity: its chunk digests (build id zeroed) and the build id's bytes. */
 export function imageHash(digests: readonly Uint8Array[], buildId: Uint8Array): Uint8Array {
   return blake2b512([...digests, buildId]).slice(0, 32);
+}
+
+/**
+ * The order of an object's undefined references. Archive members load in the
+ * order references reach them, and when several objects define a symbol
+ * (weakly, or in COMDAT groups) the first loaded wins: then this order
+ * matters to resolution, though the shape does not record it.
+ */
+export function referenceOrder(file: ObjectFile): Uint8Array {
+  const names: string[] = [];
+  for (let i = file.firstGlobal; i < file.symbols.length; i++) if (file.symbols[i].atom === SymPlace.Undefined) names.push(file.symbols[i].name);
+  return hashBytes(encoder.encode(names.join('\0')));
+}
+
+/** A symbol or COMDAT signature that more than one loaded object defines, or ''. */
+function contestedName(files: readonly ObjectFile[]): string {
+  const seen = new Set<string>();
+  for (const f of files) {
+    const mine = new Set<string>();
+    for (let i = f.firstGlobal; i < f.symbols.length; i++) {
+      const s = f.symbols[i];
+      if (s.atom >= 0 || s.atom === SymPlace.Absolute || s.atom === SymPlace.Common) mine.add(s.name);
+    }
+    for (const g of f.groups) mine.add(`COMDAT group ${g.signature}`);
+    for (const n of mine) {
+      if (seen.has(n)) return n;
+      seen.add(n);
+    }
+  }
+  return '';
 }
 
 /** Keys of atoms within an object: the section name, `#k` for repeats. */
@@ -219,7 +258,7 @@ export function captureState(
       const out = plan.atomOut[f][a];
       const addr = layout.atomAddr[f][a];
       const rec: AtomRecord = {
-        key: keys[a], id: atomContentId(file, atom), sec: -1, addr: 0, slot: 0, size: atom.size, canonical: 0,
+        key: keys[a], id: atomContentId(file, atom), sec: -1, addr: 0, slot: 0, size: atom.size, align: atom.align, canonical: 0,
       };
       const merge = plan.mergeMaps[f][a];
       if (merge) {
@@ -244,6 +283,7 @@ export function captureState(
     }
     return {
       input: origin.input, member: origin.member, name: file.name, hash: inputHash(file), shape: symbolShape(file),
+      refOrder: referenceOrder(file),
       localFirst, localCount, localHash: localSymbolHash(file, (i) => li[i] >= 0), atoms,
     };
   });
@@ -257,7 +297,8 @@ export function captureState(
     let object = -1;
     if (g.state === SymState.Defined || g.state === SymState.Common) {
       const s = res.files[g.file].symbols[g.sym];
-      const addr = r.values.globalAddress(g);
+      // What the program uses: an IFUNC's PLT entry rather than its resolver.
+      const addr = r.values.programAddress(g);
       if (addr === undefined) return;
       kind = g.state === SymState.Common ? GlobalKind.Common : GlobalKind.Defined;
       value = addr;
@@ -286,6 +327,7 @@ export function captureState(
     optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId),
     chunkDigests: r.chunkDigests, buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize,
     symtabOffset: tables.symtabOff, shdrOffset: tables.shoff, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
+    contested: contestedName(res.files),
   };
 }
 
@@ -316,6 +358,7 @@ export function encodeState(s: LinkState): Uint8Array {
     w.raw(o.hash);
     w.u32(o.shape.length);
     for (const e of o.shape) w.str(e);
+    w.raw(o.refOrder);
     w.num(o.localFirst);
     w.u32(o.localCount);
     w.raw(o.localHash);
@@ -327,6 +370,7 @@ export function encodeState(s: LinkState): Uint8Array {
       w.num(a.addr);
       w.num(a.slot);
       w.num(a.size);
+      w.u32(a.align);
       w.num(a.canonical);
       if (a.mergeIn && a.mergeOut) {
         w.u32(a.mergeIn.length);
@@ -374,6 +418,7 @@ export function encodeState(s: LinkState): Uint8Array {
     w.str(k);
     w.num(v);
   }
+  w.str(s.contested);
   w.u8(s.tls ? 1 : 0);
   if (s.tls) {
     w.num(s.tls.addr);
@@ -425,13 +470,14 @@ export function decodeState(bytes: Uint8Array): LinkState {
     const hash = r.raw(32);
     const shape: string[] = [];
     for (let k = r.count(4); k > 0; k--) shape.push(r.str());
+    const refOrder = r.raw(32);
     const localFirst = r.num();
     const localCount = r.u32();
     const localHash = r.raw(32);
     const atoms: AtomRecord[] = [];
     for (let k = r.count(80); k > 0; k--) {
       const rec: AtomRecord = {
-        key: r.str(), id: r.raw(32), sec: r.num(), addr: r.num(), slot: r.num(), size: r.num(), canonical: r.num(),
+        key: r.str(), id: r.raw(32), sec: r.num(), addr: r.num(), slot: r.num(), size: r.num(), align: r.u32(), canonical: r.num(),
       };
       const m = r.u32();
       if (m !== 0xffffffff) {
@@ -441,7 +487,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
       }
       atoms.push(rec);
     }
-    objects.push({ input, member, name, hash, shape, localFirst, localCount, localHash, atoms });
+    objects.push({ input, member, name, hash, shape, refOrder, localFirst, localCount, localHash, atoms });
   }
   const sections: SectionRecord[] = [];
   for (let n = r.count(40); n > 0; n--) {
@@ -457,11 +503,12 @@ export function decodeState(bytes: Uint8Array): LinkState {
   }
   const got = new Map<string, number>();
   for (let n = r.count(12); n > 0; n--) got.set(r.str(), r.num());
+  const contested = r.str();
   const tls = r.u8() === 1 ? { addr: r.num(), fileSize: r.num(), memSize: r.num(), align: r.num() } : null;
   if (!r.done) throw new StateError('the incremental state has trailing bytes');
   return {
     optionsKey, arch, imageSize, imageHash: imageHashV, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,
-    inputs, objects, sections, free, islands, globals, got, tls,
+    inputs, objects, sections, free, islands, globals, got, tls, contested,
   };
 }
 

@@ -94,6 +94,15 @@ export interface Arch {
    */
   tpOffset(offsetInTls: number, tlsMemSize: number, tlsAlign: number): number;
 
+  // Calls to IFUNCs in a static executable go through a PLT entry that jumps
+  // through a GOT slot; an IRELATIVE relocation, applied by the C library at
+  // start-up, stores the resolver's answer in the slot.
+  /** The dynamic relocation type R_*_IRELATIVE. */
+  readonly irelativeType: number;
+  readonly ipltEntrySize: number;
+  /** Writes a PLT entry at buf[off] (address `at`) that jumps through the slot at `slot`. */
+  writeIpltEntry(buf: Uint8Array, off: number, at: number, slot: number): void;
+
   // The move primitive (DESIGN.md section 4) and range-extension thunks.
   /** Bytes an island at an atom's old address needs. */
   readonly islandSize: number;

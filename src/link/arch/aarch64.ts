@@ -167,6 +167,10 @@ const enum Insn {
   ADD_X16_X16 = 0x91000210,
   /** br x16 */
   BR_X16 = 0xd61f0200,
+  /** ldr x17, [x16, #0] */
+  LDR_X17_X16 = 0xf9400211,
+  /** br x17 */
+  BR_X17 = 0xd61f0220,
   /** movz xd, #0, lsl #16 */
   MOVZ_X_LSL16 = 0xd2a00000,
   /** movk xd, #0 */
@@ -592,6 +596,18 @@ export const aarch64: Arch = {
   // An island is always 12 bytes, whichever form it takes, so that its slot is
   // predictable: a direct `b` padded with traps when in reach, otherwise the
   // adrp/add/br form.
+  irelativeType: 1032, // R_AARCH64_IRELATIVE
+  ipltEntrySize: 16,
+  // adrp x16, slot; ldr x17, [x16, :lo12:slot]; add x16, x16, :lo12:slot; br x17
+  writeIpltEntry(buf: Uint8Array, off: number, at: number, slot: number): void {
+    write32(buf, off, Insn.ADRP_X16);
+    applyAdrp(buf, off, page(slot) - page(at));
+    write32(buf, off + 4, Insn.LDR_X17_X16 | ((bitsOf(slot, 0, 12) >>> 3) << 10));
+    write32(buf, off + 8, Insn.ADD_X16_X16);
+    applyAdd12(buf, off + 8, bitsOf(slot, 0, 12));
+    write32(buf, off + 12, Insn.BR_X17);
+  },
+
   islandSize: Traits.islandSize,
   writeIsland(buf: Uint8Array, off: number, from: number, to: number): void {
     const delta = to - from;

@@ -208,6 +208,16 @@ export const x86_64: Arch = {
     return offsetInTls - alignTo(tlsMemSize, tlsAlign);
   },
 
+  irelativeType: 37, // R_X86_64_IRELATIVE
+  ipltEntrySize: 16,
+  // jmp *slot(%rip), then int3 padding
+  writeIpltEntry(buf: Uint8Array, off: number, at: number, slot: number): void {
+    buf.fill(0xcc, off, off + 16);
+    buf[off] = 0xff;
+    buf[off + 1] = 0x25;
+    write32(buf, off + 2, slot - (at + 6));
+  },
+
   islandSize: 5,
   writeIsland(buf: Uint8Array, off: number, from: number, to: number): void {
     const rel = to - (from + 5);

@@ -1,0 +1,208 @@
+/**
+ * Transactional writes through the command line (DESIGN.md section 5: "A
+ * patch is all or nothing"; section 8: `tslink --incremental --explain`):
+ *
+ *  - a running program: the x86-64 program sleeps ~2 s (raw nanosleep) and
+ *    then exits with compute(); while it runs, an edit is relinked (patched).
+ *    The running process still exits with the OLD status (its mapping was not
+ *    rewritten: the patch wrote a copy and renamed it over the output), the
+ *    output run again gives the NEW status, and nothing fails with ETXTBSY;
+ *  - a failed relink (an edit that introduces an undefined symbol) exits 1
+ *    and leaves the output and the state byte-identical; the next relink with
+ *    a good edit patches against the unchanged state;
+ *  - the state is written after the image: an interruption between the two is
+ *    simulated by restoring the previous state after a successful patch (the
+ *    image new, the state old); the next link falls back, saying the output
+ *    no longer matches, and its result runs correctly;
+ *  - after each, the output directory holds the output and its state, and no
+ *    temporary file.
+ *
+ * The objects are rebuilt in place in a build directory (a.o is overwritten
+ * by each edit), as a build system does; the output lives in its own
+ * directory. Set TSLINK_KEEP_TMP=1 to keep the temporary directory.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type ExecResult, compile, repoRoot, requireTools, tmpDir } from '../support/toolchain.js';
+import { readBytes, runStatus, sameBytes, tslinkCli } from './support.js';
+
+const KEEP = process.env.TSLINK_KEEP_TMP === '1';
+const arch = 'x86_64';
+const PROGRAMS = path.join(repoRoot(), 'test', 'programs');
+
+/** main.c: sleeps 2 s (nanosleep, system call 35), then exits with compute(). */
+const MAIN = `#include "start.h"
+int compute(void);
+struct timespec_ { long sec, nsec; };
+int test_main(void) {
+  struct timespec_ t = {2, 0};
+  long r;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(35L), "D"(&t), "S"(0L) : "rcx", "r11", "memory");
+  return compute();
+}
+`;
+
+/** a.c: compute() returns k (hidden from the optimiser, so that an edit changes only an immediate). */
+const COMPUTE = (k: number) => `int compute(void) {
+  int v = ${k};
+  __asm__("" : "+r"(v));
+  return v;
+}
+`;
+
+/** An edit that refers to a symbol nothing defines. */
+const BROKEN = `int nowhere_defined(void);
+int compute(void) { return nowhere_defined(); }
+`;
+
+describe('incremental linking: transactional writes through the command line (x86_64)', function () {
+  this.timeout(90_000);
+  let root = '';
+  /** Objects by variant: main, and a.c with compute() = 11, 22, 33, 44, 55, and the broken edit. */
+  const objs: Record<string, string> = {};
+
+  before(async function () {
+    await requireTools(['clang', 'ld.lld']);
+    root = tmpDir('tslink-transactional');
+    if (KEEP) console.log(`transactional.test: temporary directory ${root}`);
+    const srcs: Record<string, string> = { main: MAIN, broken: BROKEN };
+    for (const k of [11, 22, 33, 44, 55]) srcs[`a${k}`] = COMPUTE(k);
+    await Promise.all(
+      Object.entries(srcs).map(async ([name, text]) => {
+        const dir = path.join(root, 'objs', name);
+        fs.mkdirSync(dir, { recursive: true });
+        // The same file name for every variant of a.c, so the objects differ only where the edit does.
+        const src = path.join(dir, name === 'main' ? 'main.c' : 'a.c');
+        fs.writeFileSync(src, text);
+        objs[name] = path.join(dir, name === 'main' ? 'main.o' : 'a.o');
+        await compile(src, objs[name], arch, ['-fno-pic', '-I', PROGRAMS]);
+      }),
+    );
+  });
+
+  after(function () {
+    if (root && !KEEP) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  /** A scenario's directories: build/ (main.o, a.o rebuilt in place) and out/ (prog, its state). */
+  function scenario(name: string) {
+    const build = path.join(root, name, 'build');
+    const outDir = path.join(root, name, 'out');
+    fs.mkdirSync(build, { recursive: true });
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.copyFileSync(objs.main, path.join(build, 'main.o'));
+    const out = path.join(outDir, 'prog');
+    const state = `${out}.tslink-state`;
+    /** "Rebuilds" a.o: the variant's bytes, written in place. */
+    const edit = (variant: string) => fs.writeFileSync(path.join(build, 'a.o'), fs.readFileSync(objs[variant]));
+    const link = (): Promise<ExecResult> =>
+      tslinkCli(['--incremental', '--explain', '-static', '-e', '_start', '-o', out, path.join(build, 'main.o'), path.join(build, 'a.o')], build);
+    /** The output directory holds exactly the output and its state: no temporary file is left. */
+    const expectNoTemporaries = (when: string) => {
+      expect(fs.readdirSync(outDir).sort(), `the output directory ${when}`).to.deep.equal(['prog', 'prog.tslink-state']);
+    };
+    return { build, outDir, out, state, edit, link, expectNoTemporaries };
+  }
+
+  function outcomeOf(r: ExecResult): string {
+    const m = /^tslink: (full|patched|fell-back-full)\b.*$/m.exec(r.stdout);
+    return m ? m[0] : `(no outcome line; status ${r.status}; stdout: ${r.stdout.trim()}; stderr: ${r.stderr.trim()})`;
+  }
+
+  async function expectLink(link: () => Promise<ExecResult>, outcome: RegExp, what: string): Promise<ExecResult> {
+    const r = await link();
+    expect(r.status, `${what}: tslink exits 0 (stderr: ${r.stderr.trim()})`).to.equal(0);
+    expect(r.stderr, `${what}: no error output`).to.not.match(/ETXTBSY|text file busy|error/i);
+    expect(outcomeOf(r), `${what}: the --explain line`).to.match(outcome);
+    return r;
+  }
+
+  it('relinking while the program runs: the running process keeps the old code, the output has the new, no ETXTBSY', async function () {
+    const s = scenario('running');
+    s.edit('a11');
+    await expectLink(s.link, /^tslink: full:/, 'the first link');
+    expect(await runStatus(s.out, arch), 'the first program exits with').to.equal(11);
+
+    // Start it; it sleeps 2 s before computing its status.
+    const child = spawn(s.out, [], { stdio: 'ignore' });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', (code, signal) => resolve({ code, signal }));
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.on('spawn', () => resolve());
+      child.on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const exeBefore = fs.readlinkSync(`/proc/${child.pid}/exe`);
+    expect(exeBefore, 'the running process runs the output').to.equal(s.out);
+
+    s.edit('a22');
+    const relink = await expectLink(s.link, /^tslink: patched:/, 'the relink while the program runs');
+    expect(relink.stderr).to.equal('');
+    // The output was replaced by a new file: the running process maps the old one, now unlinked.
+    let exeDuring = '';
+    try {
+      exeDuring = fs.readlinkSync(`/proc/${child.pid}/exe`);
+    } catch {
+      exeDuring = '(already exited)';
+    }
+    const end = await exited;
+    expect(end.signal, 'the running process is not killed').to.equal(null);
+    expect(end.code, 'the process started before the relink exits with the OLD status').to.equal(11);
+    expect(exeDuring, 'while it ran, its executable was the old, replaced file').to.match(/\(deleted\)$|already exited/);
+    expect(await runStatus(s.out, arch), 'the output run again exits with the NEW status').to.equal(22);
+    s.expectNoTemporaries('after the relink');
+  });
+
+  it('a failed relink leaves the output and the state byte-identical, and the next good edit patches', async function () {
+    const s = scenario('failed');
+    s.edit('a11');
+    await expectLink(s.link, /^tslink: full:/, 'the first link');
+    s.edit('a22');
+    await expectLink(s.link, /^tslink: patched:/, 'a good edit');
+    const image = readBytes(s.out);
+    const state = readBytes(s.state);
+
+    s.edit('broken');
+    const r = await s.link();
+    expect(r.status, `the relink of an edit with an undefined symbol exits 1 (stdout: ${r.stdout.trim()})`).to.equal(1);
+    expect(r.stderr, 'the error names the undefined symbol').to.match(/nowhere_defined/);
+    expect(sameBytes(readBytes(s.out), image), 'the output is byte-identical to before the failed relink').to.equal(true);
+    expect(sameBytes(readBytes(s.state), state), 'the state is byte-identical to before the failed relink').to.equal(true);
+    s.expectNoTemporaries('after the failed relink');
+    expect(await runStatus(s.out, arch), 'the output still runs as before').to.equal(22);
+
+    s.edit('a33');
+    await expectLink(s.link, /^tslink: patched:/, 'the next good edit, against the unchanged state');
+    expect(await runStatus(s.out, arch), 'the patched output exits with').to.equal(33);
+    s.expectNoTemporaries('after the good edit');
+  });
+
+  it('an image newer than its state (an interruption between the two writes) falls back, and the result runs', async function () {
+    const s = scenario('interrupted');
+    s.edit('a11');
+    await expectLink(s.link, /^tslink: full:/, 'the first link');
+    const oldState = readBytes(s.state);
+    s.edit('a22');
+    await expectLink(s.link, /^tslink: patched:/, 'a good edit');
+    expect(await runStatus(s.out, arch)).to.equal(22);
+    s.expectNoTemporaries('after the patch');
+
+    // The image is new, the state old: as if the link had stopped between writing one and the other.
+    fs.writeFileSync(s.state, oldState);
+    s.edit('a44');
+    const r = await expectLink(s.link, /^tslink: fell-back-full:/, 'the next link');
+    expect(outcomeOf(r), 'the reason says the output no longer matches the state').to.match(/output no longer matches/);
+    expect(await runStatus(s.out, arch), 'the relinked output exits with').to.equal(44);
+    s.expectNoTemporaries('after the fall-back');
+
+    // And the state it wrote is good again: the next edit patches.
+    s.edit('a55');
+    await expectLink(s.link, /^tslink: patched:/, 'the edit after the fall-back');
+    expect(await runStatus(s.out, arch), 'the patched output exits with').to.equal(55);
+    s.expectNoTemporaries('after the last patch');
+  });
+});
