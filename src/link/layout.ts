@@ -160,23 +160,36 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
   return { sections, segments, atomAddr, tls, fileEnd: off, imageBase: base };
 }
 
-function sectionAlign(plan: SectionPlan, sec: OutputSection): number {
+export function sectionAlign(plan: SectionPlan, sec: OutputSection): number {
   let a = 1;
   for (const r of sec.atoms) a = Math.max(a, plan.files[r.file].atoms[r.atom].align);
   return a;
 }
 
-/** Lays out a section's atoms from `start`; returns the section's size. */
-function placeAtoms(plan: SectionPlan, sec: OutputSection, start: number, atomAddr: Float64Array[], policy: PlacementPolicy): number {
+/**
+ * Each atom's offset in its section, and the bytes the atoms (with their
+ * slack) use. Shared with the thunk planner, which estimates before layout.
+ */
+export function atomOffsets(plan: SectionPlan, sec: OutputSection, policy: PlacementPolicy): { offsets: number[]; used: number } {
+  const offsets: number[] = [];
   let cursor = 0;
   for (const r of sec.atoms) {
     const atom = plan.files[r.file].atoms[r.atom];
     cursor = alignTo(cursor, atom.align);
-    atomAddr[r.file][r.atom] = start + cursor;
+    offsets.push(cursor);
     cursor += atom.size;
     cursor += policy.slackAfter(atom);
   }
-  return cursor;
+  return { offsets, used: cursor };
+}
+
+/** Lays out a section's atoms from `start`; returns the section's size. */
+function placeAtoms(plan: SectionPlan, sec: OutputSection, start: number, atomAddr: Float64Array[], policy: PlacementPolicy): number {
+  const { offsets, used } = atomOffsets(plan, sec, policy);
+  sec.atoms.forEach((r, k) => {
+    atomAddr[r.file][r.atom] = start + offsets[k];
+  });
+  return used;
 }
 
 function fileOffsetOf(segments: Segment[], addr: number): number {

@@ -243,6 +243,13 @@ export function addSyntheticSection(plan: SectionPlan, atomIndex: number): numbe
   return sec;
 }
 
+/** Places an internal atom created after planning (a thunk pool) into an existing section, before its `at`-th atom. */
+export function insertIntoSection(plan: SectionPlan, secIndex: number, at: number, atomIndex: number): void {
+  plan.atomOut[plan.internal] = grow(plan.atomOut[plan.internal], plan.files[plan.internal].atoms.length);
+  plan.sections[secIndex].atoms.splice(at, 0, { file: plan.internal, atom: atomIndex });
+  plan.atomOut[plan.internal][atomIndex] = secIndex;
+}
+
 function outputType(atom: Atom): number {
   if (atom.flags & SecFlag.NoBits) return SHT.NOBITS;
   if (atom.flags & SecFlag.InitArray) return SHT.INIT_ARRAY;

@@ -12,6 +12,7 @@ import { gotContents, writeAtom, type RelocContext, type WorkCounters } from './
 import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from './resolve.js';
 import { scanRelocations, slotKey, undefWeakIn, type GotPlan } from './scan.js';
 import { SymbolValues } from './symbols.js';
+import { locateThunks, planThunks, thunkKey, useThunk, writeThunks, type ThunkPlan } from './thunks.js';
 import { buildElfTables, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
 
 /**
@@ -47,6 +48,7 @@ export interface LinkResult {
   tables: ElfTables;
   ctx: RelocContext;
   values: SymbolValues;
+  thunks: ThunkPlan;
 }
 
 export function archFor(name: ArchName): Arch {
@@ -101,8 +103,13 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
     addSyntheticSection(plan, idAtom);
   }
 
-  // Addresses of every section and atom.
+  // Range-extension thunk pools where a branch may not reach its target (AArch64 beyond 128 MiB).
+  const thunks = planThunks(arch, res, plan, policy);
+  // Beyond this point no atoms are added.
+
+  // Addresses of every section and atom, so of every thunk slot.
   const layout = assignAddresses(plan, arch, policy);
+  const thunkSlots = locateThunks(arch, thunks, plan, layout);
 
   // Values of the symbols the linker defines.
   const syntheticNames = res.symbols.filter((g) => g.state === SymState.Synthetic).map((g) => g.name);
@@ -119,6 +126,7 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
       return gotAddr + slot * 8;
     },
     tls: layout.tls,
+    thunkFor: (file, sym, addend, P) => useThunk(arch, thunkSlots, thunkKey(res, plan, file, sym, addend), P),
   };
   if (gotAtom >= 0) internal.atoms[gotAtom].data = gotContents(ctx, got.slots);
 
@@ -135,6 +143,8 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
       writeAtom(ctx, image, sec.offset + (addr - sec.addr), addr, ref.file, plan.files[ref.file].atoms[ref.atom], counters);
     }
   }
+  // The thunks the branches took, now that their targets have addresses.
+  writeThunks(ctx, thunkSlots, image);
   const entry = entryAddress(res, values, opts.entry, warnings);
   writeElfHeaders(image, arch, layout, tables, entry);
 
@@ -149,7 +159,7 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   }
   return {
     image, warnings, counters, res, plan, layout, buildIdOffset, buildIdSize: idSize, chunkDigests: digests,
-    got, gotAddr, tables, ctx, values,
+    got, gotAddr, tables, ctx, values, thunks,
   };
 }
 

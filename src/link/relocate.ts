@@ -5,6 +5,7 @@ import type { ObjectFile } from '../obj/model.js';
 import type { TlsTemplate } from './layout.js';
 import { GotDecision, GotSlotKind, gotDecision, gotSlotKind, type GotSlot, type UndefWeakTest } from './scan.js';
 import { TargetState, type Target } from './symbols.js';
+import { inBranchRange } from './thunks.js';
 
 /**
  * Copies every placed atom into the image and applies its relocations. The
@@ -26,6 +27,12 @@ export interface RelocContext {
   /** Address of the GOT slot of this kind for a file's symbol. */
   gotSlotAddr(file: number, sym: number, kind: GotSlotKind): number;
   tls: TlsTemplate | null;
+  /**
+   * The address of a range-extension thunk to S + A (thunks.ts) that a
+   * branch at P reaches, for a branch that does not reach its target; absent
+   * or undefined when the link has none (a patch never adds thunks).
+   */
+  thunkFor?(file: number, sym: number, addend: number, P: number): number | undefined;
 }
 
 /** Work counters: what a link did, for tests and for the incremental claims. */
@@ -81,7 +88,13 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
     let val: number;
     switch (expr) {
       case RelExpr.Abs: val = S + A; break;
-      case RelExpr.PC: case RelExpr.Branch: val = S + A - P; break;
+      case RelExpr.PC: val = S + A - P; break;
+      case RelExpr.Branch: {
+        val = S + A - P;
+        const thunk = inBranchRange(arch, val) ? undefined : ctx.thunkFor?.(fileIdx, r.sym, r.addend, P);
+        if (thunk !== undefined) val = thunk - P;
+        break;
+      }
       case RelExpr.PagePC: val = page(S + A) - page(P); break;
       case RelExpr.GotPC:
         if (decision === GotDecision.Relax) {
