@@ -11,6 +11,7 @@ import { addInternalAtom, addSyntheticSection, planSections, type SectionPlan } 
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from './relocate.js';
 import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from './resolve.js';
 import { scanRelocations, slotKey, undefWeakIn, type GotPlan } from './scan.js';
+import { planIfuncs, writeIfuncs, type IfuncPlan } from './ifunc.js';
 import { SymbolValues } from './symbols.js';
 import { locateThunks, planThunks, thunkKey, useThunk, writeThunks, type ThunkPlan } from './thunks.js';
 import { buildElfTables, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
@@ -78,30 +79,11 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
 
   // Which references need GOT slots, which are relaxed.
   const got = scanRelocations(arch, res, plan);
-  const internal = plan.files[plan.internal];
-  let gotAtom = -1;
-  if (got.slots.length > 0 || res.byName.has('_GLOBAL_OFFSET_TABLE_')) {
-    gotAtom = addInternalAtom(internal, {
-      name: '.got', kind: AtomKind.Data, flags: SecFlag.Alloc | SecFlag.Write, align: 8,
-      size: got.slots.length * 8, data: new Uint8Array(got.slots.length * 8), rawType: SHT.PROGBITS,
-    });
-    addSyntheticSection(plan, gotAtom);
-  }
+  const gotAtom = addGotSection(plan, got, res.byName.has('_GLOBAL_OFFSET_TABLE_'));
+  // Which references go to IFUNCs: a PLT entry each, its slot and the IRELATIVE record that fills it.
+  const ifuncs = planIfuncs(arch, res, plan);
   const idSize = buildIdSize(opts.buildId);
-  let idAtom = -1;
-  if (idSize > 0) {
-    const note = new Uint8Array(16 + ((idSize + 3) & ~3));
-    const dv = new DataView(note.buffer);
-    dv.setUint32(0, 4, true);
-    dv.setUint32(4, idSize, true);
-    dv.setUint32(8, NT_GNU_BUILD_ID, true);
-    note.set([0x47, 0x4e, 0x55, 0], 12); // "GNU"
-    idAtom = addInternalAtom(internal, {
-      name: '.note.gnu.build-id', kind: AtomKind.ROData, flags: SecFlag.Alloc | SecFlag.Note, align: 4,
-      size: note.length, data: note, rawType: SHT.NOTE,
-    });
-    addSyntheticSection(plan, idAtom);
-  }
+  const idAtom = addBuildIdNote(plan, idSize);
 
   // Range-extension thunk pools where a branch may not reach its target (AArch64 beyond 128 MiB).
   const thunks = planThunks(arch, res, plan, policy);
@@ -114,6 +96,8 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   // Values of the symbols the linker defines.
   const syntheticNames = res.symbols.filter((g) => g.state === SymState.Synthetic).map((g) => g.name);
   const values = new SymbolValues(res, plan, layout, linkerSymbolValues(syntheticNames, layout));
+  values.ifuncEntry = ifuncEntryLookup(arch, ifuncs, plan, layout);
+  writeIfuncs(arch, ifuncs, plan, layout.atomAddr, (file, sym) => values.definitionAddress(file, sym));
   const gotAddr = gotAtom >= 0 ? layout.atomAddr[plan.internal][gotAtom] : 0;
   const ctx: RelocContext = {
     arch,
@@ -126,9 +110,10 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
       return gotAddr + slot * 8;
     },
     tls: layout.tls,
+    gotBase: gotAddr,
     thunkFor: (file, sym, addend, P) => useThunk(arch, thunkSlots, thunkKey(res, plan, file, sym, addend), P),
   };
-  if (gotAtom >= 0) internal.atoms[gotAtom].data = gotContents(ctx, got.slots);
+  if (gotAtom >= 0) plan.files[plan.internal].atoms[gotAtom].data = gotContents(ctx, got.slots);
 
   // The file: tables, headers, then every atom copied and relocated in place.
   const tables = buildElfTables(res, plan, layout, values);
@@ -160,6 +145,43 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   return {
     image, warnings, counters, res, plan, layout, buildIdOffset, buildIdSize: idSize, chunkDigests: digests,
     got, gotAddr, tables, ctx, values, thunks,
+  };
+}
+
+/** The GOT, when any reference needs a slot (or the program names _GLOBAL_OFFSET_TABLE_). */
+function addGotSection(plan: SectionPlan, got: GotPlan, named: boolean): number {
+  if (got.slots.length === 0 && !named) return -1;
+  const atom = addInternalAtom(plan.files[plan.internal], {
+    name: '.got', kind: AtomKind.Data, flags: SecFlag.Alloc | SecFlag.Write, align: 8,
+    size: got.slots.length * 8, data: new Uint8Array(got.slots.length * 8), rawType: SHT.PROGBITS,
+  });
+  addSyntheticSection(plan, atom);
+  return atom;
+}
+
+/** The .note.gnu.build-id note, its descriptor zero until the image is hashed. */
+function addBuildIdNote(plan: SectionPlan, idSize: number): number {
+  if (idSize === 0) return -1;
+  const note = new Uint8Array(16 + ((idSize + 3) & ~3));
+  const dv = new DataView(note.buffer);
+  dv.setUint32(0, 4, true);
+  dv.setUint32(4, idSize, true);
+  dv.setUint32(8, NT_GNU_BUILD_ID, true);
+  note.set([0x47, 0x4e, 0x55, 0], 12); // "GNU"
+  const atom = addInternalAtom(plan.files[plan.internal], {
+    name: '.note.gnu.build-id', kind: AtomKind.ROData, flags: SecFlag.Alloc | SecFlag.Note, align: 4,
+    size: note.length, data: note, rawType: SHT.NOTE,
+  });
+  addSyntheticSection(plan, atom);
+  return atom;
+}
+
+function ifuncEntryLookup(arch: Arch, ifuncs: IfuncPlan, plan: SectionPlan, layout: Layout): (key: string) => number | undefined {
+  if (ifuncs.plt < 0) return () => undefined;
+  const base = layout.atomAddr[plan.internal][ifuncs.plt];
+  return (key) => {
+    const i = ifuncs.index.get(key);
+    return i === undefined ? undefined : base + i * arch.ipltEntrySize;
   };
 }
 

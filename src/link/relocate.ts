@@ -27,6 +27,8 @@ export interface RelocContext {
   /** Address of the GOT slot of this kind for a file's symbol. */
   gotSlotAddr(file: number, sym: number, kind: GotSlotKind): number;
   tls: TlsTemplate | null;
+  /** Address of _GLOBAL_OFFSET_TABLE_ (the GOT's start), for GOT-relative expressions. */
+  gotBase: number;
   /**
    * The address of a range-extension thunk to S + A (thunks.ts) that a
    * branch at P reaches, for a branch that does not reach its target; absent
@@ -81,7 +83,9 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
       }
       throw new LinkError(`${site.describe()}: relocation ${arch.relName(r.type)} refers to '${t.name}', which is in a discarded section`);
     }
-    const S = t.S;
+    // An undefined weak TLS symbol sits at offset 0 of the TLS segment, as in lld.
+    const tlsExpr = expr === RelExpr.TPRel || expr === RelExpr.GotTPRelPC || expr === RelExpr.GotTPRelPagePC || expr === RelExpr.GotTPRel || expr === RelExpr.DTPRel;
+    const S = t.state === TargetState.UndefWeak && tlsExpr && ctx.tls ? ctx.tls.addr : t.S;
     const A = t.A;
     const decision = gotDecision(arch, ctx.isUndefWeak, fileIdx, atom, r, expr);
     const G = decision === GotDecision.Slot ? ctx.gotSlotAddr(fileIdx, r.sym, gotSlotKind(expr)) : 0;
@@ -105,6 +109,7 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
         break;
       case RelExpr.GotPagePC: val = page(G + A) - page(P); break;
       case RelExpr.Got: val = G + A; break;
+      case RelExpr.GotRelPage: val = G + A - page(ctx.gotBase); break;
       case RelExpr.TPRel: val = tpOffsetOf(ctx, S + A); break;
       case RelExpr.GotTPRelPC: case RelExpr.GotTPRelPagePC: case RelExpr.GotTPRel:
         if (decision === GotDecision.Relax) {
@@ -130,8 +135,8 @@ export function gotContents(ctx: RelocContext, slots: readonly GotSlot[]): Uint8
     const t = ctx.target(slot.file, slot.sym, 0);
     let v = t.state === TargetState.Defined ? t.S : 0;
     if (slot.kind === GotSlotKind.TPOffset) {
-      if (t.state !== TargetState.Defined) throw new LinkError(`TLS symbol '${t.name}' is undefined`);
-      v = tpOffsetOf(ctx, t.S);
+      if (t.state === TargetState.Discarded) throw new LinkError(`TLS symbol '${t.name}' is in a discarded section`);
+      v = tpOffsetOf(ctx, t.state === TargetState.Defined ? t.S : ctx.tls?.addr ?? 0);
     }
     write64(data, i * 8, v);
   });

@@ -54,7 +54,7 @@ function isTlsGotExpr(e: RelExpr): boolean {
 }
 
 function isGotExpr(e: RelExpr): boolean {
-  return e === RelExpr.GotPC || e === RelExpr.GotPagePC || e === RelExpr.Got || isTlsGotExpr(e);
+  return e === RelExpr.GotPC || e === RelExpr.GotPagePC || e === RelExpr.Got || e === RelExpr.GotRelPage || isTlsGotExpr(e);
 }
 
 /** The key of a GOT slot: globals by symbol id, locals by file and index. */

@@ -510,6 +510,7 @@ function patchContext(state: LinkState, changed: Changed[], k: number, globals: 
       return addr;
     },
     tls: state.tls,
+    gotBase: state.sections.find((x) => x.name === '.got')?.addr ?? 0,
   };
 }
 

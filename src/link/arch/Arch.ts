@@ -26,6 +26,8 @@ export const enum RelExpr {
   GotPagePC,
   /** GOT(S) + A, absolute: AArch64 LD64_GOT_LO12_NC keeps the low bits. */
   Got,
+  /** GOT(S) + A - Page(GOT base): AArch64 LD64_GOTPAGE_LO15, against an adrp of _GLOBAL_OFFSET_TABLE_. */
+  GotRelPage,
   /** S + A - TP: local-exec TLS. */
   TPRel,
   /** GOT slot holding S - TP, PC-relative: x86-64 GOTTPOFF (relaxed to TPRel in an executable). */

@@ -85,6 +85,7 @@ export const enum RelocType {
   R_AARCH64_GOT_LD_PREL19 = 309,
   R_AARCH64_ADR_GOT_PAGE = 311,
   R_AARCH64_LD64_GOT_LO12_NC = 312,
+  R_AARCH64_LD64_GOTPAGE_LO15 = 313,
 
   R_AARCH64_TLSGD_ADR_PAGE21 = 513,
   R_AARCH64_TLSGD_ADD_LO12_NC = 514,
@@ -229,6 +230,7 @@ const RELOCS: ReadonlyMap<number, RelocInfo> = new Map<number, RelocInfo>([
   [RelocType.R_AARCH64_GOT_LD_PREL19, { name: 'R_AARCH64_GOT_LD_PREL19', expr: undefined }],
   [RelocType.R_AARCH64_ADR_GOT_PAGE, { name: 'R_AARCH64_ADR_GOT_PAGE', expr: RelExpr.GotPagePC }],
   [RelocType.R_AARCH64_LD64_GOT_LO12_NC, { name: 'R_AARCH64_LD64_GOT_LO12_NC', expr: RelExpr.Got }],
+  [RelocType.R_AARCH64_LD64_GOTPAGE_LO15, { name: 'R_AARCH64_LD64_GOTPAGE_LO15', expr: RelExpr.GotRelPage }],
 
   [RelocType.R_AARCH64_TLSGD_ADR_PAGE21, { name: 'R_AARCH64_TLSGD_ADR_PAGE21', expr: undefined }],
   [RelocType.R_AARCH64_TLSGD_ADD_LO12_NC, { name: 'R_AARCH64_TLSGD_ADD_LO12_NC', expr: undefined }],
@@ -456,6 +458,12 @@ function applyReloc(buf: Uint8Array, off: number, type: number, val: number, _P:
     case RelocType.R_AARCH64_LD64_GOT_LO12_NC:
     case RelocType.R_AARCH64_TLSIE_LD64_GOTTPREL_LO12_NC:
       applyLdSt(buf, off, val, 3, site, name);
+      return;
+    // ldr xt, [x, #off] where x holds the page of _GLOBAL_OFFSET_TABLE_: a 15-bit offset, scaled by 8.
+    case RelocType.R_AARCH64_LD64_GOTPAGE_LO15:
+      checkRange(site, name, val, 15, false);
+      checkAlignment(site, name, val, 8);
+      setField(buf, off, 10, 12, val / 8);
       return;
     case RelocType.R_AARCH64_LDST128_ABS_LO12_NC:
     case RelocType.R_AARCH64_TLSLE_LDST128_TPREL_LO12_NC:
