@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { LinkError } from '../obj/LinkError.js';
 import { elfMachineToArch, isElf } from '../obj/readElf.js';
 import { isArchive, readArchive } from '../obj/archive.js';
+import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
 import type { ArchName } from '../obj/model.js';
 import { LinkSession, type LinkReport } from '../session/LinkSession.js';
 import { VERSION } from '../version.js';
@@ -55,8 +56,9 @@ function systemMessage(code: string): string {
 
 function runLink(opts: CliOptions): number {
   if (opts.inputs.length === 0) throw new LinkError('no input files');
-  const files = opts.inputs.map((input) => ({ input, path: findInput(input, opts.libraryPaths) }));
-  const contents = files.map(({ path }) => readInput(path));
+  const files: Array<{ input: InputArg; path: string }> = [];
+  const contents: Uint8Array[] = [];
+  for (const input of opts.inputs) expandInput(input, findInput(input, opts.libraryPaths), opts.libraryPaths, files, contents, 0);
   const arch = opts.arch ?? guessArch(files.map((f) => f.path), contents);
 
   const session = new LinkSession({
@@ -97,6 +99,34 @@ function explain(report: LinkReport, timings: Record<string, number>): void {
   else line = `tslink: full: ${bytes} bytes written (${work})`;
   const time = Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(', ');
   process.stdout.write(`${line}\n  time: ${time}\n`);
+}
+
+/**
+ * Adds an input, or, when it is a linker script naming other inputs (as
+ * Debian's libc.so and libm.a are), the inputs it names, in its place.
+ */
+function expandInput(input: InputArg, path: string, libraryPaths: readonly string[], files: Array<{ input: InputArg; path: string }>, contents: Uint8Array[], depth: number): void {
+  const bytes = readInput(path);
+  if (!isLinkerScript(bytes)) {
+    files.push({ input, path });
+    contents.push(bytes);
+    return;
+  }
+  if (depth > 8) throw new LinkError(`${path}: linker scripts nest too deeply`);
+  const script = parseInputScript(path, new TextDecoder().decode(bytes));
+  const dirs = [...script.searchDirs, ...libraryPaths];
+  for (const item of script.inputs) {
+    if (item.isLibrary) {
+      const lib: InputArg = { kind: 'library', name: item.path, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly };
+      expandInput(lib, findInput(lib, dirs), libraryPaths, files, contents, depth + 1);
+      continue;
+    }
+    // A relative name is looked up beside the script first, as GNU ld does for sysroot-less scripts.
+    const candidates = item.path.startsWith('/') ? [item.path] : [join(dirname(path), item.path), item.path, ...dirs.map((d) => join(d, item.path))];
+    const found = candidates.find((c) => existsSync(c));
+    if (!found) throw new LinkError(`${path}: cannot find ${item.path}, named by this linker script`);
+    expandInput({ kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly }, found, libraryPaths, files, contents, depth + 1);
+  }
 }
 
 function readInput(path: string): Uint8Array {

@@ -2,6 +2,7 @@ import { LinkError } from '../obj/LinkError.js';
 import { VERSION } from '../version.js';
 import { isArchive, readArchive } from '../obj/archive.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
+import { isLinkerScript } from '../obj/linkerScript.js';
 import type { Archive, ArchName, FormatName, ObjectFile } from '../obj/model.js';
 import { chunkDigests } from '../link/buildId.js';
 import { parseBuildId, type BuildIdStyle } from '../link/buildId.js';
@@ -132,9 +133,8 @@ export class LinkSession {
   addInput(name: string, bytes: Uint8Array, opts: { wholeArchive?: boolean; readThinMember?: (path: string) => Uint8Array } = {}): InputId {
     if (isArchive(bytes)) return this.addArchive(name, bytes, opts);
     if (isElf(bytes)) return this.addObject(name, bytes);
-    const text = new TextDecoder().decode(bytes.subarray(0, 64));
-    if (/^\s*(\/\*|GROUP|INPUT|OUTPUT_FORMAT|SEARCH_DIR|ENTRY)/.test(text)) {
-      throw new LinkError(`${name}: linker scripts are not supported yet`);
+    if (isLinkerScript(bytes)) {
+      throw new LinkError(`${name}: a linker script is not an input the library reads: expand the inputs it names first (the command line does)`);
     }
     throw new LinkError(`${name}: unknown file type (neither an ELF object nor an archive)`);
   }
