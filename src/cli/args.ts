@@ -32,6 +32,7 @@ export interface CliOptions {
   codeSlackPct: number | undefined;
   dataSlackPct: number | undefined;
   explain: boolean;
+  ehFrameHdr: boolean;
 }
 
 const EMULATIONS: Record<string, ArchName> = {
@@ -49,7 +50,7 @@ const HARMLESS_Z = new Set([
 
 /** Flags with no argument that are harmless here (ignored). */
 const HARMLESS_FLAGS = new Set([
-  '--eh-frame-hdr', '--no-eh-frame-hdr', '--as-needed', '--no-as-needed', '--color-diagnostics',
+  '--as-needed', '--no-as-needed', '--color-diagnostics',
   '--no-color-diagnostics', '--no-undefined', '-nostdlib', '--sort-common', '--warn-common', '--no-warn-mismatch',
   '-O0', '-O1', '-O2', '-O3', '--no-gc-sections', '--gc-sections',
   '--no-pie', '-no-pie', '--enable-new-dtags', '--disable-new-dtags', '-Bsymbolic-functions', '--no-rosegment',
@@ -65,6 +66,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     output: 'a.out', entry: '_start', inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
     undefinedSymbols: [], help: false, version: false, verbose: false, fatalWarnings: false, warnings: [],
     incremental: false, incrementalState: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
+    ehFrameHdr: false,
   };
   let whole = false;
   let staticOnly = false;
@@ -130,6 +132,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       throw new LinkError(`${a}: position-independent executables are not supported yet`);
     }
     if (a === '-shared' || a === '--shared' || a === '-Bshareable') throw new LinkError(`${a}: shared libraries are not supported yet`);
+    if (a === '--eh-frame-hdr') { o.ehFrameHdr = true; continue; }
+    if (a === '--no-eh-frame-hdr') { o.ehFrameHdr = false; continue; }
     if (a === '--incremental') { o.incremental = true; continue; }
     if (a === '--no-incremental') { o.incremental = false; continue; }
     if (a === '--explain') { o.explain = true; continue; }
@@ -165,6 +169,7 @@ Options:
   --no-whole-archive         Back to pulling members in on demand
   --start-group, --end-group Accepted; archives are always searched as a group
   --build-id[=STYLE]         Add a .note.gnu.build-id (fast, md5, sha1, uuid, 0xHEX, none)
+  --eh-frame-hdr             Add .eh_frame_hdr and PT_GNU_EH_FRAME (C++ exceptions need it)
   -z KEYWORD                 Accepted where it cannot change the output
   --fatal-warnings           Treat warnings as errors
   --help                     Print this help

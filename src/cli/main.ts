@@ -64,6 +64,7 @@ function runLink(opts: CliOptions): number {
   const session = new LinkSession({
     format: 'elf', arch, output: 'exe', entry: opts.entry, buildId: opts.buildId, undefinedSymbols: opts.undefinedSymbols,
     incremental: opts.incremental, codeSlackPct: opts.codeSlackPct, dataSlackPct: opts.dataSlackPct,
+    ehFrameHdr: opts.ehFrameHdr,
   });
   const statePath = opts.incrementalState ?? `${opts.output}.tslink-state`;
   const tRead = performance.now();

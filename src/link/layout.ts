@@ -77,7 +77,8 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
   classes.add(SegClass.R); // the headers are always mapped
   const hasTls = sections.some((s) => s.flags & SecFlag.TLS);
   const notes = sections.filter((s) => (s.flags & (SecFlag.Note | SecFlag.Alloc)) === (SecFlag.Note | SecFlag.Alloc));
-  const phnum = classes.size + (hasTls ? 1 : 0) + notes.length + 1; // + PT_GNU_STACK
+  const ehFrameHdr = sections.find((s) => s.name === '.eh_frame_hdr' && s.flags & SecFlag.Alloc);
+  const phnum = classes.size + (hasTls ? 1 : 0) + notes.length + (ehFrameHdr ? 1 : 0) + 1; // + PT_GNU_STACK
   const base = arch.imageBase;
 
   const segments: Segment[] = [];
@@ -142,6 +143,10 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
   // Each allocated note (the build id) gets a PT_NOTE, so tools that read program headers find it.
   for (const n of notes) {
     segments.push({ type: PT.NOTE, flags: PF.R, offset: n.offset, vaddr: n.addr, filesz: n.size, memsz: n.size, align: n.align, cls: SegClass.None });
+  }
+  // The unwinder finds the FDE index through PT_GNU_EH_FRAME.
+  if (ehFrameHdr) {
+    segments.push({ type: PT.GNU_EH_FRAME, flags: PF.R, offset: ehFrameHdr.offset, vaddr: ehFrameHdr.addr, filesz: ehFrameHdr.used, memsz: ehFrameHdr.used, align: 4, cls: SegClass.None });
   }
   segments.push({ type: PT.GNU_STACK, flags: PF.R | PF.W, offset: 0, vaddr: 0, filesz: 0, memsz: 0, align: 0, cls: SegClass.None });
 

@@ -103,6 +103,7 @@ function rankOf(name: string, flags: number): number {
   }
   if (flags & SecFlag.Note) return 10;
   if (name === '.rodata') return 20;
+  if (name === '.eh_frame_hdr') return 38;
   if (flags & SecFlag.EhFrame) return 40;
   return 30;
 }

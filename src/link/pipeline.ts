@@ -12,6 +12,7 @@ import { gotContents, writeAtom, type RelocContext, type WorkCounters } from './
 import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from './resolve.js';
 import { scanRelocations, slotKey, undefWeakIn, type GotPlan } from './scan.js';
 import { planIfuncs, writeIfuncs, type IfuncPlan } from './ifunc.js';
+import { addEhFrameHdr, writeEhFrameHdr } from './ehFrameHdr.js';
 import { SymbolValues } from './symbols.js';
 import { locateThunks, planThunks, thunkKey, useThunk, writeThunks, type ThunkPlan } from './thunks.js';
 import { buildElfTables, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
@@ -30,6 +31,8 @@ export interface LinkOptions {
   undefinedRoots: string[];
   /** Keep the image's chunk digests (an incremental link's state needs them). */
   keepChunkDigests: boolean;
+  /** Write .eh_frame_hdr and PT_GNU_EH_FRAME (--eh-frame-hdr). */
+  ehFrameHdr: boolean;
 }
 
 export interface LinkResult {
@@ -84,6 +87,8 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   const ifuncs = planIfuncs(arch, res, plan);
   const idSize = buildIdSize(opts.buildId);
   const idAtom = addBuildIdNote(plan, idSize);
+  // The unwinder's index of FDEs, filled in once .eh_frame is relocated.
+  const hdrAtom = opts.ehFrameHdr ? addEhFrameHdr(plan) : -1;
 
   // Range-extension thunk pools where a branch may not reach its target (AArch64 beyond 128 MiB).
   const thunks = planThunks(arch, res, plan, policy);
@@ -130,6 +135,7 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   }
   // The thunks the branches took, now that their targets have addresses.
   writeThunks(ctx, thunkSlots, image);
+  if (hdrAtom >= 0) writeEhFrameHdr(image, layout, plan.sections[plan.atomOut[plan.internal][hdrAtom]]);
   const entry = entryAddress(res, values, opts.entry, warnings);
   writeElfHeaders(image, arch, layout, tables, entry);
 

@@ -3,7 +3,7 @@ import { LinkError, hex } from '../obj/LinkError.js';
 import { RelExpr, write64, type Arch, type RelocSite } from './arch/Arch.js';
 import type { ObjectFile } from '../obj/model.js';
 import type { TlsTemplate } from './layout.js';
-import { GotDecision, GotSlotKind, gotDecision, gotSlotKind, type GotSlot, type UndefWeakTest } from './scan.js';
+import { GotDecision, GotSlotKind, gotDecision, gotSlotKind, tlsRelaxedAway, type GotSlot, type UndefWeakTest } from './scan.js';
 import { TargetState, type Target } from './symbols.js';
 import { inBranchRange } from './thunks.js';
 
@@ -64,9 +64,11 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
   const file = ctx.files[fileIdx];
   const alloc = (atom.flags & SecFlag.Alloc) !== 0;
   const tombstone = atom.name === '.debug_ranges' || atom.name === '.debug_loc' ? 1 : 0;
-  for (const r of atom.relocs) {
+  const relaxedAway = tlsRelaxedAway(arch, atom);
+  for (let k = 0; k < atom.relocs.length; k++) {
+    const r = atom.relocs[k];
     const expr = arch.relExpr(r.type)!;
-    if (expr === RelExpr.None) continue;
+    if (expr === RelExpr.None || relaxedAway?.has(k)) continue;
     counters.relocsApplied++;
     const t = ctx.target(fileIdx, r.sym, r.addend);
     const P = addr + r.offset;
@@ -84,7 +86,8 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
       throw new LinkError(`${site.describe()}: relocation ${arch.relName(r.type)} refers to '${t.name}', which is in a discarded section`);
     }
     // An undefined weak TLS symbol sits at offset 0 of the TLS segment, as in lld.
-    const tlsExpr = expr === RelExpr.TPRel || expr === RelExpr.GotTPRelPC || expr === RelExpr.GotTPRelPagePC || expr === RelExpr.GotTPRel || expr === RelExpr.DTPRel;
+    const tlsExpr = expr === RelExpr.TPRel || expr === RelExpr.GotTPRelPC || expr === RelExpr.GotTPRelPagePC || expr === RelExpr.GotTPRel
+      || expr === RelExpr.DTPRel || expr === RelExpr.TlsGd || expr === RelExpr.TlsLd;
     const S = t.state === TargetState.UndefWeak && tlsExpr && ctx.tls ? ctx.tls.addr : t.S;
     const A = t.A;
     const decision = gotDecision(arch, ctx.isUndefWeak, fileIdx, atom, r, expr);
@@ -119,8 +122,15 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
         val = expr === RelExpr.GotTPRelPC ? G + A - P : expr === RelExpr.GotTPRelPagePC ? page(G + A) - page(P) : G + A;
         break;
       case RelExpr.DTPRel:
-        val = ctx.tls ? S + A - ctx.tls.addr : S + A;
+        // In code, only a relaxed local-dynamic sequence uses it: the offset is from TP now.
+        val = alloc ? tpOffsetOf(ctx, S + A) : ctx.tls ? S + A - ctx.tls.addr : S + A;
         break;
+      case RelExpr.TlsGd:
+        arch.applyTlsGdToLe(image, off, r.type, tpOffsetOf(ctx, S) + A, site);
+        continue;
+      case RelExpr.TlsLd:
+        arch.applyTlsLdToLe(image, off, r.type, site);
+        continue;
       case RelExpr.Size: val = t.Z + A; break;
       default: throw new LinkError(`${site.describe()}: unhandled relocation ${arch.relName(r.type)}`);
     }

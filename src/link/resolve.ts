@@ -202,20 +202,13 @@ export function resolveSymbols(
 
   if (duplicates.length) throw new LinkError(duplicates.join('\n'));
 
-  // What is still undefined: linker-defined names become synthetic; strong references are errors.
-  const undefinedErrors: string[] = [];
+  // What is still undefined: linker-defined names become synthetic. A strong reference to anything
+  // else is an error once a relocation that is kept uses it (scan.ts), as in lld: a call to
+  // __tls_get_addr that TLS relaxation removes needs no definition.
   for (const g of res.symbols) {
     if (g.state !== SymState.Undefined && g.state !== SymState.Lazy) continue;
-    if (linkerDefined(g.name)) {
-      g.state = SymState.Synthetic;
-      continue;
-    }
-    if (g.state === SymState.Undefined && !g.weak && !roots.includes(g.name)) {
-      const refs = g.referencedBy.map((f) => res.files[f].name).join(', ');
-      undefinedErrors.push(`undefined symbol: ${g.name} (referenced by ${refs})`);
-    }
+    if (linkerDefined(g.name)) g.state = SymState.Synthetic;
   }
-  if (undefinedErrors.length) throw new LinkError(undefinedErrors.join('\n'));
   return res;
 }
 

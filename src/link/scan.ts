@@ -88,14 +88,46 @@ export function undefWeakIn(res: Resolution, plan: SectionPlan): UndefWeakTest {
   };
 }
 
+/**
+ * The relocations a relaxed TLS sequence makes void: those inside the bytes
+ * a general- or local-dynamic sequence spans, other than its first (the call
+ * to __tls_get_addr). Null when there are none.
+ */
+export function tlsRelaxedAway(arch: Arch, atom: Atom): Set<number> | null {
+  let out: Set<number> | null = null;
+  atom.relocs.forEach((r, i) => {
+    const e = arch.relExpr(r.type);
+    if (e !== RelExpr.TlsGd && e !== RelExpr.TlsLd) return;
+    const seq = arch.tlsSequence(r.type);
+    if (!seq) return;
+    atom.relocs.forEach((q, j) => {
+      if (j !== i && q.offset >= r.offset - seq.before && q.offset < r.offset + seq.after) (out ??= new Set()).add(j);
+    });
+  });
+  return out;
+}
+
 export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan): GotPlan {
   const got: GotPlan = { slots: [], index: new Map() };
   const isUndefWeak = undefWeakIn(res, plan);
+  const undefinedRefs = new Map<number, Set<string>>();
   for (const sec of plan.sections) {
     for (const ref of sec.atoms) {
       const file = plan.files[ref.file];
       const atom = file.atoms[ref.atom];
-      for (const r of atom.relocs) {
+      const relaxedAway = tlsRelaxedAway(arch, atom);
+      for (let k = 0; k < atom.relocs.length; k++) {
+        const r = atom.relocs[k];
+        if (relaxedAway?.has(k)) continue;
+        if (r.sym >= file.firstGlobal && ref.file !== plan.internal) {
+          const id = res.globalIds[ref.file][r.sym];
+          const g = res.symbols[id];
+          if (g.state === SymState.Undefined && !g.weak) {
+            let files = undefinedRefs.get(id);
+            if (!files) undefinedRefs.set(id, (files = new Set()));
+            files.add(file.name);
+          }
+        }
         const expr = arch.relExpr(r.type);
         if (expr === undefined) {
           throw new LinkError(`${file.name}:(${atom.name}+${hex(r.offset)}): unsupported relocation type ${arch.relName(r.type)} against symbol '${file.symbols[r.sym].name}'`);
@@ -112,6 +144,14 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan):
         }
       }
     }
+  }
+  if (undefinedRefs.size) {
+    const lines = [...undefinedRefs].map(([id, files]) => {
+      const names = [...files];
+      const more = names.length > 8 ? ` and ${names.length - 8} more` : '';
+      return `undefined symbol: ${res.symbols[id].name} (referenced by ${names.slice(0, 8).join(', ')}${more})`;
+    });
+    throw new LinkError(lines.join('\n'));
   }
   return got;
 }

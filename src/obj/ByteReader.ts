@@ -66,15 +66,33 @@ export class ByteReader {
     return this.bytes.subarray(off, off + size);
   }
 
+  /**
+   * Bytes of names this reader may still decode. Names may share bytes (a
+   * string table's entries can overlap, and tail merging makes them), so
+   * without a bound a small file whose every symbol names the same long
+   * string would cost time and memory quadratic in its size. A real object
+   * decodes a few times its string tables at most.
+   */
+  private nameBudget = -1;
+
   /** A NUL-terminated string starting at `off`, which must end before `end`. */
   cstring(off: number, end: number, what: string): string {
     if (off < 0 || off >= end || end > this.bytes.length) this.fail(off, `${what}: string offset out of range`);
+    if (this.nameBudget < 0) this.nameBudget = NAME_BUDGET_FACTOR * this.bytes.length + 4096;
+    const limit = Math.min(end, off + this.nameBudget);
     let e = off;
-    while (e < end && this.bytes[e] !== 0) e++;
+    while (e < limit && this.bytes[e] !== 0) e++;
     if (e >= end) this.fail(off, `${what}: unterminated string`);
+    if (e >= limit) {
+      this.fail(off, `${what}: the names in this file add up to more than ${NAME_BUDGET_FACTOR} times its size (its string table entries overlap)`);
+    }
+    this.nameBudget -= e - off + 1;
     return decodeName(this.bytes, off, e);
   }
 }
+
+/** How many times its own size in names a file may decode (see ByteReader.cstring). */
+export const NAME_BUDGET_FACTOR = 8;
 
 const decoder = new TextDecoder('utf-8');
 

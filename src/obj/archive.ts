@@ -1,5 +1,5 @@
 import { dirname, isAbsolute, join } from 'node:path';
-import { ByteReader, decodeName } from './ByteReader.js';
+import { ByteReader, NAME_BUDGET_FACTOR, decodeName } from './ByteReader.js';
 import { LinkError, hex } from './LinkError.js';
 import type { Archive, ArchiveMember } from './model.js';
 
@@ -112,6 +112,8 @@ export function readArchive(
   /** The `//` member's contents, as [start, end) in `bytes`. */
   let longNames: { start: number; end: number } | null = null;
   let firstMember = true;
+  /** Bytes of names still to decode: name-table entries may overlap (see ByteReader.cstring). */
+  let nameBudget = NAME_BUDGET_FACTOR * len + 4096;
 
   let off = MAGIC_SIZE;
   // Every iteration advances `off` by at least HEADER_SIZE, so the loop runs
@@ -200,7 +202,7 @@ export function readArchive(
       try {
         data = readThinMember(path);
       } catch (e) {
-        if (e instanceof LinkError) throw e;
+        // Even the caller's own LinkError: the message must say which archive and member wanted the file.
         return memberError(memberName, hdr, `cannot read thin archive member '${path}': ${e instanceof Error ? e.message : String(e)}`);
       }
       if (data.length !== size) {
@@ -235,11 +237,14 @@ export function readArchive(
       return malformed(`member header at offset ${hex(hdr)} refers to long name at offset ${at} of the long-name table, past its end (${end - start} bytes)`);
     }
     // Entries end with "/\n" (GNU) or NUL (Microsoft).
+    const limit = Math.min(end, start + at + nameBudget);
     let e = start + at;
-    while (e < end && bytes[e] !== 0x0a && bytes[e] !== 0) e++;
+    while (e < limit && bytes[e] !== 0x0a && bytes[e] !== 0) e++;
     if (e >= end) {
       return malformed(`long name at offset ${at} of the long-name table (referenced by the member header at offset ${hex(hdr)}) is not terminated`);
     }
+    if (e >= limit) nameBudgetExceeded(start + at);
+    nameBudget -= e - (start + at) + 1;
     if (e > start + at && bytes[e - 1] === 0x2f) e--;
     return decodeName(bytes, start + at, e);
   }
@@ -255,7 +260,17 @@ export function readArchive(
       }
       const list = index.get(sym);
       if (!list) index.set(sym, [m]);
-      else if (!list.includes(m)) list.push(m);
+      else if (list.length < 16 ? !list.includes(m) : !memberSet(sym, list).has(m)) {
+        list.push(m);
+        bigLists.get(sym)?.add(m);
+      }
+    };
+    // A name that many members define: a set, so an index naming one symbol a million times stays linear.
+    const bigLists = new Map<string, Set<number>>();
+    const memberSet = (sym: string, list: number[]): Set<number> => {
+      let set = bigLists.get(sym);
+      if (!set) bigLists.set(sym, (set = new Set(list)));
+      return set;
     };
     const size = t.end - t.start;
 
@@ -316,8 +331,19 @@ export function readArchive(
   }
 
   function findNul(start: number, end: number): number {
-    for (let i = start; i < end; i++) if (bytes[i] === 0) return i;
+    const limit = Math.min(end, start + nameBudget);
+    for (let i = start; i < limit; i++) {
+      if (bytes[i] === 0) {
+        nameBudget -= i - start + 1;
+        return i;
+      }
+    }
+    if (limit < end) nameBudgetExceeded(start);
     return -1;
+  }
+
+  function nameBudgetExceeded(at: number): never {
+    return malformed(`the names at offset ${hex(at)} and before add up to more than ${NAME_BUDGET_FACTOR} times the archive's size (entries of its name tables overlap)`);
   }
 }
 

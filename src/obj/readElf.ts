@@ -54,6 +54,14 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
   if (!arch) r.fail(0x12, `unknown machine type ${machine} (e_machine): tslink links x86-64 (62) and AArch64 (183)`);
 
   const headers = readSectionHeaders(r);
+  // Sections do not overlap in a real object, so the bytes read through them add up to at most the file:
+  // this bounds the work and memory of everything below (a thousand relocation sections over the same
+  // bytes would otherwise cost a thousand times the file).
+  let claimed = 0;
+  const claim = (sh: SectionHeader, what: string) => {
+    claimed += sh.size;
+    if (claimed > bytes.length) r.fail(sh.at, `${what} '${sh.name}' overlaps other sections (the sections' sizes add up to more than the file's ${bytes.length} bytes)`);
+  };
   const atoms: Atom[] = [];
   /** ELF section index -> atom index, or -1 for sections that are not atoms. */
   const atomOf = new Int32Array(headers.length).fill(-1);
@@ -65,16 +73,22 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
       r.fail(sh.at, `section '${sh.name}' is compressed (SHF_COMPRESSED); compressed sections are not supported yet`);
     }
     const nobits = sh.type === SHT.NOBITS;
-    if (!nobits) r.need(sh.offset, sh.size, `section '${sh.name}' (index ${i})`);
+    if (!nobits) {
+      r.need(sh.offset, sh.size, `section '${sh.name}' (index ${i})`);
+      claim(sh, 'section');
+    }
     const align = sh.align === 0 ? 1 : sh.align;
     if ((align & (align - 1)) !== 0 || align > 2 ** 30) r.fail(sh.at + 0x30, `section '${sh.name}' has invalid alignment ${align}`);
     atomOf[i] = atoms.length;
+    // .eh_frame records are 4-byte aligned by their format, whatever the section asks: laid
+    // out with larger alignment, the gaps between objects' records would read as terminators.
+    const ehFrame = sh.type === SHT.X86_64_UNWIND || sh.name === '.eh_frame';
     atoms.push({
       index: atoms.length,
       name: sh.name,
       kind: atomKind(sh),
       flags: secFlags(sh),
-      align,
+      align: ehFrame ? Math.min(align, 4) : align,
       size: sh.size,
       data: nobits ? null : bytes.subarray(sh.offset, sh.offset + sh.size),
       relocs: [],
@@ -84,8 +98,8 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
     });
   }
 
-  const { symbols, firstGlobal } = readSymbols(r, headers, atomOf);
-  const groups = readGroups(r, headers, atomOf, atoms, symbols);
+  const { symbols, firstGlobal } = readSymbols(r, headers, atomOf, claim);
+  const groups = readGroups(r, headers, atomOf, atoms, symbols, claim);
 
   // Relocations, attached to the atom they apply to.
   for (let i = 1; i < headers.length; i++) {
@@ -98,6 +112,7 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
     if (sh.entSize !== RELA_SIZE) r.fail(sh.at + 0x38, `relocation section '${sh.name}' has entry size ${sh.entSize}, expected ${RELA_SIZE}`);
     if (sh.size % RELA_SIZE !== 0) r.fail(sh.at + 0x20, `relocation section '${sh.name}' size ${sh.size} is not a multiple of ${RELA_SIZE}`);
     r.need(sh.offset, sh.size, `relocation section '${sh.name}'`);
+    claim(sh, 'relocation section');
     const atom = atoms[target];
     const relocs: Reloc[] = new Array(sh.size / RELA_SIZE);
     for (let k = 0, off = sh.offset; off < sh.offset + sh.size; off += RELA_SIZE, k++) {
@@ -200,7 +215,9 @@ function secFlags(sh: SectionHeader): number {
   return f;
 }
 
-function readSymbols(r: ByteReader, headers: SectionHeader[], atomOf: Int32Array): { symbols: InputSymbol[]; firstGlobal: number } {
+type Claim = (sh: SectionHeader, what: string) => void;
+
+function readSymbols(r: ByteReader, headers: SectionHeader[], atomOf: Int32Array, claim: Claim): { symbols: InputSymbol[]; firstGlobal: number } {
   let symtabIndex = -1;
   for (let i = 1; i < headers.length; i++) {
     if (headers[i].type !== SHT.SYMTAB) continue;
@@ -213,6 +230,7 @@ function readSymbols(r: ByteReader, headers: SectionHeader[], atomOf: Int32Array
   const st = headers[symtabIndex];
   if (st.entSize !== SYM_SIZE) r.fail(st.at + 0x38, `symbol table entry size ${st.entSize}, expected ${SYM_SIZE}`);
   r.need(st.offset, st.size, 'symbol table');
+  claim(st, 'symbol table');
   if (st.link === 0 || st.link >= headers.length || headers[st.link].type !== SHT.STRTAB) {
     r.fail(st.at + 0x28, `symbol table's string table (section ${st.link}) is missing or not a string table`);
   }
@@ -270,13 +288,14 @@ function readSymbols(r: ByteReader, headers: SectionHeader[], atomOf: Int32Array
   return { symbols, firstGlobal };
 }
 
-function readGroups(r: ByteReader, headers: SectionHeader[], atomOf: Int32Array, atoms: Atom[], symbols: InputSymbol[]): ComdatGroup[] {
+function readGroups(r: ByteReader, headers: SectionHeader[], atomOf: Int32Array, atoms: Atom[], symbols: InputSymbol[], claim: Claim): ComdatGroup[] {
   const groups: ComdatGroup[] = [];
   for (let i = 1; i < headers.length; i++) {
     const sh = headers[i];
     if (sh.type !== SHT.GROUP) continue;
     if (sh.size < 4 || sh.size % 4 !== 0) r.fail(sh.at + 0x20, `group section '${sh.name}' has invalid size ${sh.size}`);
     r.need(sh.offset, sh.size, `group section '${sh.name}'`);
+    claim(sh, 'group section');
     if (sh.info >= symbols.length) r.fail(sh.at + 0x2c, `group section '${sh.name}' names signature symbol ${sh.info}, past the end of the symbol table`);
     const flags = r.u32(sh.offset);
     if (!(flags & GRP_COMDAT)) continue; // a plain group only ties sections for --gc-sections

@@ -36,6 +36,8 @@ export interface SessionOptions {
   buildId?: string;
   /** Names to treat as referenced (-u). */
   undefinedSymbols?: string[];
+  /** Write .eh_frame_hdr and PT_GNU_EH_FRAME, the unwinder's FDE index (--eh-frame-hdr). Default false. */
+  ehFrameHdr?: boolean;
   /**
    * Incremental linking: lay out with slack and headroom, keep state for the
    * next link, and patch the previous image when that is provably the same as
@@ -282,6 +284,7 @@ export class LinkSession {
       buildId: this.buildId,
       undefinedRoots: this.options.undefinedSymbols ?? [],
       keepChunkDigests: incremental,
+      ehFrameHdr: this.options.ehFrameHdr ?? false,
     }, incremental ? incrementalPolicy(this.slack()) : PACKED);
     return { result, origins };
   }
@@ -299,7 +302,7 @@ export class LinkSession {
     // A state written by another tslink may have been laid out by other rules.
     return JSON.stringify({
       tslink: VERSION, version: STATE_VERSION, format: o.format, arch: o.arch, output: o.output, entry: o.entry ?? '_start',
-      buildId: o.buildId ?? 'none', undefinedSymbols: o.undefinedSymbols ?? [], ...this.slack(),
+      buildId: o.buildId ?? 'none', undefinedSymbols: o.undefinedSymbols ?? [], ehFrameHdr: o.ehFrameHdr ?? false, ...this.slack(),
     });
   }
 

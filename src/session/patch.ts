@@ -6,6 +6,7 @@ import type { Arch } from '../link/arch/Arch.js';
 import { alignTo } from '../link/align.js';
 import { pieceIndex, pieceKey, splitPieces } from '../link/mergeSections.js';
 import { fillPattern } from '../link/padding.js';
+import { ehFrameHdrBytes } from '../link/ehFrameHdr.js';
 import { BUILD_ID_CHUNK, buildIdFromChunks } from '../link/buildId.js';
 import type { PlacementPolicy } from '../link/layout.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from '../link/relocate.js';
@@ -274,6 +275,7 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
   });
 
   const merged = coalesce(writes);
+  refreshEhFrameHdr(state, image, merged);
   finishImageIdentity(state, image, merged);
   return { writes: merged, state, work };
 }
@@ -589,6 +591,32 @@ function diffInto(writes: Write[], image: Uint8Array, offset: number, bytes: Uin
     writes.push({ offset: offset + i, bytes: bytes.slice(i, j) });
     i = j;
   }
+}
+
+/**
+ * When a patch rewrote .eh_frame (a moved function's FDE points elsewhere),
+ * the unwinder's sorted index in .eh_frame_hdr is rebuilt from the patched
+ * bytes and whatever changed in it is written too.
+ */
+function refreshEhFrameHdr(state: LinkState, image: Uint8Array, writes: Write[]): void {
+  const hdr = state.sections.find((s) => s.name === '.eh_frame_hdr');
+  const eh = state.sections.find((s) => s.flags & SecFlag.EhFrame && s.flags & SecFlag.Alloc);
+  if (!hdr || !eh) return;
+  const from = eh.offset;
+  const to = eh.offset + eh.used;
+  if (!writes.some((w) => w.offset < to && w.offset + w.bytes.length > from)) return;
+  const bytes = image.slice(from, to);
+  for (const w of writes) {
+    const a = Math.max(w.offset, from);
+    const b = Math.min(w.offset + w.bytes.length, to);
+    if (a < b) bytes.set(w.bytes.subarray(a - w.offset, b - w.offset), a - from);
+  }
+  const code = state.sections.filter((s) => s.flags & SecFlag.Exec);
+  const fresh = ehFrameHdrBytes({ addr: eh.addr, bytes }, hdr.addr, hdr.used, code);
+  const extra: Write[] = [];
+  diffInto(extra, image, hdr.offset, fresh);
+  writes.push(...extra);
+  writes.sort((a, b) => a.offset - b.offset);
 }
 
 /** Sorts writes by offset, later writes to the same bytes winning, and joins adjacent ones. */

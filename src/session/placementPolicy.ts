@@ -33,7 +33,7 @@ const FIXED = SecFlag.TLS | SecFlag.InitArray | SecFlag.FiniArray | SecFlag.Prei
  * those from __start_NAME to __stop_NAME, so a gap would be an entry.
  */
 export function isFixedSection(name: string, flags: number): boolean {
-  return (flags & FIXED) !== 0 || name === '.got' || name === '.init' || name === '.fini' || name.startsWith('.ctors')
+  return (flags & FIXED) !== 0 || name === '.got' || name === '.eh_frame_hdr' || name === '.got.plt' || name === '.iplt' || name === '.rela.iplt' || name === '.init' || name === '.fini' || name.startsWith('.ctors')
     || name.startsWith('.dtors') || C_IDENTIFIER.test(name);
 }
 

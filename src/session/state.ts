@@ -1,9 +1,10 @@
 import { blake2b512 } from '../obj/blake2b.js';
 import { atomContentId } from '../obj/contentId.js';
-import { SymPlace, SymType, type ArchName, type ObjectFile } from '../obj/model.js';
+import { SecFlag, SymPlace, SymType, type ArchName, type ObjectFile } from '../obj/model.js';
+import { BUILD_ID_CHUNK } from '../link/buildId.js';
 import type { TlsTemplate } from '../link/layout.js';
 import type { LinkResult } from '../link/pipeline.js';
-import { SymState } from '../link/resolve.js';
+import { SymState, type Resolution } from '../link/resolve.js';
 import { GotSlotKind } from '../link/scan.js';
 import { StateError, StateReader, StateWriter } from './stateCodec.js';
 
@@ -169,20 +170,39 @@ export function referenceOrder(file: ObjectFile): Uint8Array {
   return hashBytes(encoder.encode(names.join('\0')));
 }
 
-/** A symbol or COMDAT signature that more than one loaded object defines, or ''. */
-function contestedName(files: readonly ObjectFile[]): string {
-  const seen = new Set<string>();
-  for (const f of files) {
-    const mine = new Set<string>();
+/**
+ * A symbol or COMDAT group whose winner depends on the order archive members
+ * load in, or ''. Every member that a batch of references pulls in is
+ * loaded before the next input is read, whatever the references' order, so
+ * only the order among members matters: a definition is contested when the
+ * winner is an archive member and another member defines it differently
+ * (other contents): which of several identical copies wins cannot change the
+ * program. (A plain object that wins keeps winning.)
+ */
+function contestedName(res: Resolution, origins: Map<ObjectFile, ObjectOrigin>): string {
+  const isMember = (f: number) => (origins.get(res.files[f])?.member ?? '') !== '';
+  /** Name -> (file, what its definition is) for every definition in an archive member. */
+  const definers = new Map<string, Array<[number, string]>>();
+  const add = (name: string, fi: number, what: string) => {
+    const list = definers.get(name);
+    if (list) list.push([fi, what]); else definers.set(name, [[fi, what]]);
+  };
+  const idOf = (f: ObjectFile, a: number) => [...atomContentId(f, f.atoms[a])].map((b) => b.toString(16)).join('');
+  res.files.forEach((f, fi) => {
+    if (!isMember(fi)) return;
     for (let i = f.firstGlobal; i < f.symbols.length; i++) {
       const s = f.symbols[i];
-      if (s.atom >= 0 || s.atom === SymPlace.Absolute || s.atom === SymPlace.Common) mine.add(s.name);
+      if (s.atom >= 0) add(s.name, fi, `${idOf(f, s.atom)}+${s.value}`);
+      else if (s.atom === SymPlace.Absolute || s.atom === SymPlace.Common) add(s.name, fi, `${s.atom}:${s.value}:${s.size}`);
     }
-    for (const g of f.groups) mine.add(`COMDAT group ${g.signature}`);
-    for (const n of mine) {
-      if (seen.has(n)) return n;
-      seen.add(n);
-    }
+    for (const g of f.groups) add(`COMDAT group ${g.signature}`, fi, g.atoms.map((a) => idOf(f, a)).join(','));
+  });
+  for (const [name, defs] of definers) {
+    if (defs.length < 2 || defs.every(([, what]) => what === defs[0][1])) continue;
+    const winner = name.startsWith('COMDAT group ')
+      ? res.comdatOwners.get(name.slice('COMDAT group '.length))
+      : res.symbols[res.byName.get(name)!]?.file;
+    if (winner !== undefined && winner >= 0 && isMember(winner)) return name;
   }
   return '';
 }
@@ -327,7 +347,7 @@ export function captureState(
     optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId),
     chunkDigests: r.chunkDigests, buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize,
     symtabOffset: tables.symtabOff, shdrOffset: tables.shoff, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
-    contested: contestedName(res.files),
+    contested: contestedName(res, origins),
   };
 }
 
@@ -445,6 +465,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const sum = h.raw(32);
   const payload = h.bytes();
   if (!sameBytes(sum, hashBytes(payload))) throw new StateError('the incremental state is corrupt (checksum mismatch)');
+  if (!h.done) throw new StateError(`the incremental state has ${bytes.length - h.pos} bytes after its end`);
   const r = new StateReader(payload);
   const optionsKey = r.str();
   const arch = r.str() as ArchName;
@@ -506,9 +527,103 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const contested = r.str();
   const tls = r.u8() === 1 ? { addr: r.num(), fileSize: r.num(), memSize: r.num(), align: r.num() } : null;
   if (!r.done) throw new StateError('the incremental state has trailing bytes');
-  return {
+  const state: LinkState = {
     optionsKey, arch, imageSize, imageHash: imageHashV, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,
     inputs, objects, sections, free, islands, globals, got, tls, contested,
   };
+  checkStateInvariants(state);
+  return state;
+}
+
+/**
+ * The checksum finds accidental damage; this finds a state whose values
+ * cannot describe an image (one altered and re-signed, or written by a bug):
+ * every index in range, every address, offset and size a non-negative
+ * integer inside the image or its section. So a state that decodes can
+ * never make a patch read or write outside the image, or allocate more than
+ * its sections hold. (It cannot prove the values are the ones the last link
+ * wrote; the checksum is not a signature.)
+ */
+export function checkStateInvariants(s: LinkState): void {
+  const bad = (what: string): never => {
+    throw new StateError(`the incremental state is inconsistent: ${what}`);
+  };
+  const int = (v: number, what: string, min = 0): number => {
+    if (!Number.isSafeInteger(v) || v < min) bad(`${what} is ${v}`);
+    return v;
+  };
+  try {
+    const key: unknown = JSON.parse(s.optionsKey);
+    if (!key || typeof key !== 'object' || Array.isArray(key)) bad('the link options are not a JSON object');
+  } catch (e) {
+    if (e instanceof StateError) throw e;
+    bad('the link options are not JSON');
+  }
+  if (s.arch !== 'x86_64' && s.arch !== 'aarch64') bad(`unknown architecture '${s.arch}'`);
+  const size = int(s.imageSize, 'the image size');
+  if (s.chunkDigests.length !== Math.ceil(size / BUILD_ID_CHUNK)) bad(`${s.chunkDigests.length} chunk digests for ${size} bytes`);
+  if (s.buildIdOffset !== -1 && int(s.buildIdOffset, 'the build id offset') + s.buildIdSize > size) bad('the build id lies outside the image');
+  int(s.symtabOffset, '.symtab\'s offset');
+  int(s.shdrOffset, 'the section header table\'s offset');
+  if (s.symtabOffset > s.shdrOffset || s.shdrOffset + (s.sections.length + 1) * 64 > size) bad('the section header table lies outside the image');
+  const symtabEntries = (s.shdrOffset - s.symtabOffset) / 24;
+
+  s.sections.forEach((x, i) => {
+    const w = `section ${i} (${x.name})`;
+    int(x.addr, `${w}'s address`);
+    int(x.offset, `${w}'s offset`);
+    int(x.size, `${w}'s size`);
+    if (int(x.used, `${w}'s used size`) > x.size) bad(`${w} uses more than its size`);
+    if (!(x.flags & SecFlag.NoBits) && x.offset + x.size > size) bad(`${w} lies outside the image`);
+  });
+  /** Checks that [addr, addr + len) lies in section `sec` (addresses of non-allocated sections are offsets in them). */
+  const inSection = (sec: number, addr: number, len: number, what: string) => {
+    if (!Number.isInteger(sec) || sec < 0 || sec >= s.sections.length) bad(`${what} is in section ${sec}, of ${s.sections.length}`);
+    const x = s.sections[sec];
+    const base = x.flags & SecFlag.Alloc ? x.addr : 0;
+    if (int(addr, `${what}'s address`) < base || addr + int(len, `${what}'s size`) > base + x.size) bad(`${what} lies outside ${x.name}`);
+  };
+
+  s.objects.forEach((o, i) => {
+    if (o.input >= s.inputs.length) bad(`object ${i} (${o.name}) comes from input ${o.input}, of ${s.inputs.length}`);
+    if (int(o.localFirst, `the first local symbol of ${o.name}`, -1) + o.localCount > symtabEntries) bad(`the local symbols of ${o.name} lie outside .symtab`);
+    o.atoms.forEach((a, k) => {
+      const w = `atom ${a.key} of ${o.name}`;
+      int(a.size, `${w}'s size`);
+      if (a.sec !== -1) {
+        inSection(a.sec, a.addr, a.slot, w);
+        inSection(a.sec, a.canonical, 0, `${w}'s entry`);
+      }
+      if (a.mergeIn && a.mergeOut) {
+        if (a.mergeSec === undefined || a.mergeSec >= s.sections.length) bad(`${w} is merged into section ${a.mergeSec}`);
+        const x = s.sections[a.mergeSec!];
+        for (let p = 0; p < a.mergeIn.length; p++) {
+          if (a.mergeIn[p] > a.size || (p > 0 && a.mergeIn[p] < a.mergeIn[p - 1])) bad(`${w}'s merged pieces are out of order`);
+          const out = a.mergeOut[p];
+          if (!Number.isSafeInteger(out) || out < x.addr || out > x.addr + x.size) bad(`a merged piece of ${w} lies outside ${x.name}`);
+        }
+      }
+    });
+  });
+  s.free.forEach((f, i) => inSection(f.sec, f.addr, f.size, `free range ${i}`));
+  s.islands.forEach((x, i) => {
+    const atom = s.objects[x.object]?.atoms[x.atom];
+    if (!atom || atom.sec < 0) bad(`jump island ${i} belongs to no placed atom`);
+    inSection(atom!.sec, x.addr, 0, `jump island ${i}`);
+  });
+  s.globals.forEach((g) => {
+    if (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.UndefWeak && g.kind !== GlobalKind.Synthetic && g.kind !== GlobalKind.Common) bad(`${g.name} has kind ${g.kind}`);
+    int(g.value, `the value of ${g.name}`);
+    int(g.size, `the size of ${g.name}`);
+    if (int(g.symtab, `the .symtab index of ${g.name}`, -1) >= symtabEntries) bad(`the .symtab entry of ${g.name} lies outside .symtab`);
+    if (int(g.object, `the object defining ${g.name}`, -1) >= s.objects.length) bad(`${g.name} is defined by object ${g.object}, of ${s.objects.length}`);
+  });
+  for (const [k, v] of s.got) int(v, `GOT slot ${k}`);
+  if (s.tls) {
+    int(s.tls.addr, 'the TLS template\'s address');
+    int(s.tls.fileSize, 'the TLS template\'s file size');
+    if (int(s.tls.memSize, 'the TLS template\'s size') < s.tls.fileSize) bad('the TLS template is smaller than its initialized part');
+    if (int(s.tls.align, 'the TLS alignment', 1) & (s.tls.align - 1)) bad(`the TLS alignment ${s.tls.align} is not a power of two`);
+  }
 }
 

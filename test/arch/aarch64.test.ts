@@ -156,7 +156,10 @@ describe('aarch64', () => {
       [571, 'R_AARCH64_TLSLE_LDST128_TPREL_LO12_NC', RelExpr.TPRel],
       // Known to the ABI, not supported: named, but no expression.
       [273, 'R_AARCH64_LD_PREL_LO19', undefined],
-      [562, 'R_AARCH64_TLSDESC_ADR_PAGE21', undefined],
+      [562, 'R_AARCH64_TLSDESC_ADR_PAGE21', RelExpr.TlsGd],
+      [563, 'R_AARCH64_TLSDESC_LD64_LO12', RelExpr.TlsGd],
+      [564, 'R_AARCH64_TLSDESC_ADD_LO12', RelExpr.TlsGd],
+      [569, 'R_AARCH64_TLSDESC_CALL', RelExpr.TlsGd],
       [1025, 'R_AARCH64_GLOB_DAT', undefined],
       [1027, 'R_AARCH64_RELATIVE', undefined],
     ];
@@ -452,6 +455,20 @@ describe('aarch64', () => {
         0xe9, 0xdd, 0xb7, 0xd2,
         // movk x9, #51966  // encoding: [0xc9,0x5f,0x99,0xf2]
         0xc9, 0x5f, 0x99, 0xf2,
+      ]);
+    });
+
+    it('relaxes a TLS descriptor sequence to movz/movk/nop/nop', () => {
+      const buf = new Uint8Array(16);
+      aarch64.applyTlsGdToLe(buf, 0, 562, 0x123456, site); // R_AARCH64_TLSDESC_ADR_PAGE21
+      aarch64.applyTlsGdToLe(buf, 4, 563, 0x123456, site); // R_AARCH64_TLSDESC_LD64_LO12
+      aarch64.applyTlsGdToLe(buf, 8, 564, 0x123456, site); // R_AARCH64_TLSDESC_ADD_LO12
+      aarch64.applyTlsGdToLe(buf, 12, 569, 0x123456, site); // R_AARCH64_TLSDESC_CALL
+      expect([...buf]).to.deep.equal([
+        0x40, 0x02, 0xa0, 0xd2, // movz x0, #0x12, lsl #16
+        0xc0, 0x8a, 0x86, 0xf2, // movk x0, #0x3456
+        0x1f, 0x20, 0x03, 0xd5, // nop
+        0x1f, 0x20, 0x03, 0xd5, // nop
       ]);
     });
 

@@ -36,8 +36,12 @@ export const enum RelExpr {
   GotTPRelPagePC,
   /** The GOT slot holding S - TP, absolute: AArch64 LD64_GOTTPREL_LO12_NC. */
   GotTPRel,
-  /** S + A - (start of the TLS segment): DTPOFF in debug info. */
+  /** S + A - (start of the TLS segment): DTPOFF in debug info; in code after a relaxed local-dynamic sequence, the TP offset. */
   DTPRel,
+  /** General-dynamic TLS (x86-64 TLSGD, AArch64 TLSDESC): relaxed to local-exec in an executable. */
+  TlsGd,
+  /** Local-dynamic TLS (x86-64 TLSLD): relaxed to reading the thread pointer in an executable. */
+  TlsLd,
   /** Z + A: the symbol's size. */
   Size,
 }
@@ -95,6 +99,17 @@ export interface Arch {
    * (variant II on x86-64: TP at the end; variant I on AArch64: TP + 16).
    */
   tpOffset(offsetInTls: number, tlsMemSize: number, tlsAlign: number): number;
+  /**
+   * The bytes a general- or local-dynamic sequence spans around the place of
+   * its first relocation; relaxation rewrites them whole, and any other
+   * relocation inside them (the call to __tls_get_addr) is dropped.
+   * Undefined where each relocation is relaxed on its own (AArch64 TLSDESC).
+   */
+  tlsSequence(type: number): { before: number; after: number } | undefined;
+  /** Rewrites a general-dynamic access to local-exec; `val` is the TP offset of S + A. */
+  applyTlsGdToLe(buf: Uint8Array, off: number, type: number, val: number, site: RelocSite): void;
+  /** Rewrites a local-dynamic module-base computation to reading the thread pointer. */
+  applyTlsLdToLe(buf: Uint8Array, off: number, type: number, site: RelocSite): void;
 
   // Calls to IFUNCs in a static executable go through a PLT entry that jumps
   // through a GOT slot; an IRELATIVE relocation, applied by the C library at

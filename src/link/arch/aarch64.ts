@@ -172,6 +172,7 @@ const enum Insn {
   LDR_X17_X16 = 0xf9400211,
   /** br x17 */
   BR_X17 = 0xd61f0220,
+  NOP = 0xd503201f,
   /** movz xd, #0, lsl #16 */
   MOVZ_X_LSL16 = 0xd2a00000,
   /** movk xd, #0 */
@@ -262,10 +263,10 @@ const RELOCS: ReadonlyMap<number, RelocInfo> = new Map<number, RelocInfo>([
   [RelocType.R_AARCH64_TLSLE_LDST128_TPREL_LO12, { name: 'R_AARCH64_TLSLE_LDST128_TPREL_LO12', expr: RelExpr.TPRel }],
   [RelocType.R_AARCH64_TLSLE_LDST128_TPREL_LO12_NC, { name: 'R_AARCH64_TLSLE_LDST128_TPREL_LO12_NC', expr: RelExpr.TPRel }],
 
-  [RelocType.R_AARCH64_TLSDESC_ADR_PAGE21, { name: 'R_AARCH64_TLSDESC_ADR_PAGE21', expr: undefined }],
-  [RelocType.R_AARCH64_TLSDESC_LD64_LO12, { name: 'R_AARCH64_TLSDESC_LD64_LO12', expr: undefined }],
-  [RelocType.R_AARCH64_TLSDESC_ADD_LO12, { name: 'R_AARCH64_TLSDESC_ADD_LO12', expr: undefined }],
-  [RelocType.R_AARCH64_TLSDESC_CALL, { name: 'R_AARCH64_TLSDESC_CALL', expr: undefined }],
+  [RelocType.R_AARCH64_TLSDESC_ADR_PAGE21, { name: 'R_AARCH64_TLSDESC_ADR_PAGE21', expr: RelExpr.TlsGd }],
+  [RelocType.R_AARCH64_TLSDESC_LD64_LO12, { name: 'R_AARCH64_TLSDESC_LD64_LO12', expr: RelExpr.TlsGd }],
+  [RelocType.R_AARCH64_TLSDESC_ADD_LO12, { name: 'R_AARCH64_TLSDESC_ADD_LO12', expr: RelExpr.TlsGd }],
+  [RelocType.R_AARCH64_TLSDESC_CALL, { name: 'R_AARCH64_TLSDESC_CALL', expr: RelExpr.TlsGd }],
 
   [RelocType.R_AARCH64_COPY, { name: 'R_AARCH64_COPY', expr: undefined }],
   [RelocType.R_AARCH64_GLOB_DAT, { name: 'R_AARCH64_GLOB_DAT', expr: undefined }],
@@ -599,6 +600,35 @@ export const aarch64: Arch = {
   // Variant I: TP -> [TCB, 16 bytes][TLS block, starting aligned to its alignment].
   tpOffset(offsetInTls: number, _tlsMemSize: number, tlsAlign: number): number {
     return offsetInTls + alignTo(Traits.tcbSize, tlsAlign);
+  },
+
+  // TLS descriptors relax one instruction at a time:
+  //   adrp x0, :tlsdesc:v          -> movz x0, #:tprel_g1:v, lsl #16
+  //   ldr  x1, [x0, :tlsdesc_lo12:v] -> movk x0, #:tprel_g0_nc:v
+  //   add  x0, x0, :tlsdesc_lo12:v -> nop
+  //   blr  x1  (.tlsdesccall v)    -> nop
+  tlsSequence: () => undefined,
+
+  applyTlsGdToLe(buf: Uint8Array, off: number, type: number, val: number, site: RelocSite): void {
+    checkRange(site, relName(type), val, 32, false);
+    switch (type) {
+      case RelocType.R_AARCH64_TLSDESC_ADR_PAGE21:
+        write32(buf, off, Insn.MOVZ_X_LSL16 | (bitsOf(val, 16, 16) << 5));
+        return;
+      case RelocType.R_AARCH64_TLSDESC_LD64_LO12:
+        write32(buf, off, Insn.MOVK_X | (bitsOf(val, 0, 16) << 5));
+        return;
+      case RelocType.R_AARCH64_TLSDESC_ADD_LO12:
+      case RelocType.R_AARCH64_TLSDESC_CALL:
+        write32(buf, off, Insn.NOP);
+        return;
+      default:
+        throw new LinkError(`${site.describe()}: cannot relax ${relName(type)} to local-exec`);
+    }
+  },
+
+  applyTlsLdToLe(_buf: Uint8Array, _off: number, type: number, site: RelocSite): void {
+    throw new LinkError(`${site.describe()}: ${relName(type)}: local-dynamic TLS is not supported on AArch64 yet`);
   },
 
   // An island is always 12 bytes, whichever form it takes, so that its slot is

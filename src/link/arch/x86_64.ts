@@ -38,6 +38,8 @@ const enum R {
   PC16 = 13,
   X86_64_8 = 14,
   PC8 = 15,
+  TLSGD = 19,
+  TLSLD = 20,
   DTPOFF32 = 21,
   GOTTPOFF = 22,
   TPOFF32 = 23,
@@ -81,6 +83,8 @@ const EXPR: Record<number, RelExpr> = {
   [R.TPOFF32]: RelExpr.TPRel,
   [R.TPOFF64]: RelExpr.TPRel,
   [R.GOTTPOFF]: RelExpr.GotTPRelPC,
+  [R.TLSGD]: RelExpr.TlsGd,
+  [R.TLSLD]: RelExpr.TlsLd,
   [R.DTPOFF32]: RelExpr.DTPRel,
   [R.DTPOFF64]: RelExpr.DTPRel,
   [R.SIZE32]: RelExpr.Size,
@@ -206,6 +210,38 @@ export const x86_64: Arch = {
 
   tpOffset(offsetInTls: number, tlsMemSize: number, tlsAlign: number): number {
     return offsetInTls - alignTo(tlsMemSize, tlsAlign);
+  },
+
+  // General dynamic:   66 48 8d 3d <x@tlsgd>    data16 lea x@tlsgd(%rip), %rdi
+  //                    66 66 48 e8 <plt>        data16 data16 rex64 call __tls_get_addr@PLT
+  // Local dynamic:     48 8d 3d <x@tlsld>       lea x@tlsld(%rip), %rdi
+  //                    e8 <plt>                 call __tls_get_addr@PLT
+  tlsSequence(type: number): { before: number; after: number } | undefined {
+    if (type === R.TLSGD) return { before: 4, after: 12 };
+    if (type === R.TLSLD) return { before: 3, after: 9 };
+    return undefined;
+  },
+
+  // -> mov %fs:0, %rax; lea x@tpoff(%rax), %rax
+  applyTlsGdToLe(buf: Uint8Array, off: number, type: number, val: number, site: RelocSite): void {
+    const seq = [0x66, 0x48, 0x8d, 0x3d];
+    if (off < 4 || seq.some((b, i) => buf[off - 4 + i] !== b) || buf[off + 4] !== 0x66 || buf[off + 5] !== 0x66 || buf[off + 6] !== 0x48 || buf[off + 7] !== 0xe8) {
+      throw new LinkError(`${site.describe()}: ${relName(type)} is not followed by the general-dynamic call sequence tslink knows how to relax`);
+    }
+    buf.set([0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0, 0x48, 0x8d, 0x80, 0, 0, 0, 0], off - 4);
+    // The field was PC-relative with an addend of -4.
+    const v = val + 4;
+    checkRange(site, relName(type), v, 32, true);
+    write32(buf, off + 8, v);
+  },
+
+  // -> data16 data16 data16 mov %fs:0, %rax (the module's TLS block starts at TP minus its size,
+  // and x@dtpoff after it becomes x@tpoff)
+  applyTlsLdToLe(buf: Uint8Array, off: number, type: number, site: RelocSite): void {
+    if (off < 3 || buf[off - 3] !== 0x48 || buf[off - 2] !== 0x8d || buf[off - 1] !== 0x3d || buf[off + 4] !== 0xe8) {
+      throw new LinkError(`${site.describe()}: ${relName(type)} is not followed by the local-dynamic call sequence tslink knows how to relax`);
+    }
+    buf.set([0x66, 0x66, 0x66, 0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0], off - 3);
   },
 
   irelativeType: 37, // R_X86_64_IRELATIVE
