@@ -68,6 +68,7 @@ export class MergedSection {
 export function splitPieces(atom: Atom, fileName: string): Array<[number, number]> {
   const data = atom.data ?? new Uint8Array(atom.size);
   const es = atom.entSize;
+  if (!(es > 0)) throw new LinkError(`${fileName}:(${atom.name}): a mergeable section needs an entry size`);
   const strings = (atom.flags & SecFlag.Strings) !== 0;
   const out: Array<[number, number]> = [];
   let off = 0;

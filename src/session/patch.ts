@@ -4,7 +4,7 @@ import { AtomKind, SecFlag, SymPlace, SymType, type Archive, type ObjectFile } f
 import { hex } from '../obj/LinkError.js';
 import type { Arch } from '../link/arch/Arch.js';
 import { alignTo } from '../link/align.js';
-import { pieceIndex, pieceKey, splitPieces } from '../link/mergeSections.js';
+import { isMergeable, pieceIndex, pieceKey, splitPieces } from '../link/mergeSections.js';
 import { fillPattern } from '../link/padding.js';
 import { ehFrameHdrBytes } from '../link/ehFrameHdr.js';
 import { BUILD_ID_CHUNK, buildIdFromChunks } from '../link/buildId.js';
@@ -173,6 +173,9 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       now.id = id;
       now.size = atom.size;
       now.align = atom.align;
+      if ((was.mergeIn !== undefined) !== isMergeable(atom)) {
+        throw new Fallback(`${atom.name} of ${c.file.name} ${was.mergeIn ? 'is no longer' : 'is now'} a section of mergeable constants`);
+      }
       if (was.mergeIn) {
         if (!sameBytes(id, was.id)) remerges.push({ c, a });
         return;
@@ -293,7 +296,8 @@ function describeShapeChange(obj: string, before: string[], after: string[]): st
   const parse = (list: string[]) => new Map(list.map((e) => [keyOf(e), e]));
   const b = parse(before);
   const a = parse(after);
-  const place = (x: string) => x.split(' ').slice(-4)[0];
+  const field = (x: string, k: number) => x.split(' ').slice(-4)[k]; // 0 place, 1 binding, 2 visibility, 3 type
+  const place = (x: string) => field(x, 0);
   for (const [name] of a) {
     if (name.startsWith('comdat ') && !b.has(name)) return `${obj} has a new COMDAT group ${name.slice(7)}, which may change which object owns it`;
   }
@@ -309,10 +313,9 @@ function describeShapeChange(obj: string, before: string[], after: string[]): st
         : `${obj} defines a new global symbol ${name}`;
     }
     if (was === e) continue;
-    const field = (x: string, f: string) => x.split(' ').find((p) => p.startsWith(f)) ?? '';
-    const bind = (x: string) => (field(x, 'b') === 'b2' ? 'weak' : 'strong');
-    if (field(was, 'b') !== field(e, 'b')) return `${name} in ${obj} changed from ${bind(was)} to ${bind(e)}`;
-    if (field(was, 'v') !== field(e, 'v')) return `the visibility of ${name} in ${obj} changed`;
+    const bind = (x: string) => (field(x, 1) === 'b2' ? 'weak' : 'strong');
+    if (field(was, 1) !== field(e, 1)) return `${name} in ${obj} changed from ${bind(was)} to ${bind(e)}`;
+    if (field(was, 2) !== field(e, 2)) return `the visibility of ${name} in ${obj} changed`;
     if (place(was) !== place(e)) {
       const word = (p: string) => (p === 'U' ? 'undefined' : p === 'D' ? 'defined' : p.startsWith('C') ? `common (${p.slice(1)})` : 'absolute');
       return `${name} in ${obj} changed from ${word(place(was))} to ${word(place(e))}`;
