@@ -165,3 +165,42 @@ export interface Archive {
   index: Map<string, number[]> | null;
   thin: boolean;
 }
+
+/**
+ * A symbol a shared library exports (its dynamic symbol table, defined
+ * entries only). Versions come from .gnu.version and .gnu.version_d.
+ */
+export interface SharedSymbol {
+  name: string;
+  /** The version definition's name (`GLIBC_2.2.5`); null when unversioned (index 1, or no version table). */
+  version: string | null;
+  /**
+   * True for the default version, `name@@VER`, which a plain reference to
+   * `name` binds to; false for a hidden one, `name@VER` (bit 15 of the
+   * .gnu.version entry), which only a reference naming that version can use.
+   * Always true for unversioned symbols.
+   */
+  isDefault: boolean;
+  binding: SymBinding;
+  type: SymType;
+  size: number;
+  /** The symbol's address in the library (st_value). */
+  value: number;
+}
+
+/** A shared library (ELF ET_DYN) as a link input: what it exports and what it needs. */
+export interface SharedObject {
+  name: string;
+  format: 'elf';
+  arch: ArchName;
+  /** DT_SONAME, or the file's base name when the library has none. */
+  soname: string;
+  /** DT_NEEDED entries, in order. */
+  needed: string[];
+  /** Defined, global or weak, exported dynamic symbols (st_shndx != SHN_UNDEF, version index not local). */
+  symbols: SharedSymbol[];
+  /** Names of the dynamic symbols the library references but does not define (non-weak), for --no-allow-shlib-undefined. */
+  undefinedSymbols: string[];
+  /** Version definitions (.gnu.version_d) by name, the base (VER_FLG_BASE) first, then in the file's order. */
+  versions: string[];
+}
