@@ -1,9 +1,10 @@
-import { AtomKind, SecFlag, SymType } from '../obj/model.js';
+import { AtomKind, SecFlag } from '../obj/model.js';
 import { SHT, RELA_SIZE } from '../obj/elfConstants.js';
 import type { Arch } from './arch/Arch.js';
 import { write64 } from './arch/Arch.js';
 import { addInternalAtom, addSyntheticSection, type SectionPlan } from './outputSections.js';
 import { SymState, type Resolution } from './resolve.js';
+import { isIfunc } from './symbols.js';
 
 /**
  * IFUNCs in a static executable (STT_GNU_IFUNC: the symbol's value is a
@@ -47,8 +48,7 @@ export function planIfuncs(arch: Arch, res: Resolution, plan: SectionPlan): Ifun
           defFile = g.file;
           defSym = g.sym;
         }
-        const s = plan.files[defFile].symbols[defSym];
-        if (s.type !== SymType.IFunc || s.atom < 0) continue;
+        if (!isIfunc(plan.files[defFile].symbols[defSym])) continue;
         const key = ifuncKey(res, ref.file, r.sym, file.firstGlobal);
         if (out.index.has(key)) continue;
         out.index.set(key, out.entries.length);

@@ -159,7 +159,8 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
     sec.offset = off;
     sec.used = placeAtoms(plan, sec, 0, atomAddr, PACKED);
     sec.size = sec.used + policy.headroom(sec, sec.used);
-    off += sec.size;
+    // A zero-fill section takes no file space, allocated or not.
+    if (!(sec.flags & SecFlag.NoBits)) off += sec.size;
   }
 
   return { sections, segments, atomAddr, tls, fileEnd: off, imageBase: base };

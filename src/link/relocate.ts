@@ -45,9 +45,10 @@ export interface WorkCounters {
 
 const page = (x: number): number => Math.floor(x / 4096) * 4096;
 
-export function tpOffsetOf(ctx: RelocContext, addr: number): number {
+/** The thread-pointer offset of `addr`; `where` names the reference for the error when there is no TLS. */
+export function tpOffsetOf(ctx: RelocContext, addr: number, where: () => string): number {
   const tls = ctx.tls;
-  if (!tls) throw new LinkError('a TLS relocation refers to a symbol, but the output has no TLS segment');
+  if (!tls) throw new LinkError(`${where()}: a TLS relocation, but the output has no TLS segment (is the symbol really thread-local?)`);
   return ctx.arch.tpOffset(addr - tls.addr, tls.memSize, tls.align);
 }
 
@@ -113,20 +114,20 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
       case RelExpr.GotPagePC: val = page(G + A) - page(P); break;
       case RelExpr.Got: val = G + A; break;
       case RelExpr.GotRelPage: val = G + A - page(ctx.gotBase); break;
-      case RelExpr.TPRel: val = tpOffsetOf(ctx, S + A); break;
+      case RelExpr.TPRel: val = tpOffsetOf(ctx, S + A, site.describe); break;
       case RelExpr.GotTPRelPC: case RelExpr.GotTPRelPagePC: case RelExpr.GotTPRel:
         if (decision === GotDecision.Relax) {
-          arch.applyTlsIeToLe(image, off, r.type, tpOffsetOf(ctx, S) + A, site);
+          arch.applyTlsIeToLe(image, off, r.type, tpOffsetOf(ctx, S, site.describe) + A, site);
           continue;
         }
         val = expr === RelExpr.GotTPRelPC ? G + A - P : expr === RelExpr.GotTPRelPagePC ? page(G + A) - page(P) : G + A;
         break;
       case RelExpr.DTPRel:
         // In code, only a relaxed local-dynamic sequence uses it: the offset is from TP now.
-        val = alloc ? tpOffsetOf(ctx, S + A) : ctx.tls ? S + A - ctx.tls.addr : S + A;
+        val = alloc ? tpOffsetOf(ctx, S + A, site.describe) : ctx.tls ? S + A - ctx.tls.addr : S + A;
         break;
       case RelExpr.TlsGd:
-        arch.applyTlsGdToLe(image, off, r.type, tpOffsetOf(ctx, S) + A, site);
+        arch.applyTlsGdToLe(image, off, r.type, tpOffsetOf(ctx, S, site.describe) + A, site);
         continue;
       case RelExpr.TlsLd:
         arch.applyTlsLdToLe(image, off, r.type, site);
@@ -145,8 +146,8 @@ export function gotContents(ctx: RelocContext, slots: readonly GotSlot[]): Uint8
     const t = ctx.target(slot.file, slot.sym, 0);
     let v = t.state === TargetState.Defined ? t.S : 0;
     if (slot.kind === GotSlotKind.TPOffset) {
-      if (t.state === TargetState.Discarded) throw new LinkError(`TLS symbol '${t.name}' is in a discarded section`);
-      v = tpOffsetOf(ctx, t.state === TargetState.Defined ? t.S : ctx.tls?.addr ?? 0);
+      if (t.state === TargetState.Discarded) throw new LinkError(`${slot.where}: TLS symbol '${t.name}' is in a section that is not in the output`);
+      v = tpOffsetOf(ctx, t.state === TargetState.Defined ? t.S : ctx.tls?.addr ?? 0, () => slot.where);
     }
     write64(data, i * 8, v);
   });

@@ -41,6 +41,8 @@ export interface GotSlot {
   file: number;
   sym: number;
   kind: GotSlotKind;
+  /** The first reference that needed it, `file:(section+0xoff)`, for messages. */
+  where: string;
 }
 
 export interface GotPlan {
@@ -140,7 +142,7 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan):
         const key = slotKey(res, plan, ref.file, r.sym, kind);
         if (!got.index.has(key)) {
           got.index.set(key, got.slots.length);
-          got.slots.push({ file: ref.file, sym: r.sym, kind });
+          got.slots.push({ file: ref.file, sym: r.sym, kind, where: `${file.name}:(${atom.name}+${hex(r.offset)})` });
         }
       }
     }

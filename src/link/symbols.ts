@@ -32,6 +32,11 @@ export interface Target {
   name: string;
 }
 
+/** An IFUNC the link gives a PLT entry: STT_GNU_IFUNC on a symbol defined in a section (see ifunc.ts). */
+export function isIfunc(s: InputSymbol): boolean {
+  return s.type === SymType.IFunc && s.atom >= 0;
+}
+
 export class SymbolValues {
   /**
    * The PLT entries of IFUNCs by key (see ifunc.ts): references to an IFUNC
@@ -58,13 +63,13 @@ export class SymbolValues {
     const g = this.global(file, sym);
     if (!g) {
       const s = this.plan.files[file].symbols[sym];
-      if (s.type === SymType.IFunc) return this.viaPlt(`l${file}:${sym}`, s, addend, s.name);
+      if (isIfunc(s)) return this.viaPlt(`l${file}:${sym}`, s, addend, s.name);
       return this.definedIn(file, s, addend);
     }
     switch (g.state) {
       case SymState.Defined: {
         const s = this.res.files[g.file].symbols[g.sym];
-        if (s.type === SymType.IFunc) return this.viaPlt(`g${this.res.globalIds[file][sym]}`, s, addend, g.name);
+        if (isIfunc(s)) return this.viaPlt(`g${this.res.globalIds[file][sym]}`, s, addend, g.name);
         return this.definedIn(g.file, s, addend, g.name);
       }
       case SymState.Common: {
@@ -90,7 +95,7 @@ export class SymbolValues {
 
   /** The address the program uses for a global symbol: an IFUNC's PLT entry, else its definition. */
   programAddress(g: GlobalSymbol): number | undefined {
-    if (g.state === SymState.Defined && this.res.files[g.file].symbols[g.sym].type === SymType.IFunc) {
+    if (g.state === SymState.Defined && isIfunc(this.res.files[g.file].symbols[g.sym])) {
       return this.ifuncEntry(`g${this.res.byName.get(g.name)}`) ?? this.globalAddress(g);
     }
     return this.globalAddress(g);

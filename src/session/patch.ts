@@ -176,6 +176,11 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       if ((was.mergeIn !== undefined) !== isMergeable(atom)) {
         throw new Fallback(`${atom.name} of ${c.file.name} ${was.mergeIn ? 'is no longer' : 'is now'} a section of mergeable constants`);
       }
+      const home = was.mergeIn ? was.mergeSec : was.sec;
+      const KIND = SecFlag.Alloc | SecFlag.Write | SecFlag.Exec | SecFlag.TLS | SecFlag.NoBits;
+      if (home !== undefined && home >= 0 && (atom.flags & KIND) !== (prior.sections[home].flags & KIND)) {
+        throw new Fallback(`the flags of ${atom.name} of ${c.file.name} changed (writable, executable, TLS or zero-fill), so it belongs in another output section`);
+      }
       if (was.mergeIn) {
         if (!sameBytes(id, was.id)) remerges.push({ c, a });
         return;
@@ -258,7 +263,7 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       if (!m || Number(m[2]) !== c.obj) continue;
       const sym = c.file.symbols.findIndex((s, i) => i > 0 && i < c.file.firstGlobal && s.name === m[3]);
       if (sym < 0) throw new Fallback(`${c.file.name} no longer has local symbol ${m[3]}, which a GOT entry holds`);
-      const value = gotContents(ctx, [{ file: k, sym, kind: Number(m[1]) as GotSlotKind }]);
+      const value = gotContents(ctx, [{ file: k, sym, kind: Number(m[1]) as GotSlotKind, where: `${c.file.name}:(GOT entry for ${m[3]})` }]);
       diffInto(writes, image, fileOffsetOf(state, slotAddr), value);
     }
     patchSymbols(state, c, ctx, image, writes);
@@ -490,6 +495,7 @@ function patchContext(state: LinkState, changed: Changed[], k: number, globals: 
     if (s.atom < 0) return { state: TargetState.Discarded, S: 0, A: addend, Z: 0, name: s.name };
     const rec = owner.atoms[s.atom];
     if (rec.mergeIn && rec.mergeOut) {
+      if (rec.mergeIn.length === 0) throw new Fallback(`${owner.file.name} refers to ${s.name} in ${owner.rec.atoms[s.atom].key}, which is empty now`);
       const isSection = s.type === SymType.Section;
       const off = isSection ? s.value + addend : s.value;
       const lo = pieceIndex(rec.mergeIn, off);
