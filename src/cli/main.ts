@@ -1,4 +1,7 @@
-import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import {
+  closeSync, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, unlinkSync,
+  writeFileSync, writeSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { LinkError } from '../obj/LinkError.js';
 import { elfMachineToArch, isElf } from '../obj/readElf.js';
@@ -68,26 +71,55 @@ function runLink(opts: CliOptions): number {
   });
   const statePath = opts.incrementalState ?? `${opts.output}.tslink-state`;
   const tRead = performance.now();
-  if (opts.incremental && existsSync(statePath)) {
-    session.setPriorState(readInput(statePath), existsSync(opts.output) ? readInput(opts.output) : undefined);
-  }
-  const readMs = performance.now() - tRead;
-  files.forEach(({ input, path }, i) => {
-    session.addInput(path, contents[i], {
-      wholeArchive: input.wholeArchive,
-      readThinMember: (member) => readInput(member),
+  let prior: PriorOutput | null = null;
+  try {
+    if (opts.incremental && existsSync(statePath)) {
+      const state = readInput(statePath);
+      if (existsSync(opts.output)) prior = openPriorOutput(opts.output);
+      session.setPriorState(state, prior?.bytes);
+    }
+    const readMs = performance.now() - tRead;
+    files.forEach(({ input, path }, i) => {
+      session.addInput(path, contents[i], {
+        wholeArchive: input.wholeArchive,
+        readThinMember: (member) => readInput(member),
+      });
     });
-  });
-  const report = session.link();
-  if (opts.fatalWarnings && report.warnings.length) throw new LinkError(report.warnings.join('\n'));
-  for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
-  const tWrite = performance.now();
-  writeOutput(opts.output, session, report.outcome === 'patched');
-  // The state last: an image without its state is relinked in full, never wrongly patched.
-  if (opts.incremental) writeFileAtomically(statePath, session.serializeState());
-  const writeMs = performance.now() - tWrite;
-  if (opts.explain) explain(report, { read: readMs, ...report.timings, write: writeMs });
-  return 0;
+    const report = session.link();
+    if (opts.fatalWarnings && report.warnings.length) throw new LinkError(report.warnings.join('\n'));
+    for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
+    const tWrite = performance.now();
+    writeOutput(opts.output, session, report.outcome === 'patched' ? prior : null);
+    // The state last: an image without its state is relinked in full, never wrongly patched.
+    if (opts.incremental) writeFileAtomically(statePath, session.serializeState());
+    const writeMs = performance.now() - tWrite;
+    if (opts.explain) explain(report, { read: readMs, ...report.timings, write: writeMs });
+    return 0;
+  } finally {
+    if (prior) closeSync(prior.fd);
+  }
+}
+
+/** The previous output, read through a descriptor that stays open until the new one is written. */
+interface PriorOutput {
+  fd: number;
+  dev: number;
+  ino: number;
+  bytes: Uint8Array;
+}
+
+function openPriorOutput(path: string): PriorOutput {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    const b = readFileSync(fd);
+    return { fd, dev: st.dev, ino: st.ino, bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength) };
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    const code = (e as { code?: string }).code ?? 'error';
+    throw new LinkError(`cannot open ${path}: ${systemMessage(code)}`);
+  }
 }
 
 function explain(report: LinkReport, timings: Record<string, number>): void {
@@ -182,23 +214,49 @@ function guessArch(paths: string[], contents: Uint8Array[]): ArchName {
  * Writes the image beside the output and renames it into place: a failed or
  * interrupted link never leaves a half-written file under the output's name,
  * and a running program keeps its old mapping (no ETXTBSY).
+ *
+ * A patch (`prior` given) writes only its ranges, onto a copy of the previous
+ * output, but only if that copy is of the very file the patch was computed
+ * against: a concurrent link may have renamed another image over the output
+ * since it was read. Then the whole image is written instead. Either way the
+ * file is created afresh, so its mode is 0777 less the umask, as ld.lld's.
  */
-function writeOutput(output: string, session: LinkSession, patch: boolean): void {
+function writeOutput(output: string, session: LinkSession, prior: PriorOutput | null): void {
   const path = resolve(output);
   const tmp = join(dirname(path), `.${path.split('/').pop()}.tslink-tmp-${process.pid}`);
   let fd = -1;
   try {
-    // A patch starts from a copy of the previous image (a reflink where the file system has them).
-    if (patch) copyFileSync(path, tmp);
-    fd = openSync(tmp, patch ? 'r+' : 'w', 0o777);
+    fd = openSync(tmp, 'w', 0o777);
+    let patch = false;
+    if (prior) {
+      const mode = fstatSync(fd).mode & 0o7777;
+      closeSync(fd);
+      fd = -1;
+      try {
+        // A copy of the previous image (a reflink where the file system has them); it takes the old file's mode.
+        copyFileSync(path, tmp);
+        // Our descriptor keeps the inode we read alive, so no other file can have its number: if the output is
+        // still that inode after the copy, it was that inode during the copy (tslink never renames an old image back).
+        const now = statSync(path);
+        patch = now.dev === prior.dev && now.ino === prior.ino;
+      } catch {
+        patch = false; // the previous output went away: the whole image it is
+      }
+      fd = openSync(tmp, 'r+');
+      fchmodSync(fd, mode);
+    }
     const handle = fd;
-    session.emit({
-      setSize: (size) => { if (!patch) ftruncateSync(handle, size); },
-      write: (offset, bytes) => {
-        let done = 0;
-        while (done < bytes.length) done += writeSync(handle, bytes, done, bytes.length - done, offset + done);
-      },
-    });
+    const write = (offset: number, bytes: Uint8Array) => {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(handle, bytes, done, bytes.length - done, offset + done);
+    };
+    if (patch) {
+      session.emit({ setSize: () => undefined, write });
+    } else {
+      const image = session.image();
+      ftruncateSync(handle, image.length);
+      write(0, image);
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;

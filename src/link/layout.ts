@@ -127,7 +127,9 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
       va += sec.size;
       if (!(sec.flags & SecFlag.NoBits)) off += sec.size;
       else if (cls !== SegClass.Bss) {
-        throw new LinkError(`section '${sec.name}' is zero-fill but lies among file-backed sections`);
+        const first = sec.atoms[0];
+        const where = first ? `${plan.files[first.file].name}:(${plan.files[first.file].atoms[first.atom].name}): ` : '';
+        throw new LinkError(`${where}a zero-fill (SHT_NOBITS) section that is ${sec.flags & SecFlag.Exec ? 'executable' : 'read-only'} is not supported: output section '${sec.name}' lies among file-backed sections`);
       }
     }
     if (va > 2 ** 47) throw new LinkError(`output image is too large: section '${sec.name}' ends at ${hex(va)}`);

@@ -3,7 +3,8 @@ import { SymPlace, SymType, type Atom, type ObjectFile } from './model.js';
 
 /**
  * Content identity (DESIGN.md section 2). An atom's id is the first 32 bytes
- * of BLAKE2b-512 over its kind, alignment, size, bytes, and its relocations
+ * of BLAKE2b-512 over its kind, section flags, section type, entry size,
+ * alignment, size, bytes, and its relocations
  * written as (offset, type, target symbol name, addend). Names rather than
  * symbol indices, so the id does not depend on the order of the object's
  * symbol table. Ids are computed lazily and cached on the atom.
@@ -18,24 +19,31 @@ function targetName(file: ObjectFile, symIndex: number): string {
   return s.name;
 }
 
+/** Bytes of the fixed part: kind, align, size, reloc count, has-data, flags, type, entry size. */
+const HEADER = 40;
+
 export function atomContentId(file: ObjectFile, atom: Atom): Uint8Array {
   if (atom.id) return atom.id;
   const relocs = atom.relocs;
-  // Fixed part: kind, align, size, reloc count; then per relocation 24 bytes + name.
+  // Fixed part (HEADER bytes); then per relocation 24 bytes + name.
   const names: Uint8Array[] = new Array(relocs.length);
   let nameBytes = 0;
   for (let i = 0; i < relocs.length; i++) {
     names[i] = encoder.encode(targetName(file, relocs[i].sym));
     nameBytes += names[i].length;
   }
-  const meta = new Uint8Array(24 + relocs.length * 24 + nameBytes);
+  const meta = new Uint8Array(HEADER + relocs.length * 24 + nameBytes);
   const dv = new DataView(meta.buffer);
   dv.setUint32(0, atom.kind, true);
   dv.setUint32(4, atom.align, true);
   dv.setFloat64(8, atom.size, true);
   dv.setUint32(16, relocs.length, true);
   dv.setUint32(20, atom.data ? 1 : 0, true);
-  let p = 24;
+  // What decides where and how the atom is linked besides its bytes: a change there is a change of the atom.
+  dv.setUint32(24, atom.flags, true);
+  dv.setUint32(28, atom.rawType, true);
+  dv.setFloat64(32, atom.entSize, true);
+  let p = HEADER;
   for (let i = 0; i < relocs.length; i++) {
     const r = relocs[i];
     dv.setFloat64(p, r.offset, true);

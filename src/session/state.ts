@@ -228,7 +228,8 @@ export function symbolShape(file: ObjectFile): string[] {
   const out: string[] = [];
   for (let i = file.firstGlobal; i < file.symbols.length; i++) {
     const s = file.symbols[i];
-    const where = s.atom === SymPlace.Undefined ? 'U' : s.atom === SymPlace.Common ? `C${s.size}/${s.value}` : s.atom === SymPlace.Absolute ? `A${s.value}` : 'D';
+    // A symbol in a section the link does not keep resolves as a reference, not a definition (resolve.ts).
+    const where = s.atom === SymPlace.Undefined || s.atom === SymPlace.Dropped ? 'U' : s.atom === SymPlace.Common ? `C${s.size}/${s.value}` : s.atom === SymPlace.Absolute ? `A${s.value}` : 'D';
     out.push(`${s.name} ${where} b${s.binding} v${s.visibility} t${s.type}`);
   }
   for (const g of file.groups) out.push(`comdat ${g.signature}`);
@@ -548,8 +549,10 @@ export function checkStateInvariants(s: LinkState): void {
   const bad = (what: string): never => {
     throw new StateError(`the incremental state is inconsistent: ${what}`);
   };
+  // Integers, not only safe ones: a hostile input can place a symbol past 2^53, and the full link that
+  // accepted it must be able to read its own state back.
   const int = (v: number, what: string, min = 0): number => {
-    if (!Number.isSafeInteger(v) || v < min) bad(`${what} is ${v}`);
+    if (!Number.isInteger(v) || v < min) bad(`${what} is ${v}`);
     return v;
   };
   try {
@@ -591,6 +594,7 @@ export function checkStateInvariants(s: LinkState): void {
       const w = `atom ${a.key} of ${o.name}`;
       int(a.size, `${w}'s size`);
       if (a.sec !== -1) {
+        if (a.size > a.slot) bad(`${w} (${a.size} bytes) is larger than its slot (${a.slot} bytes)`);
         inSection(a.sec, a.addr, a.slot, w);
         inSection(a.sec, a.canonical, 0, `${w}'s entry`);
       }
@@ -600,7 +604,7 @@ export function checkStateInvariants(s: LinkState): void {
         for (let p = 0; p < a.mergeIn.length; p++) {
           if (a.mergeIn[p] > a.size || (p > 0 && a.mergeIn[p] < a.mergeIn[p - 1])) bad(`${w}'s merged pieces are out of order`);
           const out = a.mergeOut[p];
-          if (!Number.isSafeInteger(out) || out < x.addr || out > x.addr + x.size) bad(`a merged piece of ${w} lies outside ${x.name}`);
+          if (!Number.isInteger(out) || out < x.addr || out > x.addr + x.size) bad(`a merged piece of ${w} lies outside ${x.name}`);
         }
       }
     });

@@ -33,6 +33,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { FIXTURE_UNITS, buildFixture, type FixtureBuild } from '../cli/fixture.js';
 import { LinkError } from '../obj/LinkError.js';
 import { readElfObject } from '../obj/readElf.js';
+import { isArchive, readArchive } from '../obj/archive.js';
 import { SymPlace, type ArchName } from '../obj/model.js';
 import { LinkSession, type SessionOptions } from '../session/LinkSession.js';
 import { decodeState, encodeState, type LinkState } from '../session/state.js';
@@ -416,6 +417,8 @@ export function archiveFields(b: Uint8Array): Field[] {
 // ---------------------------------------------------------------------------
 // Mutations.
 
+const MAX_FUZZ_ALIGN = 1n << 20n;
+
 const TEXT_VALUES = ['', '0', '1', '9999999999', '4294967296', '-1', 'abc', '12 34', '/', '//', '/0', '/7', '/99999', '#1/16', '#1/9999', '#1/', '__.SYMDEF', '/SYM64/', '`\n', '0x10'];
 
 function readField(b: Uint8Array, f: Field): bigint {
@@ -459,7 +462,11 @@ function mutateOnce(rng: Rng, b: Uint8Array, fields: readonly Field[]): { bytes:
         b.set(ascii.encode(v.padEnd(f.size, ' ').slice(0, f.size)), f.at);
         return { bytes: b, what: `${f.what} = '${v}'` };
       }
-      const v = interesting(rng, f, readField(b, f), len);
+      let v = interesting(rng, f, readField(b, f), len);
+      // An alignment of up to 2^30 is valid, and its padding is real output (lld writes it too): a
+      // 7 KB object can ask for a 1 GiB image. Such cases test nothing new and take seconds; keep
+      // the padding to 1 MiB (doc/robustness.md, "what is not bounded").
+      if (f.what.endsWith('sh_addralign') && v > MAX_FUZZ_ALIGN && (v & (v - 1n)) === 0n) v = MAX_FUZZ_ALIGN;
       writeField(b, f, v);
       return { bytes: b, what: `${f.what} = 0x${(v < 0n ? v + (1n << BigInt(8 * f.size)) : v).toString(16)}` };
     }
@@ -730,6 +737,39 @@ export interface CaseResult {
   /** Growth of the JS heap plus array buffers over the case, in bytes (a lower bound of the peak). */
   heapGrowth: number;
   inputBytes: number;
+  /** Size of the image linked, 0 when the link failed. */
+  outputBytes: number;
+  /** Alignment padding the inputs ask for (sections aligned to 64 KiB or more): output, even if the link fails later. */
+  paddingBytes: number;
+}
+
+/** The memory a case may use: a small multiple of what it reads and writes. */
+export function memoryBound(inputBytes: number, outputBytes: number, paddingBytes = 0): number {
+  return 16 * (inputBytes + Math.max(outputBytes, paddingBytes)) + 64 * 2 ** 20;
+}
+
+/** The padding the inputs' alignments ask for: the sum of the alignments of 64 KiB and more. */
+function declaredPadding(c: FuzzCase): number {
+  let pad = 0;
+  const add = (name: string, bytes: Uint8Array) => {
+    try {
+      for (const a of readElfObject(name, bytes).atoms) if (a.align >= 65536) pad += a.align;
+    } catch {
+      // not an object that reads: asks for nothing
+    }
+  };
+  for (const i of c.inputs) {
+    if (isArchive(i.bytes)) {
+      try {
+        for (const m of readArchive(i.name, i.bytes, (p) => c.thinMembers.find((t) => t.name === p)?.bytes ?? new Uint8Array(0)).members) add(m.name, m.bytes);
+      } catch {
+        // likewise
+      }
+    } else {
+      add(i.name, i.bytes);
+    }
+  }
+  return pad;
 }
 
 function link(c: FuzzCase, withPrior: boolean): { session: LinkSession; outcome: CaseOutcome; message: string | null } {
@@ -758,11 +798,13 @@ export function runCase(corpus: ArchCorpus, c: FuzzCase, slowMs = 2000): CaseRes
   const res: CaseResult = {
     kind: c.kind, arch: c.arch, index: c.index, target: c.target, mutations: c.mutations, outcome: 'error', message: null, problem: null,
     ms: 0, heapGrowth: 0, inputBytes: c.inputs.reduce((n, i) => n + i.bytes.length, 0) + (c.prior ? c.prior.state.length + c.prior.image.length : 0),
+    outputBytes: 0, paddingBytes: 0,
   };
   let keep: unknown = null;
   try {
     const r = link(c, true);
     keep = r.session;
+    if (r.outcome !== 'error') res.outputBytes = r.session.image().length;
     res.outcome = r.outcome;
     res.message = r.message;
     res.problem = judge(corpus, c, r);
@@ -775,7 +817,19 @@ export function runCase(corpus: ArchCorpus, c: FuzzCase, slowMs = 2000): CaseRes
   const m1 = process.memoryUsage();
   res.heapGrowth = m1.heapUsed + m1.arrayBuffers - (m0.heapUsed + m0.arrayBuffers);
   keep = null;
-  if (!res.problem && res.ms > slowMs) res.problem = `slow: ${res.ms.toFixed(0)} ms (limit ${slowMs} ms)`;
+  // A big output (alignment padding the input asked for) may take its time: 50 MB/s.
+  const timeLimit = slowMs + res.outputBytes / 50e3;
+  const bound = memoryBound(res.inputBytes, res.outputBytes);
+  if (!res.problem && (res.ms > timeLimit || res.heapGrowth > bound)) {
+    // Perhaps the inputs asked for it: a big alignment makes a big image, even when the link fails after.
+    res.paddingBytes = declaredPadding(c);
+    const limit = slowMs + Math.max(res.outputBytes, res.paddingBytes) / 50e3;
+    const mem = memoryBound(res.inputBytes, res.outputBytes, res.paddingBytes);
+    if (res.ms > limit) res.problem = `slow: ${res.ms.toFixed(0)} ms (limit ${limit.toFixed(0)} ms)`;
+    else if (res.heapGrowth > mem) {
+      res.problem = `memory: grew by ${res.heapGrowth} bytes for ${res.inputBytes} input and ${res.outputBytes} output bytes (bound ${mem})`;
+    }
+  }
   return res;
 }
 
@@ -924,7 +978,7 @@ export async function fuzz(opts: FuzzOptions): Promise<FuzzReport> {
   };
   const failed = (job: Job, outcome: CaseResult['outcome'], problem: string, ms: number): CaseResult => {
     const c = makeCase(corpora.find((x) => x.arch === job.arch)!, job.kind, opts.seed, job.index);
-    return { kind: job.kind, arch: job.arch, index: job.index, target: c.target, mutations: c.mutations, outcome, message: null, problem, ms, heapGrowth: 0, inputBytes: 0 };
+    return { kind: job.kind, arch: job.arch, index: job.index, target: c.target, mutations: c.mutations, outcome, message: null, problem, ms, heapGrowth: 0, inputBytes: 0, outputBytes: 0, paddingBytes: 0 };
   };
 
   const runWorker = (): Promise<void> =>
@@ -1026,7 +1080,7 @@ export function formatReport(rep: FuzzReport): string {
   if (rep.slowest) lines.push(`  slowest case: ${rep.slowest.ms.toFixed(1)} ms (${rep.slowest.kind} ${rep.slowest.arch} #${rep.slowest.index})`);
   if (rep.maxHeapGrowth) {
     const r = rep.maxHeapGrowth;
-    lines.push(`  max heap growth: ${(r.heapGrowth / 2 ** 20).toFixed(1)} MiB (${r.kind} ${r.arch} #${r.index}, ${r.inputBytes} input bytes)`);
+    lines.push(`  max heap growth: ${(r.heapGrowth / 2 ** 20).toFixed(1)} MiB (${r.kind} ${r.arch} #${r.index}, ${r.inputBytes} input bytes, ${r.outputBytes} output bytes)`);
   }
   lines.push(`  problems: ${rep.problems.length}`);
   for (const p of rep.problems) {
@@ -1050,7 +1104,7 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === WORKER_R
     } catch (e) {
       r = {
         kind: job.kind, arch: job.arch, index: job.index, target: '', mutations: [], outcome: 'crash', message: null,
-        problem: `the fuzzer failed: ${e instanceof Error ? e.stack : String(e)}`, ms: 0, heapGrowth: 0, inputBytes: 0,
+        problem: `the fuzzer failed: ${e instanceof Error ? e.stack : String(e)}`, ms: 0, heapGrowth: 0, inputBytes: 0, outputBytes: 0, paddingBytes: 0,
       };
     }
     parentPort!.postMessage(r);

@@ -1,0 +1,156 @@
+/**
+ * Corrupt or mismatched incremental state (doc/robustness.md, "The state"):
+ * each case is detected, and answered with a full link whose reason says so
+ * (`tslink --explain` prints `tslink: fell-back-full: <reason>`), whose image
+ * is byte-identical to a cold full link, and whose program runs correctly.
+ *
+ * Every case starts from app_a's base link (its output and state) with
+ * table.c edited in its slot, which a good state patches.
+ */
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EXPECTED_STATUS } from '../../src/cli/fixture.js';
+import { decodeState, encodeState } from '../../src/session/state.js';
+import { requireTools } from '../support/toolchain.js';
+import { builds, linkArgs, mustLink, readBytes, stage, status, tslink, workRoot } from './support.js';
+
+interface Scenario {
+  /** Changes the work directory (holding out, out.tslink-state, app_a.o, libcore.a, app_b.o) before the link. */
+  change: (dir: string, ctx: Ctx) => void;
+  /** Extra command-line options of the link. */
+  args?: string[];
+  /** The first line --explain must print. */
+  explain: RegExp;
+  /** The image must equal the cold full link with these options (default: it must). */
+  cold?: boolean;
+}
+
+interface Ctx {
+  otherImage: Uint8Array;
+  otherState: Uint8Array;
+}
+
+const flip = (file: string, at: (n: number) => number, bit = 0) => {
+  const b = readBytes(file).slice();
+  b[at(b.length)] ^= 1 << bit;
+  fs.writeFileSync(file, b);
+};
+const edit = (file: string, f: (b: Uint8Array) => Uint8Array) => fs.writeFileSync(file, f(readBytes(file).slice()));
+/** Decodes the state, changes it, and writes it back with a valid checksum. */
+const resign = (file: string, f: (s: ReturnType<typeof decodeState>) => void) => {
+  const s = decodeState(readBytes(file));
+  f(s);
+  fs.writeFileSync(file, encodeState(s));
+};
+
+const STATE = 'out.tslink-state';
+const isInput = (a: string) => /\.[oa]$/.test(a);
+const UNUSABLE = 'tslink: fell-back-full: the incremental state cannot be used: ';
+const CHANGED_OUTPUT = 'tslink: fell-back-full: the previous output no longer matches the incremental state';
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+const SCENARIOS: Record<string, Scenario> = {
+  'state truncated to half': { change: (d) => edit(path.join(d, STATE), (b) => b.subarray(0, b.length >> 1)), explain: new RegExp(`^${esc(UNUSABLE)}`) },
+  'state truncated to its header': { change: (d) => edit(path.join(d, STATE), (b) => b.subarray(0, 20)), explain: new RegExp(`^${esc(UNUSABLE)}truncated`) },
+  'state emptied': { change: (d) => fs.writeFileSync(path.join(d, STATE), ''), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state file is not a tslink state`) },
+  'state with bytes appended': { change: (d) => edit(path.join(d, STATE), (b) => Buffer.concat([b, Buffer.from('extra')])), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state has 5 bytes after its end`) },
+  'a bit flipped in the state': { change: (d) => flip(path.join(d, STATE), (n) => n >> 1, 3), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state is corrupt \\(checksum mismatch\\)`) },
+  'a bit flipped in the state checksum': { change: (d) => flip(path.join(d, STATE), () => 20), explain: /checksum mismatch/ },
+  'the state of another output (app_b)': { change: (d, c) => fs.writeFileSync(path.join(d, STATE), c.otherState), explain: new RegExp(`^${esc(CHANGED_OUTPUT)}`) },
+  'another program\'s output and state, more inputs': {
+    change: (d, c) => {
+      fs.writeFileSync(path.join(d, 'out'), c.otherImage);
+      fs.writeFileSync(path.join(d, STATE), c.otherState);
+    },
+    args: ['libcore.a'],
+    explain: /^tslink: fell-back-full: the set of input files changed \(2 before, 3 now\)/,
+  },
+  'another program\'s output and state, the same command line': {
+    change: (d, c) => {
+      fs.writeFileSync(path.join(d, 'out'), c.otherImage);
+      fs.writeFileSync(path.join(d, STATE), c.otherState);
+    },
+    explain: /^tslink: fell-back-full: the local symbols of app_a.o changed/,
+  },
+  'a state from another format version': { change: (d) => edit(path.join(d, STATE), (b) => (b.set([9, 0, 0, 0], 8), b)), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state has version 9, this tslink reads version \\d+`) },
+  'a state from another tslink version': {
+    change: (d) => resign(path.join(d, STATE), (s) => { s.optionsKey = JSON.stringify({ ...JSON.parse(s.optionsKey), tslink: '0.0.1' }); }),
+    explain: /^tslink: fell-back-full: the link options changed \(tslink\)/,
+  },
+  'a state re-signed with an out-of-range value': {
+    change: (d) => resign(path.join(d, STATE), (s) => { s.objects[0].atoms[0].sec = s.sections.length + 3; }),
+    explain: new RegExp(`^${esc(UNUSABLE)}the incremental state is inconsistent: atom .* is in section \\d+, of \\d+`),
+  },
+  'other link options (--code-slack=50)': { change: () => undefined, args: ['--code-slack=50'], explain: /^tslink: fell-back-full: the link options changed \(codeSlackPct\)/ },
+  'other link options (--build-id=sha1)': { change: () => undefined, args: ['--build-id=sha1'], explain: /^tslink: fell-back-full: the link options changed \(buildId\)/ },
+  'other link options (-u opt_helper)': { change: () => undefined, args: ['-u', 'opt_helper'], explain: /^tslink: fell-back-full: the link options changed \(undefinedSymbols\)/ },
+  'the output edited (one bit)': { change: (d) => flip(path.join(d, 'out'), (n) => n >> 1), explain: new RegExp(`^${esc(CHANGED_OUTPUT)}`) },
+  'the output edited (its build id)': {
+    change: (d) => edit(path.join(d, 'out'), (b) => {
+      const at = Buffer.from(b).indexOf(Buffer.from('GNU\0')) + 4;
+      b[at] ^= 0xff;
+      return b;
+    }),
+    explain: new RegExp(`^${esc(CHANGED_OUTPUT)}`),
+  },
+  'the output truncated': { change: (d) => edit(path.join(d, 'out'), (b) => b.subarray(0, b.length - 1)), explain: new RegExp(`^${esc(CHANGED_OUTPUT)}`) },
+  'the output grown': { change: (d) => edit(path.join(d, 'out'), (b) => Buffer.concat([b, new Uint8Array(1)])), explain: new RegExp(`^${esc(CHANGED_OUTPUT)}`) },
+  'the output replaced by another program': { change: (d, c) => fs.writeFileSync(path.join(d, 'out'), c.otherImage), explain: new RegExp(`^${esc(CHANGED_OUTPUT)}`) },
+  'the output deleted': { change: (d) => fs.rmSync(path.join(d, 'out')), explain: /^tslink: fell-back-full: the previous output is missing/ },
+  'the state deleted': { change: (d) => fs.rmSync(path.join(d, STATE)), explain: /^tslink: full:/ },
+  'nothing wrong (the control)': { change: () => undefined, explain: /^tslink: patched:/, cold: false },
+};
+
+for (const arch of ['x86_64', 'aarch64'] as const) {
+  describe(`robustness: corrupt or mismatched incremental state (${arch})`, function () {
+    this.timeout(300_000);
+    const root = workRoot(`tslink-state-${arch}`);
+    after(() => root.cleanup());
+    let fx: { files: Record<string, string | Uint8Array>; image: Uint8Array; state: Uint8Array; ctx: Ctx; cold: Map<string, Uint8Array> };
+
+    before(async function () {
+      await requireTools(['clang', 'llvm-ar', ...(arch === 'aarch64' ? ['qemu-aarch64'] : [])]);
+      const b = await builds(arch, path.join(root.dir, 'fx'), { base: {}, edit: { table: 'edit-inslack' } });
+      const ref = stage(path.join(root.dir, 'ref'), { 'app_a.o': b.base.apps.app_a, 'app_b.o': b.base.apps.app_b, 'libcore.a': b.base.libcore });
+      await mustLink(linkArgs(arch, 'out', ['app_b.o', 'libcore.a']), ref);
+      const ctx = { otherImage: readBytes(path.join(ref, 'out')), otherState: readBytes(path.join(ref, STATE)) };
+      fs.rmSync(path.join(ref, STATE));
+      await mustLink(linkArgs(arch, 'out', ['app_a.o', 'libcore.a']), ref);
+      fx = {
+        files: { 'app_a.o': b.base.apps.app_a, 'app_b.o': b.base.apps.app_b, 'libcore.a': b.edit.libcore },
+        image: readBytes(path.join(ref, 'out')), state: readBytes(path.join(ref, STATE)), ctx, cold: new Map(),
+      };
+    });
+
+    /** A cold full link of the edit with these options. */
+    async function cold(args: string[]): Promise<Uint8Array> {
+      const key = args.join(' ');
+      if (!fx.cold.has(key)) {
+        const dir = stage(path.join(root.dir, `cold-${fx.cold.size}`), fx.files);
+        expect(await mustLink(linkArgs(arch, 'out', ['app_a.o', 'libcore.a', ...args.filter(isInput)], args.filter((a) => !isInput(a))), dir)).to.match(/^tslink: full:/);
+        fx.cold.set(key, readBytes(path.join(dir, 'out')));
+      }
+      return fx.cold.get(key)!;
+    }
+
+    for (const [name, sc] of Object.entries(SCENARIOS)) {
+      it(`${name}: ${sc.explain.source.startsWith('^tslink: fell-back-full') ? 'a full link that says why' : sc.explain.source.replace(/^\^/, '')}`, async function () {
+        const dir = stage(path.join(root.dir, name.replace(/[^\w]+/g, '-')), { ...fx.files, out: fx.image, [STATE]: fx.state });
+        sc.change(dir, fx.ctx);
+        const extra = sc.args ?? [];
+        const args = linkArgs(arch, 'out', ['app_a.o', 'libcore.a', ...extra.filter(isInput)], extra.filter((a) => !isInput(a)));
+        const r = await tslink(args, dir);
+        expect(r.status, r.stderr).to.equal(0);
+        expect(r.stderr, 'nothing on stderr').to.equal('');
+        const line = r.stdout.split('\n')[0];
+        expect(line).to.match(sc.explain);
+        const image = readBytes(path.join(dir, 'out'));
+        if (sc.cold !== false) expect(Buffer.compare(image, await cold(extra)), 'the full link gives the cold full link\'s image').to.equal(0);
+        expect(await status(path.join(dir, 'out'), arch), 'the program').to.equal(EXPECTED_STATUS['table.edit-inslack'].app_a);
+        // And the state it wrote is good: a second link changes nothing.
+        expect(await mustLink(args, dir), 'the next link').to.match(/^tslink: patched: 0 bytes written/);
+      });
+    }
+  });
+}
