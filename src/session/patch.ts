@@ -11,7 +11,7 @@ import { BUILD_ID_CHUNK, buildIdFromChunks } from '../link/buildId.js';
 import type { PlacementPolicy } from '../link/layout.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from '../link/relocate.js';
 import { GotSlotKind } from '../link/scan.js';
-import { TargetState, type Target } from '../link/symbols.js';
+import { TargetState, isIfunc, type Target } from '../link/symbols.js';
 import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
 import {
@@ -235,6 +235,7 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       if (s.atom < 0 || !g || g.kind !== GlobalKind.Defined || g.object !== c.obj) continue;
       const rec = c.atoms[s.atom];
       if (rec.sec < 0) continue;
+      if (isIfunc(s)) throw new Fallback(`${s.name} in ${c.file.name} is an IFUNC, whose PLT entry and IRELATIVE record a patch does not rewrite`);
       if (rec.canonical + s.value !== g.value) {
         throw new Fallback(`${s.name} would move from ${hex(g.value)} to ${hex(rec.canonical + s.value)} within ${c.rec.atoms[s.atom].key} of ${c.file.name}`);
       }
@@ -493,6 +494,8 @@ function patchContext(state: LinkState, changed: Changed[], k: number, globals: 
     }
     if (s.atom === SymPlace.Absolute) return { state: TargetState.Defined, S: s.value, A: addend, Z: s.size, name: s.name };
     if (s.atom < 0) return { state: TargetState.Discarded, S: 0, A: addend, Z: 0, name: s.name };
+    // A local IFUNC is reached through its PLT entry, which the state does not record.
+    if (isIfunc(s)) throw new Fallback(`${owner.file.name} refers to the local IFUNC ${s.name}`);
     const rec = owner.atoms[s.atom];
     if (rec.mergeIn && rec.mergeOut) {
       if (rec.mergeIn.length === 0) throw new Fallback(`${owner.file.name} refers to ${s.name} in ${owner.rec.atoms[s.atom].key}, which is empty now`);
