@@ -138,27 +138,30 @@ function explain(report: LinkReport, timings: Record<string, number>): void {
  * Adds an input, or, when it is a linker script naming other inputs (as
  * Debian's libc.so and libm.a are), the inputs it names, in its place.
  */
-function expandInput(input: InputArg, path: string, libraryPaths: readonly string[], files: Array<{ input: InputArg; path: string }>, contents: Uint8Array[], depth: number): void {
+function expandInput(input: InputArg, path: string, libraryPaths: readonly string[], files: Array<{ input: InputArg; path: string }>, contents: Uint8Array[], depth: number, open: string[] = []): void {
   const bytes = readInput(path);
   if (!isLinkerScript(bytes)) {
+    if (files.length >= 100_000) throw new LinkError(`${path}: linker scripts name more than 100000 inputs`);
     files.push({ input, path });
     contents.push(bytes);
     return;
   }
   if (depth > 8) throw new LinkError(`${path}: linker scripts nest too deeply`);
+  if (open.includes(resolve(path))) throw new LinkError(`${path}: linker script names itself (through ${open.join(' -> ')})`);
+  open = [...open, resolve(path)];
   const script = parseInputScript(path, new TextDecoder().decode(bytes));
   const dirs = [...script.searchDirs, ...libraryPaths];
   for (const item of script.inputs) {
     if (item.isLibrary) {
       const lib: InputArg = { kind: 'library', name: item.path, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly };
-      expandInput(lib, findInput(lib, dirs), libraryPaths, files, contents, depth + 1);
+      expandInput(lib, findInput(lib, dirs), libraryPaths, files, contents, depth + 1, open);
       continue;
     }
     // A relative name is looked up beside the script first, as GNU ld does for sysroot-less scripts.
     const candidates = item.path.startsWith('/') ? [item.path] : [join(dirname(path), item.path), item.path, ...dirs.map((d) => join(d, item.path))];
     const found = candidates.find((c) => existsSync(c));
     if (!found) throw new LinkError(`${path}: cannot find ${item.path}, named by this linker script`);
-    expandInput({ kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly }, found, libraryPaths, files, contents, depth + 1);
+    expandInput({ kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly }, found, libraryPaths, files, contents, depth + 1, open);
   }
 }
 

@@ -24,7 +24,9 @@ export interface InputScript {
   searchDirs: string[];
 }
 
-const KEYWORDS = /^(\s|\/\*[\s\S]*?\*\/)*(GROUP|INPUT|OUTPUT_FORMAT|OUTPUT_ARCH|SEARCH_DIR|ENTRY|SECTIONS|MEMORY|PHDRS|VERSION|INCLUDE|TARGET)\b/;
+// A comment ends at its first `*/` (the lazy `[\s\S]*?` could also end at a later one, and then
+// `(\s|comment)*` had exponentially many ways to split a run of comments before it failed).
+const KEYWORDS = /^(\s|\/\*[^*]*\*+(?:[^/*][^*]*\*+)*\/)*(GROUP|INPUT|OUTPUT_FORMAT|OUTPUT_ARCH|SEARCH_DIR|ENTRY|SECTIONS|MEMORY|PHDRS|VERSION|INCLUDE|TARGET)\b/;
 
 /** Whether the bytes look like a linker script (text that starts with a command or a comment). */
 export function isLinkerScript(bytes: Uint8Array): boolean {
@@ -33,13 +35,31 @@ export function isLinkerScript(bytes: Uint8Array): boolean {
   return KEYWORDS.test(new TextDecoder().decode(head));
 }
 
+/**
+ * Comments, quoted names, punctuation and words; anything else (white space, a quote that is never
+ * closed) separates them. Linear in the text: a comment is looked for only where a comment end
+ * still follows (each unterminated comment start used to scan to the end of the text, which made
+ * many of them quadratic); without one it is an ordinary word, as before.
+ */
 function tokenize(text: string): string[] {
   const tokens: string[] = [];
-  const re = /\/\*[\s\S]*?\*\/|"[^"]*"|[(),;=]|[^\s(),;="]+/g;
-  for (const m of text.matchAll(re)) {
+  const re = /"[^"]*"|[(),;=]|[^\s(),;="]+/y;
+  const lastClose = text.lastIndexOf('*/');
+  let at = 0;
+  while (at < text.length) {
+    if (text.startsWith('/*', at) && at + 2 <= lastClose) {
+      at = text.indexOf('*/', at + 2) + 2;
+      continue;
+    }
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (!m) {
+      at++;
+      continue;
+    }
     const t = m[0];
-    if (t.startsWith('/*')) continue;
     tokens.push(t.startsWith('"') ? t.slice(1, -1) : t);
+    at = re.lastIndex;
   }
   return tokens;
 }
@@ -52,20 +72,30 @@ export function parseInputScript(name: string, text: string): InputScript {
     if (tokens[i] !== t) throw new LinkError(`${name}: linker script: expected '${t}' but found '${tokens[i] ?? 'end of file'}'`);
     i++;
   };
-  /** The operands of GROUP/INPUT/AS_NEEDED, up to the closing parenthesis. */
-  const files = (asNeeded: boolean) => {
+  /**
+   * The operands of GROUP/INPUT, up to the closing parenthesis, with AS_NEEDED lists nested in
+   * them to any depth. A loop, not recursion: AS_NEEDED nested 100,000 deep overflowed the stack.
+   */
+  const files = () => {
     expect('(');
-    while (i < tokens.length && tokens[i] !== ')') {
+    let asNeeded = 0; // AS_NEEDED lists open
+    for (;;) {
+      if (i >= tokens.length) expect(')');
       const t = tokens[i++];
-      if (t === ',') continue;
-      if (t === 'AS_NEEDED') {
-        files(true);
+      if (t === ')') {
+        if (asNeeded === 0) return;
+        asNeeded--;
         continue;
       }
-      if (t.startsWith('-l')) out.inputs.push({ path: t.slice(2), isLibrary: true, asNeeded });
-      else out.inputs.push({ path: t, isLibrary: false, asNeeded });
+      if (t === ',') continue;
+      if (t === 'AS_NEEDED') {
+        expect('(');
+        asNeeded++;
+        continue;
+      }
+      if (t.startsWith('-l')) out.inputs.push({ path: t.slice(2), isLibrary: true, asNeeded: asNeeded > 0 });
+      else out.inputs.push({ path: t, isLibrary: false, asNeeded: asNeeded > 0 });
     }
-    expect(')');
   };
   const skipArgs = () => {
     expect('(');
@@ -83,7 +113,7 @@ export function parseInputScript(name: string, text: string): InputScript {
       case ';':
         break;
       case 'GROUP': case 'INPUT':
-        files(false);
+        files();
         break;
       case 'OUTPUT_FORMAT': case 'OUTPUT_ARCH': case 'TARGET':
         skipArgs();

@@ -18,14 +18,21 @@
  *  - state: a corrupted state file, or an image changed behind the linker's
  *    back, must give a full link whose reason says so, byte-identical to a
  *    cold full link; a state altered and re-signed (checksum recomputed)
- *    must never crash the linker.
+ *    must never crash the linker;
+ *  - script, shared: readers only, in-process, no link. A GNU ld input script
+ *    (`parseInputScript`, and `isLinkerScript`) or a shared library
+ *    (`readSharedObject`) mutated from its seeds must be read or refused with
+ *    a LinkError naming it, within the time and memory bounds. Script cases
+ *    also run through the command line (`materializeCase`, `--cli-batch`),
+ *    the script naming the fixture's objects and archive.
  *
  * Library: `buildCorpus`, `makeCase`, `runCase`, `materializeCase`, `fuzz`.
  * Command line: `node dist/src/tools/fuzz.js --seed S --cases N
- * [--kind object|archive|state] [--arch x86_64|aarch64] [--only J]
+ * [--kind object|archive|state|script|shared] [--arch x86_64|aarch64] [--only J]
  * [--workers W] [--save]` (`npm run fuzz -- ...`).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,12 +41,18 @@ import { FIXTURE_UNITS, buildFixture, type FixtureBuild } from '../cli/fixture.j
 import { LinkError } from '../obj/LinkError.js';
 import { readElfObject } from '../obj/readElf.js';
 import { isArchive, readArchive } from '../obj/archive.js';
+import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
+import { readSharedObject } from '../obj/readSharedObject.js';
 import { SymPlace, type ArchName } from '../obj/model.js';
 import { LinkSession, type SessionOptions } from '../session/LinkSession.js';
 import { decodeState, encodeState, type LinkState } from '../session/state.js';
 
-export type FuzzKind = 'object' | 'archive' | 'state';
-export const FUZZ_KINDS: readonly FuzzKind[] = ['object', 'archive', 'state'];
+export type FuzzKind = 'object' | 'archive' | 'state' | 'script' | 'shared';
+/** The kinds that link (through LinkSession). */
+export const LINK_KINDS: readonly FuzzKind[] = ['object', 'archive', 'state'];
+/** The kinds that only read one input in-process: GNU ld input scripts and shared libraries. */
+export const READER_KINDS: readonly FuzzKind[] = ['script', 'shared'];
+export const FUZZ_KINDS: readonly FuzzKind[] = [...LINK_KINDS, ...READER_KINDS];
 export const FUZZ_ARCHES: readonly ArchName[] = ['x86_64', 'aarch64'];
 
 // ---------------------------------------------------------------------------
@@ -127,6 +140,10 @@ export interface ArchCorpus {
   priors: Record<'app_a' | 'app_b', PriorLink>;
   /** The state kind: app_a with table.c edited in its slot; patched from priors.app_a when the state is good. */
   edit: { inputs: NamedBytes[]; fullImage: Uint8Array; patchedImage: Uint8Array };
+  /** GNU ld input scripts (the script kind); some name the base build's app_a.o, app_b.o, libcore.a. */
+  scripts: NamedBytes[];
+  /** Shared libraries (the shared kind): a small versioned one built here, and the machine's libc.so.6 if it is this arch. */
+  shared: NamedBytes[];
 }
 
 /** The options of every incremental link the fuzzer does (and of the prior links). */
@@ -172,7 +189,60 @@ export async function buildCorpus(arch: ArchName, dir: string): Promise<ArchCorp
   for (const i of editInputs) warm.addInput(i.name, i.bytes);
   const r = warm.link();
   if (r.outcome !== 'patched') throw new Error(`fuzz corpus (${arch}): the good state was not patched: ${r.outcome} (${r.reason})`);
-  return { arch, builds, priors, edit: { inputs: editInputs, fullImage, patchedImage: warm.image().slice() } };
+  return {
+    arch, builds, priors, edit: { inputs: editInputs, fullImage, patchedImage: warm.image().slice() },
+    scripts: scriptSeeds(arch), shared: await sharedSeeds(arch, dir),
+  };
+}
+
+/** GNU ld input scripts as Debian writes them, and ones naming the fixture's files (relative to the script). */
+export function scriptSeeds(arch: ArchName): NamedBytes[] {
+  const fmt = arch === 'x86_64' ? 'elf64-x86-64' : 'elf64-littleaarch64';
+  const march = arch === 'x86_64' ? 'i386:x86-64' : 'aarch64';
+  const texts = [
+    `/* GNU ld script\n   Use the shared library, but some functions are only in\n   the static library, so try that secondarily.  */\nOUTPUT_FORMAT(${fmt})\nGROUP ( /abs/lib/libfoo.a libbar.a AS_NEEDED ( -lbaz ) )\n`,
+    `/* GNU ld script */\nOUTPUT_FORMAT(${fmt})\nGROUP ( app_a.o libcore.a )\n`,
+    `INPUT ( app_b.o )\nSEARCH_DIR ( lib )\nGROUP ( AS_NEEDED ( -lcore ) )\n`,
+    `SEARCH_DIR("lib") ; INPUT("app_a.o", "lib/libcore.a") /* the archive, by its path */\n`,
+    `OUTPUT_FORMAT("${fmt}", "${fmt}", "${fmt}")\nOUTPUT_ARCH(${march})\nINPUT(app_b.o)\nGROUP(libcore.a AS_NEEDED(libcore.a -lcore))\n`,
+  ];
+  return texts.map((t, i) => ({ name: `script${i}`, bytes: ascii.encode(t) }));
+}
+
+const FUZZ_LIB_C = 'int foo(void) { return 1; }\nint bar = 2;\nint baz(void) { return 3; }\nextern int ext(void);\nint call(void) { return ext(); }\n';
+const FUZZ_LIB_MAP = 'FUZZ_1.0 { global: foo; bar; local: *; };\nFUZZ_2.0 { global: baz; } FUZZ_1.0;\n';
+
+/** A small versioned library built with clang and lld, and the machine's libc.so.6 when it is an `arch` one. */
+async function sharedSeeds(arch: ArchName, dir: string): Promise<NamedBytes[]> {
+  const d = join(dir, 'shared');
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, 'lib.c'), FUZZ_LIB_C);
+  writeFileSync(join(d, 'lib.map'), FUZZ_LIB_MAP);
+  execFileSync('clang', [
+    `--target=${arch}-linux-gnu`, '-shared', '-fPIC', '-fuse-ld=lld', '-nostdlib', '-O1',
+    '-Wl,--version-script=lib.map', '-Wl,-soname,libfuzz.so.1', '-o', 'libfuzz.so', 'lib.c',
+  ], { cwd: d, stdio: ['ignore', 'ignore', 'pipe'] });
+  const out: NamedBytes[] = [{ name: 'libfuzz.so', bytes: await readAll(join(d, 'libfuzz.so')) }];
+  const libc = machineLibc();
+  if (libc && libc.length > 0x14 && libc[0x12] === (arch === 'x86_64' ? 62 : 183)) out.push({ name: 'libc.so.6', bytes: libc });
+  return out;
+}
+
+let libcCopy: Uint8Array | null | undefined;
+/** The machine's libc.so.6 (`gcc -print-file-name=libc.so.6`), read once; null without gcc or libc. */
+function machineLibc(): Uint8Array | null {
+  if (libcCopy !== undefined) return libcCopy;
+  libcCopy = null;
+  try {
+    const path = execFileSync('gcc', ['-print-file-name=libc.so.6'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    if (path.startsWith('/') && existsSync(path)) {
+      const b = readFileSync(path);
+      libcCopy = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    }
+  } catch {
+    // no gcc: the small library only
+  }
+  return libcCopy;
 }
 
 async function buildSeeds(label: string, build: FixtureBuild): Promise<BuildSeeds> {
@@ -527,6 +597,245 @@ function mutateOnce(rng: Rng, b: Uint8Array, fields: readonly Field[]): { bytes:
   }
 }
 
+// ---------------------------------------------------------------------------
+// Shared libraries: fields grouped by table, so that a case aims at one of them.
+
+export interface FieldGroup {
+  what: string;
+  fields: Field[];
+  /** The bytes of the table, for bit flips inside it. */
+  region: { at: number; end: number } | null;
+}
+
+/** The ELF header, program headers, section headers, and the dynamic, .dynsym, .gnu.version, .gnu.version_d and hash tables of a (well-formed) shared library. */
+export function sharedFields(b: Uint8Array): FieldGroup[] {
+  const groups: FieldGroup[] = [];
+  if (b.length < 64) return groups;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const u64 = (at: number) => Number(dv.getBigUint64(at, true));
+  const group = (what: string, region: FieldGroup['region'], list: Array<[number, number, string]>) => {
+    groups.push({ what, region, fields: list.map(([at, size, w]) => ({ at, size, what: `${what} ${w}` })) });
+  };
+  group('ELF header', { at: 0, end: 64 }, [
+    [4, 1, 'EI_CLASS'], [5, 1, 'EI_DATA'], [0x10, 2, 'e_type'], [0x12, 2, 'e_machine'], [0x20, 8, 'e_phoff'], [0x28, 8, 'e_shoff'],
+    [0x36, 2, 'e_phentsize'], [0x38, 2, 'e_phnum'], [0x3a, 2, 'e_shentsize'], [0x3c, 2, 'e_shnum'], [0x3e, 2, 'e_shstrndx'],
+  ]);
+  const phoff = u64(0x20);
+  const phnum = dv.getUint16(0x38, true);
+  if (phoff + phnum * 56 <= b.length) {
+    const ph: Array<[number, number, string]> = [];
+    for (let i = 0; i < phnum; i++) {
+      const at = phoff + i * 56;
+      ph.push([at, 4, `${i} p_type`], [at + 8, 8, `${i} p_offset`], [at + 0x10, 8, `${i} p_vaddr`], [at + 0x20, 8, `${i} p_filesz`], [at + 0x28, 8, `${i} p_memsz`]);
+    }
+    group('program header', { at: phoff, end: phoff + phnum * 56 }, ph);
+  }
+  const shoff = u64(0x28);
+  const shnum = dv.getUint16(0x3c, true);
+  if (shoff === 0 || shoff + shnum * 64 > b.length) return groups;
+  const sh: Array<[number, number, string]> = [];
+  for (let i = 0; i < shnum; i++) {
+    const at = shoff + i * 64;
+    sh.push([at + 4, 4, `${i} sh_type`], [at + 0x18, 8, `${i} sh_offset`], [at + 0x20, 8, `${i} sh_size`], [at + 0x28, 4, `${i} sh_link`], [at + 0x2c, 4, `${i} sh_info`], [at + 0x38, 8, `${i} sh_entsize`]);
+  }
+  group('section header', { at: shoff, end: shoff + shnum * 64 }, sh);
+  for (let i = 0; i < shnum; i++) {
+    const at = shoff + i * 64;
+    const type = dv.getUint32(at + 4, true);
+    const off = u64(at + 0x18);
+    const size = u64(at + 0x20);
+    if (off + size > b.length) continue;
+    const region = { at: off, end: off + size };
+    const list: Array<[number, number, string]> = [];
+    if (type === 6) {
+      for (let k = 0; k + 16 <= size; k += 16) list.push([off + k, 8, `${k / 16} d_tag`], [off + k + 8, 8, `${k / 16} d_val`]);
+      group('dynamic entry', region, list);
+    } else if (type === 11) {
+      for (let k = 0; k + 24 <= size; k += 24) {
+        const n = k / 24;
+        list.push([off + k, 4, `${n} st_name`], [off + k + 4, 1, `${n} st_info`], [off + k + 6, 2, `${n} st_shndx`], [off + k + 8, 8, `${n} st_value`], [off + k + 16, 8, `${n} st_size`]);
+      }
+      group('dynsym', region, list);
+    } else if (type === 0x6fffffff) {
+      for (let k = 0; k + 2 <= size; k += 2) list.push([off + k, 2, `${k / 2}`]);
+      group('.gnu.version entry', region, list);
+    } else if (type === 0x6ffffffd) {
+      // Walk the chain: vd_version, vd_flags, vd_ndx, vd_cnt, vd_hash, vd_aux, vd_next, and each Verdaux.
+      let v = off;
+      for (let n = 0; n < 4096 && v + 20 <= off + size; n++) {
+        list.push([v, 2, `${n} vd_version`], [v + 2, 2, `${n} vd_flags`], [v + 4, 2, `${n} vd_ndx`], [v + 6, 2, `${n} vd_cnt`], [v + 12, 4, `${n} vd_aux`], [v + 16, 4, `${n} vd_next`]);
+        let a = v + dv.getUint32(v + 12, true);
+        for (let k = 0; k < dv.getUint16(v + 6, true) && a + 8 <= off + size; k++) {
+          list.push([a, 4, `${n} aux ${k} vda_name`], [a + 4, 4, `${n} aux ${k} vda_next`]);
+          const next = dv.getUint32(a + 4, true);
+          if (!next) break;
+          a += next;
+        }
+        const next = dv.getUint32(v + 16, true);
+        if (!next) break;
+        v += next;
+      }
+      group('.gnu.version_d', region, list);
+    } else if (type === 0x6ffffff6 || type === 5) {
+      for (let k = 0; k + 4 <= Math.min(size, 64); k += 4) list.push([off + k, 4, `word ${k / 4}`]);
+      group(type === 5 ? 'DT_HASH' : 'DT_GNU_HASH', region, list);
+    } else if (type === 3 && i !== dv.getUint16(0x3e, true)) {
+      group('dynamic strings', region, []);
+    }
+  }
+  return groups;
+}
+
+const sharedFieldCache = new WeakMap<Uint8Array, FieldGroup[]>();
+
+/** A shared library mutated in one of its tables; sometimes with its section headers dropped first (the program-header route). */
+function mutateShared(rng: Rng, src: Uint8Array): { bytes: Uint8Array; what: string[] } {
+  let groups = sharedFieldCache.get(src);
+  if (!groups) {
+    groups = sharedFields(src);
+    sharedFieldCache.set(src, groups);
+  }
+  const what: string[] = [];
+  let bytes: Uint8Array = src.slice();
+  if (rng.chance(0.25)) {
+    // No section headers: readSharedObject takes PT_DYNAMIC and the dynamic entries instead.
+    bytes.fill(0, 0x28, 0x30);
+    bytes.fill(0, 0x3a, 0x40);
+    what.push('section headers dropped (e_shoff, e_shnum 0)');
+  }
+  const n = rng.chance(0.7) ? 1 : 2 + rng.int(3);
+  for (let i = 0; i < n; i++) {
+    const g = groups.length ? rng.pick(groups) : null;
+    if (g?.region && g.region.end > g.region.at && rng.chance(g.fields.length ? 0.25 : 0.8)) {
+      const k = 1 + rng.int(4);
+      const bits: number[] = [];
+      for (let j = 0; j < k; j++) {
+        const bit = g.region.at * 8 + rng.int((g.region.end - g.region.at) * 8);
+        if (bit >> 3 < bytes.length) bytes[bit >> 3] ^= 1 << (bit & 7);
+        bits.push(bit);
+      }
+      what.push(`${g.what}: flip bit${k > 1 ? 's' : ''} ${bits.join(', ')}`);
+      continue;
+    }
+    const m = mutateOnce(rng, bytes, g?.fields ?? []);
+    bytes = m.bytes;
+    what.push(g ? `${g.what}: ${m.what}` : m.what);
+  }
+  return { bytes, what };
+}
+
+// ---------------------------------------------------------------------------
+// Linker scripts: token-level mutations.
+
+const SCRIPT_KEYWORDS = ['GROUP', 'INPUT', 'AS_NEEDED', 'OUTPUT_FORMAT', 'OUTPUT_ARCH', 'SEARCH_DIR', 'TARGET', 'ENTRY', 'SECTIONS', 'MEMORY', 'INCLUDE', 'VERSION', '-lcore', 'libcore.a', 'app_a.o', ';', ',', '='];
+const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+const fromLatin1 = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
+
+/** A script's text in tokens, whitespace and comments included (joined, they are the text again). */
+function scriptPieces(text: string): string[] {
+  return text.match(/\/\*[\s\S]*?\*\/|"[^"]*"|[(),;=]|[^\s(),;="]+|\s+|[\s\S]/g) ?? [];
+}
+
+function mutateScriptOnce(rng: Rng, b: Uint8Array): { bytes: Uint8Array; what: string } {
+  // bytes, delete, duplicate, parentheses, nesting, long name, NUL, comment/quote, keyword
+  const op = rng.weighted([30, 10, 10, 10, 10, 8, 6, 6, 10]);
+  if (op === 0) return mutateOnce(rng, b, []);
+  const p = scriptPieces(latin1(b));
+  const words = p.map((t, i) => (/^\s/.test(t) ? -1 : i)).filter((i) => i >= 0);
+  const at = p.length ? rng.int(p.length + 1) : 0;
+  const word = words.length ? rng.pick(words) : -1;
+  const count = () => rng.pick([1, 1, 2, 3, 10, 100, 1000, 20000, 50000]);
+  let what: string;
+  switch (op) {
+    case 1: {
+      if (word < 0) return { bytes: b, what: 'delete (no token)' };
+      const n = 1 + (rng.chance(0.7) ? 0 : rng.int(4));
+      what = `delete token ${word} '${p[word].slice(0, 20)}'${n > 1 ? ` and ${n - 1} after` : ''}`;
+      p.splice(word, n);
+      break;
+    }
+    case 2: {
+      if (word < 0) return { bytes: b, what: 'duplicate (no token)' };
+      const sep = rng.chance(0.5) ? ' ' : '';
+      // At most about 1 MB more (a long name repeated 200,000 times is no string V8 can make).
+      const n = Math.max(1, Math.min(count(), Math.floor(2 ** 20 / (p[word].length + 1))));
+      what = `duplicate token ${word} '${p[word].slice(0, 20)}' x${n}`;
+      p.splice(word + 1, 0, (sep + p[word]).repeat(n));
+      break;
+    }
+    case 3: {
+      const parens = p.map((t, i) => (t === '(' || t === ')' ? i : -1)).filter((i) => i >= 0);
+      if (parens.length && rng.chance(0.3)) {
+        const i = rng.pick(parens);
+        what = `delete '${p[i]}' (token ${i})`;
+        p.splice(i, 1);
+      } else {
+        const ch = rng.pick(['(', ')']);
+        const n = count();
+        what = `insert '${ch}' x${n} at ${at}`;
+        p.splice(at, 0, ch.repeat(n));
+      }
+      break;
+    }
+    case 4: {
+      const opens = p.map((t, i) => (t === '(' ? i + 1 : -1)).filter((i) => i >= 0);
+      const pos = opens.length && rng.chance(0.8) ? rng.pick(opens) : at;
+      // 10,000 deep overflowed the stack of the recursive parser.
+      const depth = rng.pick([2, 8, 100, 1000, 20000, 50000]);
+      const closed = rng.chance(0.7) ? depth : rng.int(depth);
+      what = `nest AS_NEEDED ${depth} deep at ${pos} (${closed} closed)`;
+      p.splice(pos, 0, `${'AS_NEEDED ( '.repeat(depth)}libx.a ${') '.repeat(closed)}`);
+      break;
+    }
+    case 5: {
+      const n = rng.pick([256, 4096, 65536, 1 << 20]);
+      const name = rng.pick([
+        () => 'x'.repeat(n), () => `${'dir/'.repeat(n >> 2)}libx.a`, () => `-l${'y'.repeat(n)}`, () => `"${'q '.repeat(n >> 1)}"`, () => `/${'z'.repeat(n)}`,
+      ])();
+      const i = word >= 0 && rng.chance(0.7) ? word : at;
+      what = `name of ${name.length} bytes at ${i}`;
+      p.splice(i, word >= 0 && i === word ? 1 : 0, name);
+      break;
+    }
+    case 6: {
+      const n = rng.pick([1, 1, 2, 16, 5000]);
+      what = `insert ${n} NUL bytes at ${at}`;
+      p.splice(at, 0, '\0'.repeat(n));
+      break;
+    }
+    case 7: {
+      const t = rng.pick(['/*', '*/', '"', '/* x */', '/*/', '"(']);
+      const n = rng.chance(0.8) ? 1 : count();
+      what = `insert '${t}' x${n} at ${at}`;
+      p.splice(at, 0, t.repeat(n));
+      break;
+    }
+    default: {
+      const k = rng.pick(SCRIPT_KEYWORDS);
+      if (word >= 0 && rng.chance(0.5)) {
+        what = `token ${word} '${p[word].slice(0, 20)}' -> '${k}'`;
+        p[word] = k;
+      } else {
+        what = `insert '${k}' at ${at}`;
+        p.splice(at, 0, ` ${k} `);
+      }
+    }
+  }
+  return { bytes: fromLatin1(p.join('')), what };
+}
+
+export function mutateScript(rng: Rng, src: Uint8Array): { bytes: Uint8Array; what: string[] } {
+  let bytes: Uint8Array = src.slice();
+  const what: string[] = [];
+  const n = rng.chance(0.6) ? 1 : 2 + rng.int(2);
+  for (let i = 0; i < n; i++) {
+    const m = mutateScriptOnce(rng, bytes);
+    bytes = m.bytes;
+    what.push(m.what);
+  }
+  return { bytes, what };
+}
+
 /** 1 to 4 mutations, mostly 1 (a single change gets furthest into the parser). */
 export function mutate(rng: Rng, src: Uint8Array, fields: readonly Field[]): { bytes: Uint8Array; what: string[] } {
   let bytes: Uint8Array = src.slice();
@@ -632,7 +941,12 @@ export interface FuzzCase {
   prior: PriorLink | null;
   /** State cases: `raw` (bytes of the state), `image` (the output), `resigned` (a value, checksum recomputed). */
   stateMode: 'raw' | 'image' | 'resigned' | null;
+  /** Script cases: the files the script may name (the base build's app_a.o, app_b.o, libcore.a, lib/libcore.a), for the command line. */
+  files?: NamedBytes[];
 }
+
+/** The name a script case's script has, in-process and on disk. */
+export const SCRIPT_NAME = 'fuzz.ld';
 
 /** Derived, per-corpus data the cases need (field maps): computed once per process. */
 const fieldCache = new WeakMap<Uint8Array, Field[]>();
@@ -655,7 +969,25 @@ const STATE_HEADER_FIELDS: Field[] = [
 export function makeCase(corpus: ArchCorpus, kind: FuzzKind, seed: number, index: number): FuzzCase {
   const arch = corpus.arch;
   const rng = new Rng(caseSeed(seed, kind, arch, index));
-  const c: FuzzCase = { kind, arch, seed, index, target: '', mutations: [], inputs: [], thinMembers: [], incremental: false, prior: null, stateMode: null };
+  const c: FuzzCase = { kind, arch, seed, index, target: '', mutations: [], inputs: [], thinMembers: [], incremental: false, prior: null, stateMode: null, files: [] };
+  if (kind === 'script') {
+    const src = rng.pick(corpus.scripts);
+    const m = mutateScript(rng, src.bytes);
+    c.target = `script seed ${src.name}`;
+    c.mutations = m.what;
+    c.inputs = [{ name: SCRIPT_NAME, bytes: m.bytes }];
+    const b = corpus.builds[0];
+    c.files = [b.apps.app_a, b.apps.app_b, b.archives[0], { name: 'lib/libcore.a', bytes: b.archives[0].bytes }];
+    return c;
+  }
+  if (kind === 'shared') {
+    const src = rng.pick(corpus.shared);
+    const m = mutateShared(rng, src.bytes);
+    c.target = src.name;
+    c.mutations = m.what;
+    c.inputs = [{ name: src.name, bytes: m.bytes }];
+    return c;
+  }
   if (kind === 'state') {
     const prior = corpus.priors.app_a;
     c.inputs = corpus.edit.inputs.map((i) => ({ ...i }));
@@ -720,7 +1052,8 @@ function sameArray(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-export type CaseOutcome = 'full' | 'patched' | 'fell-back-full' | 'error';
+/** `read`: a script or shared library read without error (the reader kinds). */
+export type CaseOutcome = 'full' | 'patched' | 'fell-back-full' | 'read' | 'error';
 
 export interface CaseResult {
   kind: FuzzKind;
@@ -791,8 +1124,32 @@ function link(c: FuzzCase, withPrior: boolean): { session: LinkSession; outcome:
   }
 }
 
+/**
+ * A script or shared-library case: the reader alone. It must return, or throw a LinkError that
+ * names the input; a script is also put through `isLinkerScript`, as the command line does.
+ */
+function readInput(c: FuzzCase): { outcome: CaseOutcome; message: string | null; problem: string | null; keep: unknown } {
+  const input = c.inputs[0];
+  try {
+    if (c.kind === 'script') {
+      isLinkerScript(input.bytes);
+      const s = parseInputScript(input.name, new TextDecoder().decode(input.bytes));
+      const bad = [...s.inputs.map((x) => x.path), ...s.searchDirs].find((x) => typeof x !== 'string');
+      if (bad !== undefined) return { outcome: 'read', message: null, problem: `the script reads as a name that is not a string: ${String(bad)}`, keep: s };
+      return { outcome: 'read', message: null, problem: null, keep: s };
+    }
+    const so = readSharedObject(input.name, input.bytes);
+    return { outcome: 'read', message: null, problem: null, keep: so };
+  } catch (e) {
+    if (!(e instanceof LinkError)) throw e;
+    const problem = e.message.includes(input.name) ? null : `the error names no input file: ${e.message}`;
+    return { outcome: 'error', message: e.message, problem, keep: null };
+  }
+}
+
 /** Runs one case in this thread and judges it. Never throws. */
 export function runCase(corpus: ArchCorpus, c: FuzzCase, slowMs = 2000): CaseResult {
+  if (c.kind === 'script' || c.kind === 'shared') return runReaderCase(c, slowMs);
   const m0 = process.memoryUsage();
   const t0 = performance.now();
   const res: CaseResult = {
@@ -830,6 +1187,38 @@ export function runCase(corpus: ArchCorpus, c: FuzzCase, slowMs = 2000): CaseRes
       res.problem = `memory: grew by ${res.heapGrowth} bytes for ${res.inputBytes} input and ${res.outputBytes} output bytes (bound ${mem})`;
     }
   }
+  return res;
+}
+
+function runReaderCase(c: FuzzCase, slowMs: number): CaseResult {
+  const m0 = process.memoryUsage();
+  const t0 = performance.now();
+  const res: CaseResult = {
+    kind: c.kind, arch: c.arch, index: c.index, target: c.target, mutations: c.mutations, outcome: 'error', message: null, problem: null,
+    ms: 0, heapGrowth: 0, inputBytes: c.inputs[0].bytes.length, outputBytes: 0, paddingBytes: 0,
+  };
+  let keep: unknown = null;
+  try {
+    const r = readInput(c);
+    keep = r.keep;
+    res.outcome = r.outcome;
+    res.message = r.message;
+    res.problem = r.problem;
+  } catch (e) {
+    res.outcome = 'crash';
+    res.message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    res.problem = `uncaught ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
+  }
+  res.ms = performance.now() - t0;
+  const m1 = process.memoryUsage();
+  res.heapGrowth = m1.heapUsed + m1.arrayBuffers - (m0.heapUsed + m0.arrayBuffers);
+  keep = null;
+  void keep;
+  // Reading is linear: 50 MB/s is far below what any reader does.
+  const limit = slowMs + res.inputBytes / 50e3;
+  const mem = memoryBound(res.inputBytes, 0);
+  if (!res.problem && res.ms > limit) res.problem = `slow: ${res.ms.toFixed(0)} ms (limit ${limit.toFixed(0)} ms)`;
+  else if (!res.problem && res.heapGrowth > mem) res.problem = `memory: grew by ${res.heapGrowth} bytes for ${res.inputBytes} input bytes (bound ${mem})`;
   return res;
 }
 
@@ -873,7 +1262,7 @@ function judge(corpus: ArchCorpus, c: FuzzCase, r: { session: LinkSession; outco
 
 /** Writes a case's files into `dir` and returns the tslink arguments (relative paths: run with cwd = dir). */
 export function materializeCase(c: FuzzCase, dir: string): string[] {
-  for (const i of [...c.inputs, ...c.thinMembers]) {
+  for (const i of [...c.inputs, ...c.thinMembers, ...(c.files ?? [])]) {
     mkdirSync(dirname(join(dir, i.name)), { recursive: true });
     writeFileSync(join(dir, i.name), i.bytes);
   }
@@ -883,6 +1272,7 @@ export function materializeCase(c: FuzzCase, dir: string): string[] {
   }
   const args = ['-static', '-e', '_start', '-m', c.arch === 'x86_64' ? 'elf_x86_64' : 'aarch64linux', '-o', 'out'];
   if (c.incremental) args.push('--incremental', '--explain', '--build-id=fast');
+  // A shared library is not a link input yet: the file is written, and the command line refuses it.
   return [...args, ...c.inputs.map((i) => i.name)];
 }
 
@@ -1113,13 +1503,65 @@ if (!isMainThread && (workerData as { role?: string } | null)?.role === WORKER_R
 
 function usage(): never {
   process.stderr.write(
-    'usage: node dist/src/tools/fuzz.js --seed S --cases N [--kind object|archive|state] [--arch x86_64|aarch64]\n' +
-      '                                   [--only J] [--workers W] [--slow-ms MS] [--hang-ms MS] [--save] [--quiet]\n',
+    'usage: node dist/src/tools/fuzz.js --seed S --cases N [--kind object|archive|state|script|shared] [--arch x86_64|aarch64]\n' +
+      '                                   [--only J] [--workers W] [--slow-ms MS] [--hang-ms MS] [--save] [--quiet]\n' +
+      '       node dist/src/tools/fuzz.js --cli-batch JOBS.json   (runs tslink\'s main() on each {dir, args}; prints the results as JSON)\n',
   );
   process.exit(2);
 }
 
+export interface CliBatchJob {
+  dir: string;
+  args: string[];
+}
+
+export interface CliBatchResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** What escaped main(), with its stack: never expected. */
+  threw: string | null;
+  ms: number;
+}
+
+/**
+ * Runs the command line's entry point (`main` in src/cli/main.ts, what bin/tslink.js calls) on
+ * each job in turn, in its directory, capturing what it prints: many command-line cases for the
+ * cost of one node start. Meant for a child process of its own (it changes directory).
+ */
+export async function cliBatch(jobs: readonly CliBatchJob[]): Promise<CliBatchResult[]> {
+  const { main } = await import('../cli/main.js');
+  const out: CliBatchResult[] = [];
+  const cwd = process.cwd();
+  const stdoutWrite = process.stdout.write;
+  const stderrWrite = process.stderr.write;
+  for (const job of jobs) {
+    const r: CliBatchResult = { status: null, stdout: '', stderr: '', threw: null, ms: 0 };
+    const t0 = performance.now();
+    process.chdir(job.dir);
+    process.stdout.write = ((chunk: string | Uint8Array) => ((r.stdout += String(chunk)), true)) as typeof process.stdout.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => ((r.stderr += String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      r.status = await main(job.args);
+    } catch (e) {
+      r.threw = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    } finally {
+      process.stdout.write = stdoutWrite;
+      process.stderr.write = stderrWrite;
+      process.chdir(cwd);
+    }
+    r.ms = performance.now() - t0;
+    out.push(r);
+  }
+  return out;
+}
+
 async function cli(argv: string[]): Promise<number> {
+  if (argv[0] === '--cli-batch' && argv.length === 2) {
+    const results = await cliBatch(JSON.parse(readFileSync(argv[1], 'utf8')) as CliBatchJob[]);
+    process.stdout.write(JSON.stringify(results));
+    return 0;
+  }
   const opts: FuzzOptions = { seed: 1, cases: 1000 };
   let save = false;
   let quiet = false;
