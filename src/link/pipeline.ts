@@ -13,6 +13,7 @@ import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resol
 import { scanRelocations, slotKey, undefWeakIn, type GotPlan } from './scan.js';
 import { planIfuncs, writeIfuncs, type IfuncPlan } from './ifunc.js';
 import { addEhFrameHdr, writeEhFrameHdr } from './ehFrameHdr.js';
+import { fillPattern } from './padding.js';
 import { SymbolValues } from './symbols.js';
 import { locateThunks, planThunks, thunkKey, useThunk, writeThunks, type ThunkPlan } from './thunks.js';
 import { buildElfTables, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
@@ -199,12 +200,4 @@ function entryAddress(res: Resolution, values: SymbolValues, name: string, warni
   if (/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(name)) return Number(name);
   warnings.push(`cannot find entry symbol ${name}; not setting start address`);
   return 0;
-}
-
-function fillPattern(image: Uint8Array, start: number, end: number, pattern: Uint8Array): void {
-  if (pattern.length === 1) {
-    image.fill(pattern[0], start, end);
-    return;
-  }
-  for (let p = start; p < end; p += pattern.length) image.set(pattern.subarray(0, Math.min(pattern.length, end - p)), p);
 }

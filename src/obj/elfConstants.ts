@@ -117,3 +117,37 @@ export const PHDR_SIZE = 56;
 export const SHDR_SIZE = 64;
 export const SYM_SIZE = 24;
 export const RELA_SIZE = 24;
+
+// Dynamic sections and symbol versions (read from shared objects).
+
+/** Dynamic-section tags (gABI; the GNU extensions as glibc's elf.h names them). */
+export const enum DT {
+  NULL = 0,
+  NEEDED = 1,
+  HASH = 4,
+  STRTAB = 5,
+  SYMTAB = 6,
+  STRSZ = 10,
+  SYMENT = 11,
+  SONAME = 14,
+  GNU_HASH = 0x6ffffef5,
+  VERSYM = 0x6ffffff0,
+  VERDEF = 0x6ffffffc,
+  VERDEFNUM = 0x6ffffffd,
+}
+
+/** Section type of .gnu.version_d (SHT_GNU_versym is in elfConstants). */
+export const SHT_GNU_verdef = 0x6ffffffd;
+/** e_phnum's escape for counts that do not fit: the count is section 0's sh_info. */
+export const PN_XNUM = 0xffff;
+
+export const DYN_SIZE = 16;
+/** Elf64_Verdef: vd_version, vd_flags, vd_ndx, vd_cnt (u16), vd_hash, vd_aux, vd_next (u32). */
+export const VERDEF_SIZE = 20;
+/** Elf64_Verdaux: vda_name, vda_next (u32). */
+export const VERDAUX_SIZE = 8;
+export const VER_DEF_CURRENT = 1;
+export const VER_FLG_BASE = 1;
+export const VER_NDX_LOCAL = 0;
+export const VER_NDX_GLOBAL = 1;
+export const VERSYM_HIDDEN = 0x8000;

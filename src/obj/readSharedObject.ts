@@ -2,6 +2,7 @@ import { ByteReader } from './ByteReader.js';
 import { hex } from './LinkError.js';
 import {
   ELFCLASS64, ELFDATA2LSB, ELFMAG, ET, PHDR_SIZE, PT, SHDR_SIZE, SHN, SHT, STB, SYM_SIZE,
+  DT, SHT_GNU_verdef, PN_XNUM, DYN_SIZE, VERDEF_SIZE, VERDAUX_SIZE, VER_DEF_CURRENT, VER_FLG_BASE, VER_NDX_LOCAL, VER_NDX_GLOBAL, VERSYM_HIDDEN,
 } from './elfConstants.js';
 import { SymBinding, type SharedObject, type SharedSymbol, type SymType } from './model.js';
 import { elfMachineToArch, isElf } from './readElf.js';
@@ -37,38 +38,6 @@ import { elfMachineToArch, isElf } from './readElf.js';
  * before it is read, every loop is bounded by the bytes it walks, and every
  * malformed input is a LinkError naming the file and the offset.
  */
-
-/** Dynamic-section tags (gABI; the GNU extensions as glibc's elf.h names them). */
-const enum DT {
-  NULL = 0,
-  NEEDED = 1,
-  HASH = 4,
-  STRTAB = 5,
-  SYMTAB = 6,
-  STRSZ = 10,
-  SYMENT = 11,
-  SONAME = 14,
-  GNU_HASH = 0x6ffffef5,
-  VERSYM = 0x6ffffff0,
-  VERDEF = 0x6ffffffc,
-  VERDEFNUM = 0x6ffffffd,
-}
-
-/** Section type of .gnu.version_d (SHT_GNU_versym is in elfConstants). */
-const SHT_GNU_verdef = 0x6ffffffd;
-/** e_phnum's escape for counts that do not fit: the count is section 0's sh_info. */
-const PN_XNUM = 0xffff;
-
-const DYN_SIZE = 16;
-/** Elf64_Verdef: vd_version, vd_flags, vd_ndx, vd_cnt (u16), vd_hash, vd_aux, vd_next (u32). */
-const VERDEF_SIZE = 20;
-/** Elf64_Verdaux: vda_name, vda_next (u32). */
-const VERDAUX_SIZE = 8;
-const VER_DEF_CURRENT = 1;
-const VER_FLG_BASE = 1;
-const VER_NDX_LOCAL = 0;
-const VER_NDX_GLOBAL = 1;
-const VERSYM_HIDDEN = 0x8000;
 
 /** A byte range [off, end) of the file holding one table. */
 interface Region {

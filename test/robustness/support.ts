@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildFixture, type FixtureArch, type FixtureBuild, type FixtureVariants } from '../../src/cli/fixture.js';
-import { repoRoot, run, tmpDir, type ExecResult } from '../support/toolchain.js';
+import { exec, repoRoot, run, tmpDir, type ExecResult } from '../support/toolchain.js';
 
 export const TSLINK = () => path.join(repoRoot(), 'bin', 'tslink.js');
 
@@ -20,23 +20,7 @@ export function linkArgs(arch: FixtureArch, out: string, inputs: readonly string
 
 /** `node bin/tslink.js args` in `cwd` under umask 022 (or `umask`). */
 export function tslink(args: readonly string[], cwd: string, opts: { umask?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', `umask ${opts.umask ?? '022'} && exec "$@"`, 'sh', process.execPath, TSLINK(), ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 60_000);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), timedOut });
-    });
-  });
+  return exec('sh', ['-c', `umask ${opts.umask ?? '022'} && exec "$@"`, 'sh', process.execPath, TSLINK(), ...args], { cwd, timeoutMs: opts.timeoutMs });
 }
 
 /** Runs tslink and fails the test unless it exits 0; returns its `--explain` line. */
