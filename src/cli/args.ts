@@ -8,8 +8,8 @@ import type { ArchName } from '../obj/model.js';
  */
 
 export type InputArg =
-  | { kind: 'file'; path: string; wholeArchive: boolean; staticOnly: boolean }
-  | { kind: 'library'; name: string; wholeArchive: boolean; staticOnly: boolean };
+  | { kind: 'file'; path: string; wholeArchive: boolean; staticOnly: boolean; asNeeded: boolean }
+  | { kind: 'library'; name: string; wholeArchive: boolean; staticOnly: boolean; asNeeded: boolean };
 
 export interface CliOptions {
   output: string;
@@ -33,6 +33,22 @@ export interface CliOptions {
   dataSlackPct: number | undefined;
   explain: boolean;
   ehFrameHdr: boolean;
+  /** -pie */
+  pie: boolean;
+  /** -static or -Bstatic given before any input: a static executable, shared libraries refused. */
+  staticLink: boolean;
+  dynamicLinker: string | undefined;
+  bindNow: boolean;
+  relro: boolean;
+  runpath: string[];
+  hashStyle: 'sysv' | 'gnu' | 'both';
+  exportDynamic: boolean;
+  /** --gc-sections: leave out what the entry point does not reach. */
+  gcSections: boolean;
+  /** --print-gc-sections: list what --gc-sections left out (lld's format, on stdout). */
+  printGcSections: boolean;
+  /** -z start-stop-gc (default) / -z nostart-stop-gc. */
+  startStopGc: boolean;
 }
 
 const EMULATIONS: Record<string, ArchName> = {
@@ -44,32 +60,33 @@ const EMULATIONS: Record<string, ArchName> = {
 
 /** -z keywords that cannot change a static executable tslink writes, or that it does by default. */
 const HARMLESS_Z = new Set([
-  'noexecstack', 'relro', 'norelro', 'now', 'lazy', 'separate-code', 'noseparate-code', 'nodelete', 'text',
-  'defs', 'origin', 'noexecheap', 'notext', 'combreloc', 'nocombreloc', 'nocopyreloc', 'muldefs',
+  'noexecstack', 'separate-code', 'noseparate-code', 'nodelete', 'text',
+  'defs', 'origin', 'noexecheap', 'combreloc', 'nocombreloc', 'muldefs',
 ]);
 
 /** Flags with no argument that are harmless here (ignored). */
 const HARMLESS_FLAGS = new Set([
-  '--as-needed', '--no-as-needed', '--color-diagnostics',
+  '--color-diagnostics',
   '--no-color-diagnostics', '--no-undefined', '-nostdlib', '--sort-common', '--warn-common', '--no-warn-mismatch',
-  '-O0', '-O1', '-O2', '-O3', '--no-gc-sections', '--gc-sections',
-  '--no-pie', '-no-pie', '--enable-new-dtags', '--disable-new-dtags', '-Bsymbolic-functions', '--no-rosegment',
-  '--start-group', '--end-group', '-(', '-)', '-EL', '--hash-style=gnu',
-  '--hash-style=both', '--hash-style=sysv', '--relax', '--no-relax', '--stats', '--cref', '-nopie',
+  '-O0', '-O1', '-O2', '-O3',
+  '--enable-new-dtags', '-Bsymbolic-functions', '--no-rosegment',
+  '--start-group', '--end-group', '-(', '-)', '-EL', '--relax', '--no-relax', '--stats', '--cref',
 ]);
 
 /** Options with one argument that are harmless here. */
-const HARMLESS_WITH_ARG = new Set(['--hash-style', '-dynamic-linker', '--dynamic-linker', '-plugin-opt', '--sysroot', '-soname', '-h']);
+const HARMLESS_WITH_ARG = new Set(['-plugin-opt', '--sysroot', '-soname', '-h']);
 
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
     output: 'a.out', entry: '_start', inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
     undefinedSymbols: [], help: false, version: false, verbose: false, fatalWarnings: false, warnings: [],
     incremental: false, incrementalState: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
-    ehFrameHdr: false,
+    ehFrameHdr: false, pie: false, staticLink: false, dynamicLinker: undefined, bindNow: false, relro: true, runpath: [],
+    hashStyle: 'both', exportDynamic: false, gcSections: false, printGcSections: false, startStopGc: true,
   };
   let whole = false;
   let staticOnly = false;
+  let asNeeded = false;
   const args = [...argv];
 
   for (let i = 0; i < args.length; i++) {
@@ -103,7 +120,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if ((v = long(['--entry'])) !== undefined || (v = short('-e')) !== undefined) { o.entry = v; continue; }
     if ((v = long(['--library-path'])) !== undefined || (v = short('-L')) !== undefined) { o.libraryPaths.push(v); continue; }
     if ((v = long(['--library'])) !== undefined || (v = short('-l')) !== undefined) {
-      o.inputs.push({ kind: 'library', name: v, wholeArchive: whole, staticOnly });
+      o.inputs.push({ kind: 'library', name: v, wholeArchive: whole, staticOnly, asNeeded });
       continue;
     }
     if ((v = long(['--undefined'])) !== undefined || (v = short('-u')) !== undefined) { o.undefinedSymbols.push(v); continue; }
@@ -118,20 +135,46 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (a === '--no-build-id') { o.buildId = undefined; continue; }
     if (a === '--whole-archive') { whole = true; continue; }
     if (a === '--no-whole-archive') { whole = false; continue; }
-    if (['-static', '--static', '-Bstatic', '-dn', '-non_shared'].includes(a)) { staticOnly = true; continue; }
+    if (['-static', '--static', '-Bstatic', '-dn', '-non_shared'].includes(a)) {
+      staticOnly = true;
+      if (o.inputs.length === 0) o.staticLink = true;
+      continue;
+    }
     if (['-Bdynamic', '-dy', '-call_shared'].includes(a)) { staticOnly = false; continue; }
+    if (a === '--as-needed') { asNeeded = true; continue; }
+    if (a === '--no-as-needed') { asNeeded = false; continue; }
     if ((v = short('-z')) !== undefined) {
+      if (v === 'start-stop-gc' || v === 'nostart-stop-gc') { o.startStopGc = v === 'start-stop-gc'; continue; }
       const key = v.split('=')[0];
+      if (v === 'now') { o.bindNow = true; continue; }
+      if (v === 'lazy') { o.bindNow = false; continue; }
+      if (v === 'relro') { o.relro = true; continue; }
+      if (v === 'norelro') { o.relro = false; continue; }
       if (HARMLESS_Z.has(v) || key === 'max-page-size' || key === 'common-page-size' || key === 'stack-size') continue;
       throw new LinkError(`unsupported option: -z ${v}`);
     }
+    if (a === '-pie' || a === '--pie') { o.pie = true; continue; }
+    if (a === '-no-pie' || a === '--no-pie' || a === '-nopie') { o.pie = false; continue; }
+    if ((v = long(['-dynamic-linker', '--dynamic-linker'])) !== undefined) { o.dynamicLinker = v; continue; }
+    if (a === '--no-dynamic-linker') { o.dynamicLinker = undefined; continue; }
+    if ((v = long(['-rpath', '--rpath', '-R'])) !== undefined) { o.runpath.push(...v.split(':').filter(Boolean)); continue; }
+    if ((v = long(['--hash-style', '-hash-style'])) !== undefined) {
+      if (v !== 'sysv' && v !== 'gnu' && v !== 'both') throw new LinkError(`--hash-style: unknown style '${v}' (expected sysv, gnu or both)`);
+      o.hashStyle = v;
+      continue;
+    }
+    if (a === '--export-dynamic' || a === '-E' || a === '-export-dynamic') { o.exportDynamic = true; continue; }
+    if (a === '--no-export-dynamic') { o.exportDynamic = false; continue; }
+    if (a === '--enable-new-dtags' || a === '--disable-new-dtags') continue;
     if (HARMLESS_FLAGS.has(a)) continue;
     if (HARMLESS_WITH_ARG.has(a)) { value(a); continue; }
     if ([...HARMLESS_WITH_ARG].some((n) => n.startsWith('--') && a.startsWith(n + '='))) continue;
-    if (a === '-pie' || a === '--pie' || a === '-static-pie' || a === '--no-dynamic-linker') {
-      throw new LinkError(`${a}: position-independent executables are not supported yet`);
-    }
+    if (a === '-static-pie' || a === '--static-pie') throw new LinkError(`${a}: static position-independent executables are not supported yet`);
     if (a === '-shared' || a === '--shared' || a === '-Bshareable') throw new LinkError(`${a}: shared libraries are not supported yet`);
+    if (a === '--gc-sections') { o.gcSections = true; continue; }
+    if (a === '--no-gc-sections') { o.gcSections = false; continue; }
+    if (a === '--print-gc-sections') { o.printGcSections = true; continue; }
+    if (a === '--no-print-gc-sections') { o.printGcSections = false; continue; }
     if (a === '--eh-frame-hdr') { o.ehFrameHdr = true; continue; }
     if (a === '--no-eh-frame-hdr') { o.ehFrameHdr = false; continue; }
     if (a === '--incremental') { o.incremental = true; continue; }
@@ -141,7 +184,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if ((v = long(['--code-slack'])) !== undefined) { o.codeSlackPct = percent('--code-slack', v); continue; }
     if ((v = long(['--data-slack'])) !== undefined) { o.dataSlackPct = percent('--data-slack', v); continue; }
     if (a.startsWith('-') && a !== '-') throw new LinkError(`unknown argument '${a}'`);
-    o.inputs.push({ kind: 'file', path: a, wholeArchive: whole, staticOnly });
+    o.inputs.push({ kind: 'file', path: a, wholeArchive: whole, staticOnly, asNeeded });
   }
   return o;
 }
@@ -154,22 +197,40 @@ function percent(flag: string, v: string): number {
 
 export const HELP = `Usage: tslink [options] file...
 
-tslink links ELF relocatable objects and static archives (x86-64, AArch64)
-into static executables. It accepts the GNU ld options compiler drivers pass.
+tslink links ELF relocatable objects, static archives and shared libraries
+(x86-64, AArch64) into executables: static, dynamic, and position-independent.
+It accepts the GNU ld options compiler drivers pass.
 
 Options:
   -o FILE, --output=FILE     Write the output to FILE (default a.out)
   -e SYM, --entry=SYM        Entry point symbol (default _start)
   -L DIR, --library-path=DIR Add DIR to the library search path
-  -l NAME, --library=NAME    Search for libNAME.a (or -l:FILE for FILE)
+  -l NAME, --library=NAME    Search for libNAME.so, then libNAME.a, in each
+                             directory (only libNAME.a after -Bstatic); -l:FILE for FILE
   -u SYM, --undefined=SYM    Treat SYM as referenced (pulls it from archives)
   -m EMULATION               elf_x86_64 or aarch64linux
   -static, -Bstatic          Link against static archives only
+  -Bdynamic                  Search for shared libraries again
+  -pie, -no-pie              A position-independent executable (or not)
+  -dynamic-linker PATH       The program interpreter (PT_INTERP)
+  --as-needed                Record the following shared libraries as DT_NEEDED
+                             only if a reference binds to them (--no-as-needed: always)
+  -rpath DIR                 Add DIR to DT_RUNPATH
+  -z now, -z lazy            Bind PLT slots at load time (default lazy)
+  -z relro, -z norelro       PT_GNU_RELRO (default relro)
+  --hash-style=STYLE         sysv, gnu or both (default both)
+  --export-dynamic, -E       Put every global the executable defines into .dynsym
   --whole-archive            Include every member of the following archives
   --no-whole-archive         Back to pulling members in on demand
   --start-group, --end-group Accepted; archives are always searched as a group
   --build-id[=STYLE]         Add a .note.gnu.build-id (fast, md5, sha1, uuid, 0xHEX, none)
   --eh-frame-hdr             Add .eh_frame_hdr and PT_GNU_EH_FRAME (C++ exceptions need it)
+  --gc-sections              Leave out sections that nothing reachable from the
+                             entry point uses (lld's rules); --no-gc-sections: keep all
+  --print-gc-sections        List the sections --gc-sections leaves out (full links)
+  -z nostart-stop-gc         With --gc-sections, a reference to __start_SEC or
+                             __stop_SEC keeps the sections SEC (-z start-stop-gc,
+                             the default, keeps only __libc_* ones, as lld does)
   -z KEYWORD                 Accepted where it cannot change the output
   --fatal-warnings           Treat warnings as errors
   --help                     Print this help
@@ -188,6 +249,7 @@ Commands:
   tslink demo                Build the bundled fixture, link it, edit it,
                              relink incrementally and show the outcomes
 
-Not built yet (an error says so): -pie, -shared, shared-library inputs,
-linker scripts.
+Not built yet (an error says so): -shared, -static-pie, general- and
+local-dynamic access to a shared library's thread-local variables, linker
+scripts other than the ones that name inputs (as Debian's libc.so does).
 `;

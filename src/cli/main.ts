@@ -7,6 +7,7 @@ import { LinkError } from '../obj/LinkError.js';
 import { elfMachineToArch, isElf } from '../obj/readElf.js';
 import { isArchive, readArchive } from '../obj/archive.js';
 import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
+import { isSharedObject } from '../obj/readSharedObject.js';
 import type { ArchName } from '../obj/model.js';
 import { LinkSession, type LinkReport } from '../session/LinkSession.js';
 import { VERSION } from '../version.js';
@@ -64,10 +65,17 @@ function runLink(opts: CliOptions): number {
   for (const input of opts.inputs) expandInput(input, findInput(input, opts.libraryPaths), opts.libraryPaths, files, contents, 0);
   const arch = opts.arch ?? guessArch(files.map((f) => f.path), contents);
 
+  if (opts.staticLink) {
+    const shared = files.find((_, i) => isSharedObject(contents[i]));
+    if (shared) throw new LinkError(`attempted static link of dynamic object ${shared.path}`);
+    if (opts.pie) throw new LinkError('-static and -pie together (a static position-independent executable) are not supported yet');
+  }
   const session = new LinkSession({
     format: 'elf', arch, output: 'exe', entry: opts.entry, buildId: opts.buildId, undefinedSymbols: opts.undefinedSymbols,
     incremental: opts.incremental, codeSlackPct: opts.codeSlackPct, dataSlackPct: opts.dataSlackPct,
-    ehFrameHdr: opts.ehFrameHdr,
+    ehFrameHdr: opts.ehFrameHdr, pie: opts.pie, dynamicLinker: opts.staticLink ? undefined : opts.dynamicLinker, bindNow: opts.bindNow,
+    relro: opts.relro, runpath: opts.runpath, hashStyle: opts.hashStyle, exportDynamic: opts.exportDynamic,
+    gcSections: opts.gcSections, startStopGc: opts.startStopGc, printGcSections: opts.printGcSections,
   });
   const statePath = opts.incrementalState ?? `${opts.output}.tslink-state`;
   const tRead = performance.now();
@@ -82,12 +90,15 @@ function runLink(opts: CliOptions): number {
     files.forEach(({ input, path }, i) => {
       session.addInput(path, contents[i], {
         wholeArchive: input.wholeArchive,
+        asNeeded: input.asNeeded,
         readThinMember: (member) => readInput(member),
       });
     });
     const report = session.link();
     if (opts.fatalWarnings && report.warnings.length) throw new LinkError(report.warnings.join('\n'));
     for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
+    // As lld prints them: on standard output, without a prefix.
+    for (const line of report.removedSections) process.stdout.write(`${line}\n`);
     const tWrite = performance.now();
     writeOutput(opts.output, session, report.outcome === 'patched' ? prior : null);
     // The state last: an image without its state is relinked in full, never wrongly patched.
@@ -152,8 +163,9 @@ function expandInput(input: InputArg, path: string, libraryPaths: readonly strin
   const script = parseInputScript(path, new TextDecoder().decode(bytes));
   const dirs = [...script.searchDirs, ...libraryPaths];
   for (const item of script.inputs) {
+    const asNeeded = input.asNeeded || item.asNeeded;
     if (item.isLibrary) {
-      const lib: InputArg = { kind: 'library', name: item.path, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly };
+      const lib: InputArg = { kind: 'library', name: item.path, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded };
       expandInput(lib, findInput(lib, dirs), libraryPaths, files, contents, depth + 1, open);
       continue;
     }
@@ -161,7 +173,7 @@ function expandInput(input: InputArg, path: string, libraryPaths: readonly strin
     const candidates = item.path.startsWith('/') ? [item.path] : [join(dirname(path), item.path), item.path, ...dirs.map((d) => join(d, item.path))];
     const found = candidates.find((c) => existsSync(c));
     if (!found) throw new LinkError(`${path}: cannot find ${item.path}, named by this linker script`);
-    expandInput({ kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly }, found, libraryPaths, files, contents, depth + 1, open);
+    expandInput({ kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded }, found, libraryPaths, files, contents, depth + 1, open);
   }
 }
 
@@ -175,15 +187,15 @@ function readInput(path: string): Uint8Array {
   }
 }
 
-/** -lNAME: libNAME.a in each -L directory in order (libNAME.so is not an input yet); -l:FILE: FILE. */
+/**
+ * -lNAME: in each -L directory in order, libNAME.so then libNAME.a (only
+ * libNAME.a after -Bstatic), as GNU ld and lld search; -l:FILE: FILE.
+ */
 function findInput(input: InputArg, libraryPaths: readonly string[]): string {
   if (input.kind === 'file') return input.path;
-  const names = input.name.startsWith(':') ? [input.name.slice(1)] : [`lib${input.name}.a`];
+  const names = input.name.startsWith(':') ? [input.name.slice(1)]
+    : input.staticOnly ? [`lib${input.name}.a`] : [`lib${input.name}.so`, `lib${input.name}.a`];
   for (const dir of libraryPaths) {
-    if (!input.staticOnly && !input.name.startsWith(':') && existsSync(join(dir, `lib${input.name}.so`))
-      && !existsSync(join(dir, `lib${input.name}.a`))) {
-      throw new LinkError(`-l${input.name}: found ${join(dir, `lib${input.name}.so`)}, but shared libraries are not supported as inputs yet`);
-    }
     for (const n of names) {
       const p = join(dir, n);
       if (existsSync(p)) return p;

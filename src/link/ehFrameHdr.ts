@@ -33,7 +33,7 @@ const DW_EH_PE_pcrel = 0x10;
 const DW_EH_PE_datarel = 0x30;
 const DW_EH_PE_omit = 0xff;
 
-interface Record {
+export interface Record {
   /** Offset of the record (its length field) in the section's bytes. */
   at: number;
   /** Offset just past it. */
@@ -43,7 +43,7 @@ interface Record {
 }
 
 /** The records of an .eh_frame byte range; zero terminators (crtend.o's) are skipped. */
-function records(data: Uint8Array, name: string): Record[] {
+export function records(data: Uint8Array, name: string): Record[] {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const out: Record[] = [];
   let at = 0;
@@ -80,7 +80,7 @@ export function addEhFrameHdr(plan: SectionPlan): number {
   }
   const size = 12 + 8 * fdes;
   const atom = addInternalAtom(plan.files[plan.internal], {
-    name: '.eh_frame_hdr', kind: AtomKind.ROData, flags: SecFlag.Alloc, align: 4, size, data: new Uint8Array(size), rawType: SHT.PROGBITS,
+    name: '.eh_frame_hdr', kind: AtomKind.ROData, flags: SecFlag.Alloc | SecFlag.Fixed, align: 4, size, data: new Uint8Array(size), rawType: SHT.PROGBITS,
   });
   addSyntheticSection(plan, atom);
   return atom;

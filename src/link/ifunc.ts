@@ -15,6 +15,8 @@ import { isIfunc } from './symbols.js';
  * for each R_*_IRELATIVE there, calls the resolver (the addend) and stores
  * its answer in the slot (the offset). The PLT entry is the function's
  * address as far as the program is concerned, so pointers compare equal.
+ * In a dynamic executable the records go into .rela.plt instead, which the
+ * dynamic loader applies (adding the load base to a PIE's addends).
  */
 
 export interface IfuncPlan {
@@ -33,7 +35,7 @@ export function ifuncKey(res: Resolution, file: number, sym: number, firstGlobal
 }
 
 /** Finds every IFUNC a live atom refers to and makes its PLT entry, slot and IRELATIVE record. */
-export function planIfuncs(arch: Arch, res: Resolution, plan: SectionPlan): IfuncPlan {
+export function planIfuncs(arch: Arch, res: Resolution, plan: SectionPlan, dynamic = false): IfuncPlan {
   const out: IfuncPlan = { index: new Map(), entries: [], plt: -1, got: -1, rela: -1 };
   for (const sec of plan.sections) {
     for (const ref of sec.atoms) {
@@ -60,15 +62,16 @@ export function planIfuncs(arch: Arch, res: Resolution, plan: SectionPlan): Ifun
   if (n === 0) return out;
   const internal = plan.files[plan.internal];
   out.plt = addInternalAtom(internal, {
-    name: '.iplt', kind: AtomKind.Code, flags: SecFlag.Alloc | SecFlag.Exec, align: 16,
+    name: '.iplt', kind: AtomKind.Code, flags: SecFlag.Alloc | SecFlag.Exec | SecFlag.Fixed, align: 16,
     size: n * arch.ipltEntrySize, data: new Uint8Array(n * arch.ipltEntrySize), rawType: SHT.PROGBITS,
   });
   out.got = addInternalAtom(internal, {
-    name: '.got.plt', kind: AtomKind.Data, flags: SecFlag.Alloc | SecFlag.Write, align: 8,
+    name: '.got.plt', kind: AtomKind.Data, flags: SecFlag.Alloc | SecFlag.Write | SecFlag.Fixed, align: 8,
     size: n * 8, data: new Uint8Array(n * 8), rawType: SHT.PROGBITS,
   });
+  // A dynamic executable's loader applies them from DT_JMPREL (.rela.plt), after the JUMP_SLOTs.
   out.rela = addInternalAtom(internal, {
-    name: '.rela.iplt', kind: AtomKind.ROData, flags: SecFlag.Alloc, align: 8,
+    name: dynamic ? '.rela.plt' : '.rela.iplt', kind: AtomKind.ROData, flags: SecFlag.Alloc | SecFlag.Fixed, align: 8,
     size: n * RELA_SIZE, data: new Uint8Array(n * RELA_SIZE), rawType: SHT.RELA,
   });
   for (const a of [out.plt, out.got, out.rela]) addSyntheticSection(plan, a);

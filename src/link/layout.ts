@@ -46,6 +46,16 @@ export interface TlsTemplate {
   align: number;
 }
 
+/** What kind of executable the layout is for. */
+export interface OutputShape {
+  /** Position-independent: loaded at any base, laid out from 0. */
+  pie: boolean;
+  /** Give what is written only at load time its own segment, made read-only after relocation (PT_GNU_RELRO). */
+  relro: boolean;
+}
+
+export const STATIC_EXE: OutputShape = { pie: false, relro: true };
+
 export interface Layout {
   /** Output sections in output order (sorted by rank). */
   sections: OutputSection[];
@@ -56,16 +66,18 @@ export interface Layout {
   /** Where non-allocated data ends in the file: the writer appends its tables here. */
   fileEnd: number;
   imageBase: number;
+  pie: boolean;
 }
 
 const SEG_FLAGS: Record<number, number> = {
   [SegClass.R]: PF.R,
   [SegClass.RX]: PF.R | PF.X,
+  [SegClass.RelRo]: PF.R | PF.W,
   [SegClass.RW]: PF.R | PF.W,
   [SegClass.Bss]: PF.R | PF.W,
 };
 
-export function assignAddresses(plan: SectionPlan, arch: Arch, policy: PlacementPolicy): Layout {
+export function assignAddresses(plan: SectionPlan, arch: Arch, policy: PlacementPolicy, shape: OutputShape = STATIC_EXE): Layout {
   const sections = plan.sections
     .map((s, i) => ({ s, i }))
     .filter(({ s }) => s.atoms.length > 0)
@@ -73,13 +85,25 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
     .map(({ s }) => s);
   const atomAddr = plan.files.map((f) => new Float64Array(f.atoms.length).fill(NaN));
 
-  const classes = new Set(sections.filter((s) => s.flags & SecFlag.Alloc).map((s) => segClassOf(s.rank)));
+  // Without RELRO, what it would hold joins the writable segment.
+  const classOf = (rank: number): SegClass => {
+    const c = segClassOf(rank);
+    return c === SegClass.RelRo && !shape.relro ? SegClass.RW : c;
+  };
+  const alloc = sections.filter((s) => s.flags & SecFlag.Alloc);
+  const classes = new Set(alloc.map((s) => classOf(s.rank)));
   classes.add(SegClass.R); // the headers are always mapped
-  const hasTls = sections.some((s) => s.flags & SecFlag.TLS);
+  const hasTls = alloc.some((s) => s.flags & SecFlag.TLS);
   const notes = sections.filter((s) => (s.flags & (SecFlag.Note | SecFlag.Alloc)) === (SecFlag.Note | SecFlag.Alloc));
   const ehFrameHdr = sections.find((s) => s.name === '.eh_frame_hdr' && s.flags & SecFlag.Alloc);
-  const phnum = classes.size + (hasTls ? 1 : 0) + notes.length + (ehFrameHdr ? 1 : 0) + 1; // + PT_GNU_STACK
-  const base = arch.imageBase;
+  const interp = alloc.find((s) => s.name === '.interp');
+  const dynamic = alloc.find((s) => s.name === '.dynamic');
+  const hasRelro = classes.has(SegClass.RelRo);
+  // PT_PHDR and PT_INTERP (a dynamic executable), the loads, PT_TLS, PT_DYNAMIC, PT_GNU_RELRO, notes,
+  // PT_GNU_EH_FRAME, PT_GNU_STACK.
+  const phnum = (interp || dynamic ? 1 : 0) + (interp ? 1 : 0) + classes.size + (hasTls ? 1 : 0) + (dynamic ? 1 : 0)
+    + (hasRelro ? 1 : 0) + notes.length + (ehFrameHdr ? 1 : 0) + 1;
+  const base = shape.pie ? 0 : arch.imageBase;
 
   const segments: Segment[] = [];
   let off = EHDR_SIZE + phnum * PHDR_SIZE;
@@ -97,7 +121,7 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
 
   for (const sec of sections) {
     if (!(sec.flags & SecFlag.Alloc)) continue;
-    const cls = segClassOf(sec.rank);
+    const cls = classOf(sec.rank);
     sec.align = sectionAlign(plan, sec);
     if (cur.cls !== cls) {
       closeSegment(cur);
@@ -136,11 +160,30 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
   }
   closeSegment(cur);
 
+  // The program headers themselves, and the dynamic loader's path: both before any load (gABI).
+  const loads = segments.splice(0);
+  if (interp || dynamic) {
+    const size = phnum * PHDR_SIZE;
+    segments.push({ type: PT.PHDR, flags: PF.R, offset: EHDR_SIZE, vaddr: base + EHDR_SIZE, filesz: size, memsz: size, align: 8, cls: SegClass.None });
+  }
+  if (interp) {
+    segments.push({ type: PT.INTERP, flags: PF.R, offset: interp.offset, vaddr: interp.addr, filesz: interp.size, memsz: interp.size, align: 1, cls: SegClass.None });
+  }
+  segments.push(...loads);
   if (tls) {
     segments.push({
       type: PT.TLS, flags: PF.R, offset: fileOffsetOf(segments, tls.addr), vaddr: tls.addr,
       filesz: tls.fileSize, memsz: tls.memSize, align: tls.align, cls: SegClass.None,
     });
+  }
+  if (dynamic) {
+    segments.push({ type: PT.DYNAMIC, flags: PF.R | PF.W, offset: dynamic.offset, vaddr: dynamic.addr, filesz: dynamic.size, memsz: dynamic.size, align: 8, cls: SegClass.None });
+  }
+  // Made read-only once the loader has relocated it; it ends on a page boundary, where the next load starts.
+  const relro = loads.find((l) => l.cls === SegClass.RelRo);
+  if (relro) {
+    const memsz = alignTo(relro.vaddr + relro.memsz, 4096) - relro.vaddr;
+    segments.push({ type: PT.GNU_RELRO, flags: PF.R, offset: relro.offset, vaddr: relro.vaddr, filesz: relro.filesz, memsz, align: 1, cls: SegClass.None });
   }
   // Each allocated note (the build id) gets a PT_NOTE, so tools that read program headers find it.
   for (const n of notes) {
@@ -165,7 +208,8 @@ export function assignAddresses(plan: SectionPlan, arch: Arch, policy: Placement
     if (!(sec.flags & SecFlag.NoBits)) off += sec.size;
   }
 
-  return { sections, segments, atomAddr, tls, fileEnd: off, imageBase: base };
+  if (segments.length !== phnum) throw new LinkError(`internal error: ${segments.length} program headers, ${phnum} reserved`);
+  return { sections, segments, atomAddr, tls, fileEnd: off, imageBase: base, pie: shape.pie };
 }
 
 export function sectionAlign(plan: SectionPlan, sec: OutputSection): number {

@@ -13,7 +13,7 @@ const FIXED = new Set([
   '__ehdr_start', '__executable_start', '_etext', 'etext', '__etext', '_edata', 'edata', '_end', 'end',
   '__bss_start', '__init_array_start', '__init_array_end', '__fini_array_start', '__fini_array_end',
   '__preinit_array_start', '__preinit_array_end', '_GLOBAL_OFFSET_TABLE_', '__rela_iplt_start', '__rela_iplt_end',
-  '__global_pointer$',
+  '__global_pointer$', '_DYNAMIC',
 ]);
 
 const C_IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -44,9 +44,9 @@ export function linkerSymbolValues(names: readonly string[], layout: Layout): Ma
     switch (name) {
       case '__ehdr_start': case '__executable_start': v = base; break;
       case '_etext': case 'etext': case '__etext': v = segEnd(SegClass.RX, false) ?? base; break;
-      case '_edata': case 'edata': v = segEnd(SegClass.RW, true) ?? segEnd(SegClass.RX, true) ?? base; break;
+      case '_edata': case 'edata': v = segEnd(SegClass.RW, true) ?? segEnd(SegClass.RelRo, true) ?? segEnd(SegClass.RX, true) ?? base; break;
       case '_end': case 'end': v = lastEnd(); break;
-      case '__bss_start': v = sec('.bss')?.addr ?? segEnd(SegClass.RW, true) ?? lastEnd(); break;
+      case '__bss_start': v = sec('.bss')?.addr ?? segEnd(SegClass.RW, true) ?? segEnd(SegClass.RelRo, true) ?? lastEnd(); break;
       case '_GLOBAL_OFFSET_TABLE_': v = sec('.got')?.addr ?? base; break;
       case '__rela_iplt_start': case '__rela_iplt_end': {
         // The IRELATIVE records the C library applies at start-up; an empty range when there are none.
@@ -55,6 +55,7 @@ export function linkerSymbolValues(names: readonly string[], layout: Layout): Ma
         break;
       }
       case '__global_pointer$': v = base; break;
+      case '_DYNAMIC': v = sec('.dynamic')?.addr; break;
       default: {
         const arr = /^__(init|fini|preinit)_array_(start|end)$/.exec(name);
         if (arr) {

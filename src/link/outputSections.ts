@@ -27,6 +27,10 @@ export interface OutputSection {
   rawType: number;
   /** Entry size (merged string sections such as .comment keep 1). */
   entSize: number;
+  /** sh_link: the section it names (dynamic sections: their string or symbol table). */
+  link?: string;
+  /** sh_info: a section it names, or a number. */
+  info?: string | number;
   /** Sort key: segment class then position within it. */
   rank: number;
   atoms: AtomRef[];
@@ -68,39 +72,57 @@ export function outputSectionName(name: string): string {
 
 /**
  * Rank: the segment class in the hundreds, then the section's place within it.
- * R (headers, notes, read-only data, unwind tables), RX (code), RW (TLS, init
- * arrays, relro data, GOT, data), RW zero-fill (bss), then non-allocated.
+ * R (headers, .interp, notes, the dynamic symbol and relocation tables,
+ * read-only data, unwind tables), RX (code, PLT), RELRO (what is written only
+ * while the program loads: TLS templates, init arrays, relro data, .dynamic,
+ * the GOT), RW (.got.plt, data), RW zero-fill (bss), then non-allocated.
+ * lld's order.
  */
 export const enum SegClass {
   R = 0,
   RX = 1,
-  RW = 2,
-  Bss = 3,
-  None = 4,
+  RelRo = 2,
+  RW = 3,
+  Bss = 4,
+  None = 5,
 }
 
 export function segClassOf(rank: number): SegClass {
   return Math.floor(rank / 100) as SegClass;
 }
 
+/** Read-only sections the linker makes for dynamic linking, in lld's order. */
+const DYNAMIC_R: Record<string, number> = {
+  '.interp': 5, '.dynsym': 11, '.gnu.version': 12, '.gnu.version_r': 13, '.gnu.hash': 14, '.hash': 15, '.dynstr': 16,
+  '.rela.dyn': 17, '.rela.plt': 18, '.rela.iplt': 18,
+};
+
 function rankOf(name: string, flags: number): number {
   if (!(flags & SecFlag.Alloc)) {
-    if (name === '.comment') return 400;
-    if (name.startsWith('.debug_')) return 410;
-    return 420;
+    if (name === '.comment') return 500;
+    if (name.startsWith('.debug_')) return 510;
+    return 520;
   }
-  if (flags & SecFlag.Exec) return name === '.text' ? 110 : name === '.init' ? 105 : name === '.fini' ? 106 : 120;
+  if (flags & SecFlag.Exec) {
+    if (name === '.plt') return 125;
+    if (name === '.iplt') return 126;
+    return name === '.text' ? 110 : name === '.init' ? 105 : name === '.fini' ? 106 : 120;
+  }
   if (flags & SecFlag.TLS) return flags & SecFlag.NoBits ? 202 : 201;
   if (flags & SecFlag.Write) {
-    if (flags & SecFlag.NoBits) return name === '.bss' ? 310 : 320;
+    if (flags & SecFlag.NoBits) return name === '.bss' ? 410 : 420;
     if (flags & SecFlag.PreinitArray) return 210;
     if (flags & SecFlag.InitArray) return 211;
     if (flags & SecFlag.FiniArray) return 212;
     if (name === '.data.rel.ro') return 213;
-    if (name === '.got') return 214;
-    if (name === '.data') return 220;
-    return 230;
+    if (name === '.dynamic') return 214;
+    if (name === '.got') return 215;
+    if (name === '.got.plt') return 305;
+    if (name === '.data') return 320;
+    return 330;
   }
+  const dynamic = DYNAMIC_R[name];
+  if (dynamic !== undefined) return dynamic;
   if (flags & SecFlag.Note) return 10;
   if (name === '.rodata') return 20;
   if (name === '.eh_frame_hdr') return 38;
@@ -131,10 +153,14 @@ export function addInternalAtom(file: ObjectFile, a: Omit<Atom, 'index' | 'reloc
 
 /**
  * Builds the section plan. `isLive(file, atom)` decides which atoms are kept
- * (all of them without --gc-sections). `extraAtoms` lets later passes add
+ * and `isCommonLive(global id)` which common symbols get their .bss atom (all
+ * of them without --gc-sections). `extraAtoms` lets later passes add
  * their own internal atoms (GOT, build id) before placement.
  */
-export function planSections(res: Resolution, arch: ObjectFile['arch'], isLive: (file: number, atom: number) => boolean): SectionPlan {
+export function planSections(
+  res: Resolution, arch: ObjectFile['arch'], isLive: (file: number, atom: number) => boolean,
+  isCommonLive: (id: number) => boolean = () => true,
+): SectionPlan {
   const internal = newInternalFile(arch);
   const files = [...res.files, internal];
   const internalIndex = files.length - 1;
@@ -200,7 +226,7 @@ export function planSections(res: Resolution, arch: ObjectFile['arch'], isLive: 
   const commonAtoms = new Map<number, number>();
   for (let id = 0; id < res.symbols.length; id++) {
     const g = res.symbols[id];
-    if (g.state !== SymState.Common) continue;
+    if (g.state !== SymState.Common || !isCommonLive(id)) continue;
     const s = res.files[g.file].symbols[g.sym];
     const a = addInternalAtom(internal, {
       name: 'COMMON', kind: AtomKind.Bss, flags: SecFlag.Alloc | SecFlag.Write | SecFlag.NoBits,

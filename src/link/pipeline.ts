@@ -10,13 +10,15 @@ import { isLinkerDefined, linkerSymbolValues } from './linkerSymbols.js';
 import { addInternalAtom, addSyntheticSection, planSections, type SectionPlan } from './outputSections.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from './relocate.js';
 import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from './resolve.js';
-import { scanRelocations, slotKey, undefWeakIn, type GotPlan } from './scan.js';
+import { preemptibleIn, scanRelocations, slotKey, undefWeakIn, type GotPlan } from './scan.js';
 import { planIfuncs, writeIfuncs, type IfuncPlan } from './ifunc.js';
 import { addEhFrameHdr, writeEhFrameHdr } from './ehFrameHdr.js';
 import { fillPattern } from './padding.js';
 import { SymbolValues } from './symbols.js';
 import { locateThunks, planThunks, thunkKey, useThunk, writeThunks, type ThunkPlan } from './thunks.js';
 import { buildElfTables, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
+import { markLive } from './gcSections.js';
+import { addDynamicSection, exportedDefinitions, planDynamic, sharedSymbolAddress, writeDynamic, type DynamicOptions, type DynamicPlan } from './dynamic.js';
 
 /**
  * The link, top to bottom. Each pass consumes the previous passes' results;
@@ -34,6 +36,14 @@ export interface LinkOptions {
   keepChunkDigests: boolean;
   /** Write .eh_frame_hdr and PT_GNU_EH_FRAME (--eh-frame-hdr). */
   ehFrameHdr: boolean;
+  /** A dynamic executable (shared-library inputs, or -pie), or null for a static one. */
+  dynamic: DynamicOptions | null;
+  /** -z relro (the default): a PT_GNU_RELRO segment for what is written only while loading. */
+  relro: boolean;
+  /** --gc-sections: keep only what the roots reach (gcSections.ts). */
+  gcSections: boolean;
+  /** -z start-stop-gc (the default) or -z nostart-stop-gc (false): whether __start_X keeps the sections X. */
+  startStopGc?: boolean;
 }
 
 export interface LinkResult {
@@ -54,6 +64,7 @@ export interface LinkResult {
   ctx: RelocContext;
   values: SymbolValues;
   thunks: ThunkPlan;
+  dynamic: DynamicPlan | null;
 }
 
 export function archFor(name: ArchName): Arch {
@@ -76,16 +87,24 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
 
   // Which definition each name binds to; which archive members are pulled in.
   const res = resolveSymbols(inputs, checkedLoad, isLinkerDefined, [opts.entry, ...opts.undefinedRoots]);
-  // Beyond this point no symbols are added.
+  // Beyond this point no symbols are added (but the aliases of a copied variable, dynamic.ts).
 
+  // With --gc-sections, which atoms (and commons) the roots reach; the others are left out.
+  const gc = opts.gcSections ? markLive(res, {
+    entry: opts.entry, undefinedRoots: opts.undefinedRoots, startStopGc: opts.startStopGc,
+    extraRoots: opts.dynamic ? exportedDefinitions(res, opts.dynamic.exportDynamic).map((id) => res.symbols[id].name) : [],
+  }) : null;
   // Which atoms go to which output section, in what order; merged strings and commons.
-  const plan = planSections(res, opts.arch, () => true);
+  const plan = planSections(res, opts.arch, gc ? (f, a) => gc.live[f][a] === 1 : () => true, gc ? (id) => gc.commons[id] === 1 : undefined);
 
   // Which references need GOT slots, which are relaxed.
   const got = scanRelocations(arch, res, plan);
-  const gotAtom = addGotSection(plan, got, res.byName.has('_GLOBAL_OFFSET_TABLE_'));
+  const gotAtom = addGotSection(plan, got, res.byName.has('_GLOBAL_OFFSET_TABLE_') || opts.dynamic !== null);
+  // What the dynamic loader does: PLT entries, copies, dynamic relocations, the dynamic symbol table.
+  const dyn = opts.dynamic ? planDynamic(arch, res, plan, got, opts.dynamic) : null;
   // Which references go to IFUNCs: a PLT entry each, its slot and the IRELATIVE record that fills it.
-  const ifuncs = planIfuncs(arch, res, plan);
+  const ifuncs = planIfuncs(arch, res, plan, dyn !== null);
+  if (dyn) addDynamicSection(res, plan, dyn);
   const idSize = buildIdSize(opts.buildId);
   const idAtom = addBuildIdNote(plan, idSize);
   // The unwinder's index of FDEs, filled in once .eh_frame is relocated.
@@ -96,20 +115,23 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   // Beyond this point no atoms are added.
 
   // Addresses of every section and atom, so of every thunk slot.
-  const layout = assignAddresses(plan, arch, policy);
+  const layout = assignAddresses(plan, arch, policy, { pie: opts.dynamic?.pie ?? false, relro: opts.relro });
   const thunkSlots = locateThunks(arch, thunks, plan, layout);
 
   // Values of the symbols the linker defines.
   const syntheticNames = res.symbols.filter((g) => g.state === SymState.Synthetic).map((g) => g.name);
   const values = new SymbolValues(res, plan, layout, linkerSymbolValues(syntheticNames, layout));
   values.ifuncEntry = ifuncEntryLookup(arch, ifuncs, plan, layout);
+  if (dyn) values.sharedAddress = (gid) => sharedSymbolAddress(arch, dyn, plan, layout, gid);
   writeIfuncs(arch, ifuncs, plan, layout.atomAddr, (file, sym) => values.definitionAddress(file, sym));
   const gotAddr = gotAtom >= 0 ? layout.atomAddr[plan.internal][gotAtom] : 0;
+  if (dyn) writeDynamic(arch, res, plan, layout, values, dyn, gotAddr);
   const ctx: RelocContext = {
     arch,
     files: plan.files,
     target: (file, sym, addend) => values.target(file, sym, addend),
     isUndefWeak: undefWeakIn(res, plan),
+    isPreemptible: preemptibleIn(res, plan),
     gotSlotAddr: (file, sym, kind) => {
       const slot = got.index.get(slotKey(res, plan, file, sym, kind));
       if (slot === undefined) throw new LinkError(`internal error: no GOT slot for ${plan.files[file].symbols[sym].name}`);
@@ -151,7 +173,7 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   }
   return {
     image, warnings, counters, res, plan, layout, buildIdOffset, buildIdSize: idSize, chunkDigests: digests,
-    got, gotAddr, tables, ctx, values, thunks,
+    got, gotAddr, tables, ctx, values, thunks, dynamic: dyn,
   };
 }
 
@@ -159,7 +181,7 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
 function addGotSection(plan: SectionPlan, got: GotPlan, named: boolean): number {
   if (got.slots.length === 0 && !named) return -1;
   const atom = addInternalAtom(plan.files[plan.internal], {
-    name: '.got', kind: AtomKind.Data, flags: SecFlag.Alloc | SecFlag.Write, align: 8,
+    name: '.got', kind: AtomKind.Data, flags: SecFlag.Alloc | SecFlag.Write | SecFlag.Fixed, align: 8,
     size: got.slots.length * 8, data: new Uint8Array(got.slots.length * 8), rawType: SHT.PROGBITS,
   });
   addSyntheticSection(plan, atom);

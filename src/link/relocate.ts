@@ -24,6 +24,8 @@ export interface RelocContext {
   /** S (and A, Z) of a file's symbol. */
   target(file: number, sym: number, addend: number): Target;
   isUndefWeak: UndefWeakTest;
+  /** Whether a file's symbol is defined by a shared library (its address known only at load time). */
+  isPreemptible: UndefWeakTest;
   /** Address of the GOT slot of this kind for a file's symbol. */
   gotSlotAddr(file: number, sym: number, kind: GotSlotKind): number;
   tls: TlsTemplate | null;
@@ -91,7 +93,7 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
       || expr === RelExpr.DTPRel || expr === RelExpr.TlsGd || expr === RelExpr.TlsLd;
     const S = t.state === TargetState.UndefWeak && tlsExpr && ctx.tls ? ctx.tls.addr : t.S;
     const A = t.A;
-    const decision = gotDecision(arch, ctx.isUndefWeak, fileIdx, atom, r, expr);
+    const decision = gotDecision(arch, ctx, fileIdx, atom, r, expr);
     const G = decision === GotDecision.Slot ? ctx.gotSlotAddr(fileIdx, r.sym, gotSlotKind(expr)) : 0;
     let val: number;
     switch (expr) {
@@ -143,6 +145,8 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
 export function gotContents(ctx: RelocContext, slots: readonly GotSlot[]): Uint8Array {
   const data = new Uint8Array(slots.length * 8);
   slots.forEach((slot, i) => {
+    // A shared library's symbol: the dynamic loader fills the slot (GLOB_DAT, TPOFF64).
+    if (ctx.isPreemptible(slot.file, slot.sym)) return;
     const t = ctx.target(slot.file, slot.sym, 0);
     let v = t.state === TargetState.Defined ? t.S : 0;
     if (slot.kind === GotSlotKind.TPOffset) {

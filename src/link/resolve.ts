@@ -1,7 +1,7 @@
 import { LinkError } from '../obj/LinkError.js';
 import {
   SymBinding, SymPlace, SymType, Visibility,
-  type Archive, type ObjectFile,
+  type Archive, type ObjectFile, type SharedObject,
 } from '../obj/model.js';
 
 /**
@@ -18,11 +18,21 @@ import {
  * alignment. COMDAT groups: the first group with a signature wins; later
  * groups with the same signature are discarded whole, and global symbols
  * defined in them resolve to the winner's definitions by name.
+ *
+ * Shared libraries: from the point a library appears on the command line,
+ * its exports (default versions only) define the names that are still
+ * undefined or lazy, and names first seen later; any definition in an
+ * object still wins over them, and an archive member is not loaded for a
+ * name a library already provides (lld's rules). An undefined symbol with
+ * non-default visibility must be defined in the output itself, so a library
+ * does not provide it. With --as-needed a library is a DT_NEEDED entry only
+ * if a non-weak reference from an object binds to it.
  */
 
 export type LinkInput =
   | { kind: 'object'; file: ObjectFile }
-  | { kind: 'archive'; archive: Archive; whole: boolean };
+  | { kind: 'archive'; archive: Archive; whole: boolean }
+  | { kind: 'shared'; lib: SharedObject; asNeeded: boolean };
 
 /** Parses an archive member into an object; provided by the session (it knows the formats). */
 export type MemberLoader = (archive: Archive, member: number) => ObjectFile;
@@ -34,12 +44,14 @@ export const enum SymState {
   Common = 3,
   /** Defined by the linker (__init_array_start, _end, ...); value set at layout. */
   Synthetic = 4,
+  /** Defined by a shared library: `file` indexes Resolution.shared, `sym` that library's symbols. */
+  Shared = 5,
 }
 
 export interface GlobalSymbol {
   name: string;
   state: SymState;
-  /** Index into Resolution.files of the definition (Defined, Common). */
+  /** Index into Resolution.files of the definition (Defined, Common); into Resolution.shared (Shared). */
   file: number;
   /** Index into that file's symbols. */
   sym: number;
@@ -70,6 +82,9 @@ export interface Resolution {
   loadedMembers: Map<string, number>;
   /** COMDAT signature -> the file index that owns it. */
   comdatOwners: Map<string, number>;
+  /** Shared libraries in command-line order, and whether each is a DT_NEEDED entry. */
+  shared: SharedObject[];
+  sharedNeeded: boolean[];
 }
 
 const VIS_RANK = [0, 3, 2, 1]; // default < protected < hidden < internal
@@ -92,7 +107,20 @@ export function resolveSymbols(
 ): Resolution {
   const res: Resolution = {
     files: [], discarded: [], globalIds: [], symbols: [], byName: new Map(), archives: [],
-    loadedMembers: new Map(), comdatOwners: new Map(),
+    loadedMembers: new Map(), comdatOwners: new Map(), shared: [], sharedNeeded: [],
+  };
+  /** Per shared library so far: name -> index of its default-version export. */
+  const sharedExports: Array<Map<string, number>> = [];
+  const provideShared = (g: GlobalSymbol): void => {
+    if (g.visibility !== Visibility.Default) return;
+    for (let li = 0; li < sharedExports.length; li++) {
+      const k = sharedExports[li].get(g.name);
+      if (k === undefined) continue;
+      g.state = SymState.Shared;
+      g.file = li;
+      g.sym = k;
+      return;
+    }
   };
   const duplicates: string[] = [];
   /** Members waiting to be loaded, so that fetches do not recurse. */
@@ -107,6 +135,7 @@ export function resolveSymbols(
         archive: -1, member: -1, referencedBy: [], commonAlign: 1,
       });
       res.byName.set(name, id);
+      if (sharedExports.length) provideShared(res.symbols[id]);
     }
     return id;
   };
@@ -147,7 +176,7 @@ export function resolveSymbols(
         addDefined(res, g, fi, i, weak, duplicates);
       } else {
         // An undefined reference (or a definition in a discarded group, which refers to the winner).
-        if (g.state === SymState.Undefined) {
+        if (g.state === SymState.Undefined || g.state === SymState.Shared) {
           g.weak &&= weak;
           if (g.referencedBy.length < 8) g.referencedBy.push(fi);
         } else if (g.state === SymState.Lazy) {
@@ -184,6 +213,26 @@ export function resolveSymbols(
     }
   };
 
+  const addShared = (lib: SharedObject, asNeeded: boolean): void => {
+    const li = res.shared.length;
+    res.shared.push(lib);
+    res.sharedNeeded.push(!asNeeded);
+    const exports = new Map<string, number>();
+    lib.symbols.forEach((s, k) => {
+      if (s.isDefault && !exports.has(s.name)) exports.set(s.name, k);
+    });
+    sharedExports.push(exports);
+    for (const g of res.symbols) {
+      if (g.state !== SymState.Undefined && g.state !== SymState.Lazy) continue;
+      if (g.visibility !== Visibility.Default) continue;
+      const k = exports.get(g.name);
+      if (k === undefined) continue;
+      g.state = SymState.Shared;
+      g.file = li;
+      g.sym = k;
+    }
+  };
+
   const drain = (): void => {
     while (pending.length) {
       const [ai, m] = pending.shift()!;
@@ -196,8 +245,14 @@ export function resolveSymbols(
 
   for (const input of inputs) {
     if (input.kind === 'object') addFile(input.file);
+    else if (input.kind === 'shared') addShared(input.lib, input.asNeeded);
     else addArchive(input.archive, input.whole);
     drain();
+  }
+
+  // A library is needed when an object's non-weak reference binds to it (always, without --as-needed).
+  for (const g of res.symbols) {
+    if (g.state === SymState.Shared && !g.weak && g.referencedBy.length > 0) res.sharedNeeded[g.file] = true;
   }
 
   if (duplicates.length) throw new LinkError(duplicates.join('\n'));
@@ -216,6 +271,7 @@ function addDefined(res: Resolution, g: GlobalSymbol, fi: number, i: number, wea
   switch (g.state) {
     case SymState.Undefined:
     case SymState.Lazy:
+    case SymState.Shared:
       break;
     case SymState.Common:
       if (weak) return; // a common beats a weak definition

@@ -55,7 +55,7 @@ function isTlsGotExpr(e: RelExpr): boolean {
   return e === RelExpr.GotTPRelPC || e === RelExpr.GotTPRelPagePC || e === RelExpr.GotTPRel;
 }
 
-function isGotExpr(e: RelExpr): boolean {
+export function isGotExpr(e: RelExpr): boolean {
   return e === RelExpr.GotPC || e === RelExpr.GotPagePC || e === RelExpr.Got || e === RelExpr.GotRelPage || isTlsGotExpr(e);
 }
 
@@ -69,12 +69,30 @@ export function slotKey(res: Resolution, plan: SectionPlan, file: number, sym: n
 /** Whether a file's symbol resolved to nothing (an undefined weak reference). */
 export type UndefWeakTest = (file: number, sym: number) => boolean;
 
-export function gotDecision(arch: Arch, isUndefWeak: UndefWeakTest, file: number, atom: Atom, r: Reloc, expr: RelExpr): GotDecision {
+/**
+ * What a GOT-indirect reference becomes. A preemptible symbol (one a shared
+ * library defines) keeps its slot: its address or TP offset is known only
+ * at load time.
+ */
+export function gotDecision(arch: Arch, tests: GotTests, file: number, atom: Atom, r: Reloc, expr: RelExpr): GotDecision {
   if (!isGotExpr(expr)) return GotDecision.None;
   const data = atom.data!;
+  if (tests.isPreemptible(file, r.sym)) return GotDecision.Slot;
   if (isTlsGotExpr(expr)) return arch.canRelaxTlsIeToLe(data, r.offset, r.type) ? GotDecision.Relax : GotDecision.Slot;
   if (expr !== RelExpr.GotPC) return GotDecision.Slot;
-  return !isUndefWeak(file, r.sym) && arch.canRelaxGot(data, r.offset, r.type, r.addend) ? GotDecision.Relax : GotDecision.Slot;
+  return !tests.isUndefWeak(file, r.sym) && arch.canRelaxGot(data, r.offset, r.type, r.addend) ? GotDecision.Relax : GotDecision.Slot;
+}
+
+export interface GotTests {
+  isUndefWeak: UndefWeakTest;
+  isPreemptible: UndefWeakTest;
+}
+
+export function preemptibleIn(res: Resolution, plan: SectionPlan): UndefWeakTest {
+  return (file, sym) => {
+    if (sym < plan.files[file].firstGlobal || file === plan.internal) return false;
+    return res.symbols[res.globalIds[file][sym]].state === SymState.Shared;
+  };
 }
 
 /** The GOT slot kind a GOT expression needs. */
@@ -111,7 +129,7 @@ export function tlsRelaxedAway(arch: Arch, atom: Atom): Set<number> | null {
 
 export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan): GotPlan {
   const got: GotPlan = { slots: [], index: new Map() };
-  const isUndefWeak = undefWeakIn(res, plan);
+  const tests: GotTests = { isUndefWeak: undefWeakIn(res, plan), isPreemptible: preemptibleIn(res, plan) };
   const undefinedRefs = new Map<number, Set<string>>();
   for (const sec of plan.sections) {
     for (const ref of sec.atoms) {
@@ -137,7 +155,7 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan):
         if (!(atom.flags & SecFlag.Alloc) && isGotExpr(expr)) {
           throw new LinkError(`${file.name}:(${atom.name}+${hex(r.offset)}): ${arch.relName(r.type)} in a non-allocated section`);
         }
-        if (gotDecision(arch, isUndefWeak, ref.file, atom, r, expr) !== GotDecision.Slot) continue;
+        if (gotDecision(arch, tests, ref.file, atom, r, expr) !== GotDecision.Slot) continue;
         const kind = gotSlotKind(expr);
         const key = slotKey(res, plan, ref.file, r.sym, kind);
         if (!got.index.has(key)) {

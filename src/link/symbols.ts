@@ -43,6 +43,12 @@ export class SymbolValues {
    * resolve to its entry, not to its resolver.
    */
   ifuncEntry: (key: string) => number | undefined = () => undefined;
+  /**
+   * Where a shared library's symbol is in this program (dynamic.ts): its copy
+   * or its PLT entry; undefined when it has neither (reached only through
+   * the GOT or dynamic relocations).
+   */
+  sharedAddress: (gid: number) => number | undefined = () => undefined;
 
   constructor(
     readonly res: Resolution,
@@ -79,8 +85,16 @@ export class SymbolValues {
       }
       case SymState.Synthetic: {
         const v = this.synthetic.get(g.name);
-        if (v === undefined) throw new LinkError(`undefined symbol: ${g.name} (no section defines it)`);
+        if (v === undefined) {
+          // __start_X with no section X (none in the inputs, or --gc-sections removed them): 0 if only weakly referenced, as in lld.
+          if (g.weak) return { state: TargetState.UndefWeak, S: 0, A: addend, Z: 0, name: g.name };
+          throw new LinkError(`undefined symbol: ${g.name} (no section defines it)`);
+        }
         return { state: TargetState.Defined, S: v, A: addend, Z: 0, name: g.name };
+      }
+      case SymState.Shared: {
+        const size = this.res.shared[g.file].symbols[g.sym].size;
+        return { state: TargetState.Defined, S: this.sharedAddress(this.res.globalIds[file][sym]) ?? 0, A: addend, Z: size, name: g.name };
       }
       default:
         return { state: TargetState.UndefWeak, S: 0, A: addend, Z: 0, name: g.name };
@@ -134,6 +148,8 @@ export class SymbolValues {
         return this.layout.atomAddr[this.plan.internal][this.plan.commonAtoms.get(this.res.byName.get(g.name)!)!];
       case SymState.Synthetic:
         return this.synthetic.get(g.name);
+      case SymState.Shared:
+        return this.sharedAddress(this.res.byName.get(g.name)!);
       default:
         return undefined;
     }

@@ -38,6 +38,8 @@ export const enum SHT {
   LLVM_LINKER_OPTIONS = 0x6fff4c01,
   LLVM_DEPENDENT_LIBRARIES = 0x6fff4c04,
   LLVM_CALL_GRAPH_PROFILE = 0x6fff4c09,
+  GNU_HASH = 0x6ffffff6,
+  GNU_VERNEED = 0x6ffffffe,
   GNU_VERSYM = 0x6fffffff,
 }
 
@@ -124,17 +126,45 @@ export const RELA_SIZE = 24;
 export const enum DT {
   NULL = 0,
   NEEDED = 1,
+  PLTRELSZ = 2,
+  PLTGOT = 3,
   HASH = 4,
   STRTAB = 5,
   SYMTAB = 6,
+  RELA = 7,
+  RELASZ = 8,
+  RELAENT = 9,
   STRSZ = 10,
   SYMENT = 11,
+  INIT = 12,
+  FINI = 13,
   SONAME = 14,
+  RPATH = 15,
+  PLTREL = 20,
+  DEBUG = 21,
+  JMPREL = 23,
+  INIT_ARRAY = 25,
+  FINI_ARRAY = 26,
+  INIT_ARRAYSZ = 27,
+  FINI_ARRAYSZ = 28,
+  RUNPATH = 29,
+  FLAGS = 30,
+  PREINIT_ARRAY = 32,
+  PREINIT_ARRAYSZ = 33,
   GNU_HASH = 0x6ffffef5,
   VERSYM = 0x6ffffff0,
+  RELACOUNT = 0x6ffffff9,
+  FLAGS_1 = 0x6ffffffb,
   VERDEF = 0x6ffffffc,
   VERDEFNUM = 0x6ffffffd,
+  VERNEED = 0x6ffffffe,
+  VERNEEDNUM = 0x6fffffff,
 }
+
+/** DT_FLAGS and DT_FLAGS_1 bits. */
+export const DF_BIND_NOW = 0x8;
+export const DF_1_NOW = 0x1;
+export const DF_1_PIE = 0x08000000;
 
 /** Section type of .gnu.version_d (SHT_GNU_versym is in elfConstants). */
 export const SHT_GNU_verdef = 0x6ffffffd;
@@ -147,6 +177,11 @@ export const VERDEF_SIZE = 20;
 /** Elf64_Verdaux: vda_name, vda_next (u32). */
 export const VERDAUX_SIZE = 8;
 export const VER_DEF_CURRENT = 1;
+/** Elf64_Verneed: vn_version, vn_cnt (u16), vn_file, vn_aux, vn_next (u32). */
+export const VERNEED_SIZE = 16;
+/** Elf64_Vernaux: vna_hash (u32), vna_flags, vna_other (u16), vna_name, vna_next (u32). */
+export const VERNAUX_SIZE = 16;
+export const VER_NEED_CURRENT = 1;
 export const VER_FLG_BASE = 1;
 export const VER_NDX_LOCAL = 0;
 export const VER_NDX_GLOBAL = 1;

@@ -45,6 +45,11 @@ export const enum SecFlag {
   EhFrame = 1 << 11,
   /** Retained even with --gc-sections (SHF_GNU_RETAIN, notes, init arrays). */
   Retain = 1 << 12,
+  /**
+   * The linker's own tables (GOT, PLT, dynamic sections, .eh_frame_hdr):
+   * laid out packed, without slack or headroom, and never grown by a patch.
+   */
+  Fixed = 1 << 13,
 }
 
 export interface Reloc {
@@ -75,6 +80,11 @@ export interface Atom {
   group: number;
   /** The format's raw section type (ELF sh_type), for writer decisions. */
   rawType: number;
+  /**
+   * SHF_LINK_ORDER: the index of the atom this one describes (its sh_link),
+   * which keeps it under --gc-sections; absent otherwise.
+   */
+  linkOrder?: number;
   /** Content id, computed lazily (see contentId.ts). */
   id?: Uint8Array;
 }

@@ -98,6 +98,14 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
     });
   }
 
+  // SHF_LINK_ORDER sections (metadata about another section) live and die with the section they name.
+  for (let i = 1; i < headers.length; i++) {
+    const sh = headers[i];
+    if (atomOf[i] >= 0 && sh.flags & SHF.LINK_ORDER && sh.link > 0 && sh.link < headers.length && atomOf[sh.link] >= 0) {
+      atoms[atomOf[i]].linkOrder = atomOf[sh.link];
+    }
+  }
+
   const { symbols, firstGlobal } = readSymbols(r, headers, atomOf, claim);
   const groups = readGroups(r, headers, atomOf, atoms, symbols, claim);
 

@@ -3,13 +3,16 @@ import { VERSION } from '../version.js';
 import { isArchive, readArchive } from '../obj/archive.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
 import { isLinkerScript } from '../obj/linkerScript.js';
-import type { Archive, ArchName, FormatName, ObjectFile } from '../obj/model.js';
+import { isSharedObject, readSharedObject } from '../obj/readSharedObject.js';
+import type { Archive, ArchName, FormatName, ObjectFile, SharedObject } from '../obj/model.js';
 import { chunkDigests } from '../link/buildId.js';
 import { parseBuildId, type BuildIdStyle } from '../link/buildId.js';
 import { PACKED } from '../link/layout.js';
 import { archFor, link, type LinkResult } from '../link/pipeline.js';
 import type { LinkInput, MemberLoader } from '../link/resolve.js';
 import { Fallback, archiveIndexHash, planPatch, type PatchInput, type Write } from './patch.js';
+import { recordGcSignatures } from './gcGate.js';
+import { removedSections } from '../link/gcSections.js';
 import { DEFAULT_SLACK, incrementalPolicy } from './placementPolicy.js';
 import {
   STATE_VERSION, captureState, decodeState, encodeState, hashBytes, imageHash, sameBytes,
@@ -48,6 +51,30 @@ export interface SessionOptions {
   codeSlackPct?: number;
   /** Percent of slack after each data atom (incremental only). Default 50. */
   dataSlackPct?: number;
+  /**
+   * A position-independent executable (-pie): ET_DYN, relocated to wherever
+   * it is loaded. Default false. An executable is dynamic (it has .dynamic,
+   * and a loader runs it) when it is a PIE or links a shared library.
+   */
+  pie?: boolean;
+  /** The dynamic loader's path for PT_INTERP (-dynamic-linker). */
+  dynamicLinker?: string;
+  /** -z now: the loader binds every PLT slot before the program starts. Default false (lazy). */
+  bindNow?: boolean;
+  /** -z relro: a PT_GNU_RELRO segment. Default true. */
+  relro?: boolean;
+  /** DT_RUNPATH directories (-rpath). */
+  runpath?: string[];
+  /** --hash-style. Default 'both'. */
+  hashStyle?: 'sysv' | 'gnu' | 'both';
+  /** --export-dynamic. Default false. */
+  exportDynamic?: boolean;
+  /** Leave out the sections nothing reachable from the entry point uses (--gc-sections, lld's rules). Default false. */
+  gcSections?: boolean;
+  /** With gcSections: false for -z nostart-stop-gc (a reference to __start_X keeps the sections X). Default true, as in lld. */
+  startStopGc?: boolean;
+  /** List what gcSections removed in the report's `removedSections` (--print-gc-sections). Default false. */
+  printGcSections?: boolean;
 }
 
 /** What a link did, counted as work rather than time. */
@@ -76,6 +103,12 @@ export interface LinkReport {
   /** The byte ranges of the image this link wrote. */
   writes: ByteRange[];
   warnings: string[];
+  /**
+   * With gcSections and printGcSections, on a full link: lld's `removing
+   * unused section FILE:(SECTION)` lines. Empty otherwise (a patch keeps the
+   * same sections as the link it patches).
+   */
+  removedSections: string[];
   /** Size of the whole image. */
   size: number;
   work: WorkCount;
@@ -91,12 +124,14 @@ export interface ImageWriter {
 }
 
 interface SessionInput {
-  kind: 'object' | 'archive';
+  kind: 'object' | 'archive' | 'shared';
   name: string;
   bytes: Uint8Array;
   whole: boolean;
+  /** Shared libraries: --as-needed. */
+  asNeeded?: boolean;
   readThinMember?: (path: string) => Uint8Array;
-  parsed?: ObjectFile | Archive;
+  parsed?: ObjectFile | Archive | SharedObject;
   hash?: Uint8Array;
 }
 
@@ -131,9 +166,15 @@ export class LinkSession {
     return this.add({ kind: 'archive', name, bytes, whole: opts.wholeArchive ?? false, readThinMember: opts.readThinMember });
   }
 
+  /** A shared library (ELF ET_DYN): its exports resolve references, and it becomes a DT_NEEDED entry. */
+  addSharedLibrary(name: string, bytes: Uint8Array, opts: { asNeeded?: boolean } = {}): InputId {
+    return this.add({ kind: 'shared', name, bytes, whole: false, asNeeded: opts.asNeeded ?? false });
+  }
+
   /** Adds an input whose kind is told by its magic bytes. */
-  addInput(name: string, bytes: Uint8Array, opts: { wholeArchive?: boolean; readThinMember?: (path: string) => Uint8Array } = {}): InputId {
+  addInput(name: string, bytes: Uint8Array, opts: { wholeArchive?: boolean; asNeeded?: boolean; readThinMember?: (path: string) => Uint8Array } = {}): InputId {
     if (isArchive(bytes)) return this.addArchive(name, bytes, opts);
+    if (isSharedObject(bytes)) return this.addSharedLibrary(name, bytes, opts);
     if (isElf(bytes)) return this.addObject(name, bytes);
     if (isLinkerScript(bytes)) {
       throw new LinkError(`${name}: a linker script is not an input the library reads: expand the inputs it names first (the command line does)`);
@@ -240,17 +281,21 @@ export class LinkSession {
         work.bytesHashed += file.bytes.length;
         return hashBytes(file.bytes);
       });
+      // With --gc-sections, what decided each object's part in the collection (gcGate.ts).
+      if (this.options.gcSections) recordGcSignatures(this.state, result.res.files);
       timings.state = performance.now() - s;
     } else {
       this.state = null;
     }
     const outcome = hadPrior && incremental ? 'fell-back-full' : 'full';
-    return this.report(outcome, outcome === 'full' ? null : reason ?? 'no previous link to patch',
+    const report = this.report(outcome, outcome === 'full' ? null : reason ?? 'no previous link to patch',
       [{ offset: 0, length: result.image.length }], result.warnings, work, timings);
+    if (this.options.gcSections && this.options.printGcSections) report.removedSections = removedSections(result.res, result.plan);
+    return report;
   }
 
   private report(outcome: LinkReport['outcome'], reason: string | null, writes: ByteRange[], warnings: string[], work: WorkCount, timings: Record<string, number>): LinkReport {
-    this.last = { outcome, reason, writes, warnings, size: this.image_!.length, work, timings };
+    this.last = { outcome, reason, writes, warnings, removedSections: [], size: this.image_!.length, work, timings };
     return this.last;
   }
 
@@ -264,6 +309,11 @@ export class LinkSession {
         input.parsed ??= readElfObject(input.name, input.bytes);
         origins.set(input.parsed as ObjectFile, { input: index, member: '' });
         inputs.push({ kind: 'object', file: input.parsed as ObjectFile });
+      } else if (input.kind === 'shared') {
+        input.parsed ??= readSharedObject(input.name, input.bytes);
+        const lib = input.parsed as SharedObject;
+        if (lib.arch !== this.options.arch) throw new LinkError(`${input.name} is incompatible with ${this.options.arch} (it is ${lib.arch})`);
+        inputs.push({ kind: 'shared', lib, asNeeded: input.asNeeded ?? false });
       } else {
         input.parsed ??= readArchive(input.name, input.bytes, input.readThinMember);
         archiveInput.set(input.parsed as Archive, index);
@@ -285,8 +335,24 @@ export class LinkSession {
       undefinedRoots: this.options.undefinedSymbols ?? [],
       keepChunkDigests: incremental,
       ehFrameHdr: this.options.ehFrameHdr ?? false,
+      dynamic: this.isDynamic() ? {
+        pie: this.options.pie ?? false,
+        interp: this.options.dynamicLinker ?? null,
+        now: this.options.bindNow ?? false,
+        runpath: this.options.runpath ?? [],
+        hashStyle: this.options.hashStyle ?? 'both',
+        exportDynamic: this.options.exportDynamic ?? false,
+      } : null,
+      relro: this.options.relro ?? true,
+      gcSections: this.options.gcSections ?? false,
+      startStopGc: this.options.startStopGc ?? true,
     }, incremental ? incrementalPolicy(this.slack()) : PACKED);
     return { result, origins };
+  }
+
+  /** A PIE, or an executable that links shared libraries. */
+  private isDynamic(): boolean {
+    return (this.options.pie ?? false) || [...this.inputs.values()].some((i) => i.kind === 'shared');
   }
 
   private slack() {
@@ -303,6 +369,9 @@ export class LinkSession {
     return JSON.stringify({
       tslink: VERSION, version: STATE_VERSION, format: o.format, arch: o.arch, output: o.output, entry: o.entry ?? '_start',
       buildId: o.buildId ?? 'none', undefinedSymbols: o.undefinedSymbols ?? [], ehFrameHdr: o.ehFrameHdr ?? false, ...this.slack(),
+      pie: o.pie ?? false, dynamicLinker: o.dynamicLinker ?? null, bindNow: o.bindNow ?? false, relro: o.relro ?? true,
+      runpath: o.runpath ?? [], hashStyle: o.hashStyle ?? 'both', exportDynamic: o.exportDynamic ?? false,
+      gcSections: o.gcSections ?? false, startStopGc: o.startStopGc ?? true,
     });
   }
 

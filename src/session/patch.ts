@@ -14,11 +14,13 @@ import { GotSlotKind } from '../link/scan.js';
 import { TargetState, isIfunc, type Target } from '../link/symbols.js';
 import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
+import { checkDynamicUse, readImageTables } from './dynamicGate.js';
 import {
   atomKeys, gotKey, hashBytes, imageHash, localSymbolHash, referenceOrder, sameBytes, symbolShape,
   GlobalKind, type AtomRecord, type FreeRange, type LinkState, type ObjectRecord,
 } from './state.js';
 import { blake2b512 } from '../obj/blake2b.js';
+import { gcLivenessChange } from './gcGate.js';
 
 /**
  * The incremental patch (DESIGN.md sections 3-5). Given the prior state and
@@ -53,7 +55,7 @@ export class Fallback extends Error {
 
 export interface PatchInput {
   name: string;
-  kind: 'object' | 'archive';
+  kind: 'object' | 'archive' | 'shared';
   bytes: Uint8Array;
   hash: Uint8Array;
   readThinMember?: (path: string) => Uint8Array;
@@ -95,7 +97,8 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
   // Inputs match by position and content; a new path with the same bytes is the same input.
   inputs.forEach((input, i) => {
     const was = prior.inputs[i];
-    if (was.kind !== input.kind) throw new Fallback(`input ${i + 1} changed from ${was.kind === 'object' ? 'an object' : 'an archive'} (${was.name}) to ${input.name}`);
+    const what = { object: 'an object', archive: 'an archive', shared: 'a shared library' };
+    if (was.kind !== input.kind) throw new Fallback(`input ${i + 1} changed from ${what[was.kind]} (${was.name}) to ${input.name}`);
   });
 
   // Which objects changed: plain objects by their bytes, archive members by theirs.
@@ -108,6 +111,8 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
   const changedArchives: Array<{ input: number; ar: Archive }> = [];
   inputs.forEach((input, i) => {
     if (sameBytes(input.hash, prior.inputs[i].hash)) return;
+    // What a library exports and needs decides imports, versions and copies: any change is a full link.
+    if (input.kind === 'shared') throw new Fallback(`the shared library ${input.name} changed`);
     const objs = byInput.get(i) ?? [];
     if (input.kind === 'object') {
       for (const o of objs) changed.push(newChanged(prior, o, readObject(input.name, input.bytes)));
@@ -157,6 +162,10 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
     }
   }
 
+  // With --gc-sections, the patch must keep what a full link would (gcGate.ts).
+  const gcWhy = gcLivenessChange(prior, changed);
+  if (gcWhy) throw new Fallback(gcWhy);
+
   const state = cloneState(prior);
   const writes: Write[] = [];
   const work = { atomsPlaced: 0, atomsWritten: 0, relocsApplied: 0 };
@@ -173,6 +182,8 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       now.id = id;
       now.size = atom.size;
       now.align = atom.align;
+      // Not in the output (a discarded COMDAT copy, or removed by --gc-sections: gcGate.ts), and staying out.
+      if (was.sec < 0 && was.mergeIn === undefined) return;
       if ((was.mergeIn !== undefined) !== isMergeable(atom)) {
         throw new Fallback(`${atom.name} of ${c.file.name} ${was.mergeIn ? 'is no longer' : 'is now'} a section of mergeable constants`);
       }
@@ -245,8 +256,14 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
 
   // Relocate every atom of each changed object and write what differs.
   const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
+  const dynamic = readImageTables(state, image);
   changed.forEach((c, k) => {
     const ctx = patchContext(state, changed, k, globals, arch);
+    // A dynamic executable: the object must need exactly the PLT entries, copies and dynamic relocations it has.
+    if (dynamic) {
+      const slots = localGotSlots(state, c).filter((g) => g.kind === GotSlotKind.Address);
+      checkDynamicUse(arch, dynamic, globals, c.file, c.atoms, k, ctx, (sec) => state.sections[sec].flags, slots);
+    }
     c.file.atoms.forEach((atom, a) => {
       const rec = c.atoms[a];
       if (rec.sec < 0) return;
@@ -259,13 +276,10 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       diffInto(writes, image, sec.offset + (rec.addr - sec.addr), region);
     });
     // GOT slots that hold addresses of this object's local symbols.
-    for (const [key, slotAddr] of state.got) {
-      const m = /^(\d)l:(\d+):(.*)$/s.exec(key);
-      if (!m || Number(m[2]) !== c.obj) continue;
-      const sym = c.file.symbols.findIndex((s, i) => i > 0 && i < c.file.firstGlobal && s.name === m[3]);
-      if (sym < 0) throw new Fallback(`${c.file.name} no longer has local symbol ${m[3]}, which a GOT entry holds`);
-      const value = gotContents(ctx, [{ file: k, sym, kind: Number(m[1]) as GotSlotKind, where: `${c.file.name}:(GOT entry for ${m[3]})` }]);
-      diffInto(writes, image, fileOffsetOf(state, slotAddr), value);
+    for (const { addr, sym, kind } of localGotSlots(state, c)) {
+      const name = c.file.symbols[sym].name;
+      const value = gotContents(ctx, [{ file: k, sym, kind, where: `${c.file.name}:(GOT entry for ${name})` }]);
+      diffInto(writes, image, fileOffsetOf(state, addr), value);
     }
     patchSymbols(state, c, ctx, image, writes);
   });
@@ -287,6 +301,19 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
   refreshEhFrameHdr(state, image, merged);
   finishImageIdentity(state, image, merged);
   return { writes: merged, state, work };
+}
+
+/** The GOT slots holding this object's local symbols (their addresses or TP offsets). */
+function localGotSlots(state: LinkState, c: Changed): Array<{ addr: number; sym: number; kind: GotSlotKind }> {
+  const out: Array<{ addr: number; sym: number; kind: GotSlotKind }> = [];
+  for (const [key, addr] of state.got) {
+    const m = /^(\d)l:(\d+):(.*)$/s.exec(key);
+    if (!m || Number(m[2]) !== c.obj) continue;
+    const sym = c.file.symbols.findIndex((s, i) => i > 0 && i < c.file.firstGlobal && s.name === m[3]);
+    if (sym < 0) throw new Fallback(`${c.file.name} no longer has local symbol ${m[3]}, which a GOT entry holds`);
+    out.push({ addr, sym, kind: Number(m[1]) as GotSlotKind });
+  }
+  return out;
 }
 
 function newChanged(prior: LinkState, obj: number, file: ObjectFile): Changed {
@@ -514,6 +541,10 @@ function patchContext(state: LinkState, changed: Changed[], k: number, globals: 
     isUndefWeak: (file, sym) => {
       const f = files[file];
       return sym >= f.firstGlobal && globals.get(f.symbols[sym].name)?.kind === GlobalKind.UndefWeak;
+    },
+    isPreemptible: (file, sym) => {
+      const f = files[file];
+      return sym >= f.firstGlobal && globals.get(f.symbols[sym].name)?.kind === GlobalKind.Shared;
     },
     gotSlotAddr: (file, sym, kind) => {
       const f = files[file];

@@ -25,15 +25,16 @@ const MIN_DATA_SLACK = 64;
 const MIN_CODE_HEADROOM = 64 * 1024;
 const MIN_DATA_HEADROOM = 4 * 1024;
 
-const FIXED = SecFlag.TLS | SecFlag.InitArray | SecFlag.FiniArray | SecFlag.PreinitArray | SecFlag.EhFrame | SecFlag.Note;
+const FIXED = SecFlag.TLS | SecFlag.InitArray | SecFlag.FiniArray | SecFlag.PreinitArray | SecFlag.EhFrame | SecFlag.Note | SecFlag.Fixed;
 
 /**
  * Sections that a patch never grows: no slack, no headroom. Besides the
- * arrays the ABI walks, any section named like a C identifier: programs walk
- * those from __start_NAME to __stop_NAME, so a gap would be an entry.
+ * linker's own tables (SecFlag.Fixed) and the arrays the ABI walks, any
+ * section named like a C identifier: programs walk those from __start_NAME
+ * to __stop_NAME, so a gap would be an entry.
  */
 export function isFixedSection(name: string, flags: number): boolean {
-  return (flags & FIXED) !== 0 || name === '.got' || name === '.eh_frame_hdr' || name === '.got.plt' || name === '.iplt' || name === '.rela.iplt' || name === '.init' || name === '.fini' || name.startsWith('.ctors')
+  return (flags & FIXED) !== 0 || name === '.init' || name === '.fini' || name.startsWith('.ctors')
     || name.startsWith('.dtors') || C_IDENTIFIER.test(name);
 }
 

@@ -18,7 +18,7 @@ import { StateError, StateReader, StateWriter } from './stateCodec.js';
  */
 
 export const STATE_MAGIC = 'TSLINKST';
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 export interface AtomRecord {
   /** Section name, `#k` appended for the k-th repeat of a name within the object. */
@@ -55,6 +55,8 @@ export interface ObjectRecord {
   localFirst: number;
   localCount: number;
   localHash: Uint8Array;
+  /** With --gc-sections: a hash of what decides the object's part in the collection (gcGate.ts); empty without. */
+  gc: Uint8Array;
   atoms: AtomRecord[];
 }
 
@@ -63,6 +65,8 @@ export const enum GlobalKind {
   UndefWeak = 1,
   Synthetic = 2,
   Common = 3,
+  /** Defined by a shared library; the value is its copy or PLT entry in the program, 0 when it has neither. */
+  Shared = 4,
 }
 
 export interface GlobalRecord {
@@ -102,7 +106,7 @@ export interface IslandRecord {
 
 export interface InputRecord {
   name: string;
-  kind: 'object' | 'archive';
+  kind: 'object' | 'archive' | 'shared';
   hash: Uint8Array;
   /** Archives: hash of the symbol index (names and member names). */
   indexHash: Uint8Array;
@@ -305,7 +309,7 @@ export function captureState(
     return {
       input: origin.input, member: origin.member, name: file.name, hash: inputHash(file), shape: symbolShape(file),
       refOrder: referenceOrder(file),
-      localFirst, localCount, localHash: localSymbolHash(file, (i) => li[i] >= 0), atoms,
+      localFirst, localCount, localHash: localSymbolHash(file, (i) => li[i] >= 0), gc: new Uint8Array(0), atoms,
     };
   });
 
@@ -329,6 +333,10 @@ export function captureState(
     } else if (g.state === SymState.Synthetic) {
       kind = GlobalKind.Synthetic;
       value = r.values.synthetic.get(g.name) ?? 0;
+    } else if (g.state === SymState.Shared) {
+      kind = GlobalKind.Shared;
+      value = r.values.sharedAddress(id) ?? 0;
+      size = res.shared[g.file].symbols[g.sym].size;
     } else {
       kind = GlobalKind.UndefWeak;
     }
@@ -367,7 +375,7 @@ export function encodeState(s: LinkState): Uint8Array {
   w.u32(s.inputs.length);
   for (const i of s.inputs) {
     w.str(i.name);
-    w.u8(i.kind === 'object' ? 0 : 1);
+    w.u8(i.kind === 'object' ? 0 : i.kind === 'archive' ? 1 : 2);
     w.raw(i.hash);
     w.raw(i.indexHash);
   }
@@ -383,6 +391,7 @@ export function encodeState(s: LinkState): Uint8Array {
     w.num(o.localFirst);
     w.u32(o.localCount);
     w.raw(o.localHash);
+    w.bytes(o.gc);
     w.u32(o.atoms.length);
     for (const a of o.atoms) {
       w.str(a.key);
@@ -481,7 +490,9 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const inputs: InputRecord[] = [];
   for (let n = r.count(69); n > 0; n--) {
     const name = r.str();
-    const kind = r.u8() === 0 ? 'object' : 'archive';
+    const k = r.u8();
+    if (k > 2) throw new StateError(`input ${inputs.length} has unknown kind ${k}`);
+    const kind = k === 0 ? 'object' : k === 1 ? 'archive' : 'shared';
     inputs.push({ name, kind, hash: r.raw(32), indexHash: r.raw(32) });
   }
   const objects: ObjectRecord[] = [];
@@ -496,6 +507,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
     const localFirst = r.num();
     const localCount = r.u32();
     const localHash = r.raw(32);
+    const gc = r.bytes();
     const atoms: AtomRecord[] = [];
     for (let k = r.count(80); k > 0; k--) {
       const rec: AtomRecord = {
@@ -509,7 +521,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
       }
       atoms.push(rec);
     }
-    objects.push({ input, member, name, hash, shape, refOrder, localFirst, localCount, localHash, atoms });
+    objects.push({ input, member, name, hash, shape, refOrder, localFirst, localCount, localHash, gc, atoms });
   }
   const sections: SectionRecord[] = [];
   for (let n = r.count(40); n > 0; n--) {
@@ -616,7 +628,7 @@ export function checkStateInvariants(s: LinkState): void {
     inSection(atom!.sec, x.addr, 0, `jump island ${i}`);
   });
   s.globals.forEach((g) => {
-    if (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.UndefWeak && g.kind !== GlobalKind.Synthetic && g.kind !== GlobalKind.Common) bad(`${g.name} has kind ${g.kind}`);
+    if (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.UndefWeak && g.kind !== GlobalKind.Synthetic && g.kind !== GlobalKind.Common && g.kind !== GlobalKind.Shared) bad(`${g.name} has kind ${g.kind}`);
     int(g.value, `the value of ${g.name}`);
     int(g.size, `the size of ${g.name}`);
     if (int(g.symtab, `the .symtab index of ${g.name}`, -1) >= symtabEntries) bad(`the .symtab entry of ${g.name} lies outside .symtab`);

@@ -1,19 +1,23 @@
 /**
- * Static glibc programs linked through the compiler driver.
+ * glibc programs linked through the compiler driver, in three modes: static
+ * (`-static`), the driver's default (a dynamically linked PIE), and a
+ * dynamically linked non-PIE (`-no-pie`, units compiled `-fno-pie`, so
+ * that the link needs copy relocations and canonical PLT entries).
  *
  * Each program in test/glibc is compiled as a user would (clang / clang++
  * with glibc and libstdc++ headers, `-c` per unit), then linked twice by the
- * driver, both `-static`:
+ * driver:
  *
- *   clang --target=ARCH-linux-gnu -static --ld-path=<repo>/bin/tslink.js OBJS -o prog.tslink
- *   clang --target=ARCH-linux-gnu -static -fuse-ld=lld                   OBJS -o prog.lld
+ *   clang --target=ARCH-linux-gnu MODE --ld-path=<repo>/bin/tslink.js OBJS -o prog.tslink
+ *   clang --target=ARCH-linux-gnu MODE -fuse-ld=lld                   OBJS -o prog.lld
  *
  * and once more by tslink with `-Wl,--incremental` (the slack layout of a
  * first incremental link). The executables are run (AArch64 under
- * qemu-aarch64; a static program needs no -L sysroot). The ld.lld output
+ * qemu-aarch64 -L /usr/aarch64-linux-gnu). The ld.lld output
  * must print what the spec below expects (a check on the program itself);
  * tslink's must exit with the same status and print the same stdout as
- * ld.lld's, and be static (ET_EXEC, no PT_INTERP). An incremental case
+ * ld.lld's, and have the mode's shape (static: ET_EXEC without PT_INTERP;
+ * PIE: ET_DYN with one; non-PIE: ET_EXEC with one). An incremental case
  * edits one unit of the basics program, recompiles it, relinks with
  * `-Wl,--incremental,--explain` and expects the output to be patched in
  * place and to run like a cold ld.lld link of the same objects.
@@ -74,6 +78,8 @@ interface ProgramSpec {
   /** Exit status and stdout lines the program must produce (checked on the ld.lld output). */
   status: number;
   stdout: string[];
+  /** Only in the dynamic modes (it uses dlopen or dlsym). */
+  dynamicOnly?: boolean;
 }
 
 const BASICS_STDOUT = (magic: number) => [
@@ -258,6 +264,41 @@ const PROGRAMS: ProgramSpec[] = [
       'sum of sin^2 + cos^2 over 1000 angles = 1000.000000',
     ],
   },
+  {
+    name: 'imports',
+    dir: 'imports',
+    cxx: false,
+    cflags: ['-O2'],
+    units: [{ src: 'main.c' }, { src: 'other.c' }],
+    dynamicOnly: true,
+    status: 7,
+    stdout: [
+      'optind 1, opterr 1',
+      'stdout is fd 1, stderr is fd 2',
+      'errno 34',
+      '&puts the same in both units: yes, and as dlsym sees it: yes',
+      '&environ the same in both units: yes, and as dlsym sees it: yes',
+      '&optind as dlsym sees it: yes',
+      'setenv seen through environ: yes, getenv: forty-two',
+      'sorted: -3 0 5 9 27',
+      'sum of twice(i) for i < 10: 90',
+    ],
+  },
+  {
+    name: 'dlopen',
+    dir: 'dlopen',
+    cxx: false,
+    cflags: ['-O2'],
+    units: [{ src: 'main.c' }],
+    dynamicOnly: true,
+    status: 0,
+    stdout: [
+      'cos(0) = 1.000, pow(2, 10) = 1024.0',
+      'no such symbol: NULL',
+      'libc already loaded: yes, strlen("tslink") = 6',
+      'dlopen of a missing library fails: yes',
+    ],
+  },
 ];
 
 /** TLS relocation types the tls program's objects must contain: every access model is really exercised. */
@@ -298,26 +339,45 @@ function compilerOf(src: string): string {
   return isCxx(src) ? 'clang++' : 'clang';
 }
 
-/** Compile one unit: `clang[++] --target=ARCH-linux-gnu CFLAGS UNITFLAGS [extra] -c SRC -o OBJ`. */
-async function compileUnit(arch: Arch, spec: ProgramSpec, unit: UnitSpec, src: string, obj: string, extra: string[] = []): Promise<void> {
+interface Mode {
+  name: string;
+  /** Driver flags for the link. */
+  link: string[];
+  /** Compiler flags for every unit (before the program's own). */
+  compile: string[];
+  /** ELF type and whether the program has a PT_INTERP. */
+  type: 'EXEC' | 'DYN';
+  interp: boolean;
+}
+
+const MODES: Mode[] = [
+  { name: 'static', link: ['-static'], compile: [], type: 'EXEC', interp: false },
+  { name: 'dynamic PIE', link: [], compile: [], type: 'DYN', interp: true },
+  { name: 'dynamic non-PIE', link: ['-no-pie'], compile: ['-fno-pie'], type: 'EXEC', interp: true },
+];
+
+/** Compile one unit: `clang[++] --target=ARCH-linux-gnu MODEFLAGS CFLAGS UNITFLAGS [extra] -c SRC -o OBJ`. */
+async function compileUnit(arch: Arch, mode: Mode, spec: ProgramSpec, unit: UnitSpec, src: string, obj: string, extra: string[] = []): Promise<void> {
   fs.mkdirSync(path.dirname(obj), { recursive: true });
-  const args = [`--target=${arch}-linux-gnu`, ...spec.cflags, ...(unit.flags ?? []), ...extra, '-c', src, '-o', obj];
+  // A PIE cannot hold position-dependent code: there the ifunc program's non-PIC unit is built like the rest.
+  const unitFlags = (unit.flags ?? []).filter((f) => !(mode.type === 'DYN' && f === '-fno-pic'));
+  const args = [`--target=${arch}-linux-gnu`, ...mode.compile, ...spec.cflags, ...unitFlags, ...extra, '-c', src, '-o', obj];
   await tool(compilerOf(src), args, { timeoutMs: 120_000 });
 }
 
 /** The driver's link command line (without the driver itself). */
-function linkArgs(arch: Arch, spec: ProgramSpec, linker: Linker, inputs: readonly string[], out: string, extra: string[] = []): string[] {
+function linkArgs(arch: Arch, mode: Mode, spec: ProgramSpec, linker: Linker, inputs: readonly string[], out: string, extra: string[] = []): string[] {
   const ld = linker === 'ld.lld' ? ['-fuse-ld=lld'] : [`--ld-path=${TSLINK}`];
   if (linker === 'tslink --incremental') ld.push('-Wl,--incremental');
   // Of the compiler flags, -pthread matters to the link too.
   const driverFlags = spec.cflags.filter((f) => f === '-pthread');
-  return [`--target=${arch}-linux-gnu`, '-static', ...ld, ...driverFlags, ...extra, ...inputs, ...(spec.libs ?? []), '-o', out];
+  return [`--target=${arch}-linux-gnu`, ...mode.link, ...ld, ...driverFlags, ...extra, ...inputs, ...(spec.libs ?? []), '-o', out];
 }
 
 /** Link through the driver; throw with the command and its output on failure. Returns the driver's stdout + stderr. */
-async function driverLink(arch: Arch, spec: ProgramSpec, linker: Linker, inputs: readonly string[], out: string, extra: string[] = []): Promise<string> {
+async function driverLink(arch: Arch, mode: Mode, spec: ProgramSpec, linker: Linker, inputs: readonly string[], out: string, extra: string[] = []): Promise<string> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const args = linkArgs(arch, spec, linker, inputs, out, extra);
+  const args = linkArgs(arch, mode, spec, linker, inputs, out, extra);
   const r = await exec(driverOf(spec), args, { timeoutMs: 180_000 });
   const output = `${r.stdout}${r.stderr}`;
   if (r.status !== 0) throw new Error(`${linker} link failed (${describeExit(r)}): ${showCommand(driverOf(spec), args)}\n${output.trim()}`);
@@ -333,16 +393,23 @@ function expected(spec: ProgramSpec, stdout = spec.stdout, status = spec.status)
   return { status, stdout: stdout.map((l) => `${l}\n`).join('') };
 }
 
-/** Static executable checks: ELF type EXEC (no -pie) and no PT_INTERP (no dynamic loader). */
-async function checkStaticExe(prog: string): Promise<void> {
-  const out = await tool('llvm-readelf', ['-h', '-l', '--wide', prog]);
-  expect(/^\s*Type:\s+EXEC\b/m.test(out), `${prog} is ET_EXEC:\n${out}`).to.equal(true);
-  expect(/^\s*INTERP\b/m.test(out), `${prog} has no PT_INTERP`).to.equal(false);
+/** The DT_NEEDED entries of a dynamic executable, in order. */
+async function neededOf(prog: string): Promise<string[]> {
+  const out = await tool('llvm-readelf', ['-d', prog]);
+  return [...out.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
 }
 
-for (const arch of ARCHES) {
-  describe(`static glibc programs through the compiler driver (${arch})`, function () {
+/** The mode's shape: ELF type (EXEC, or DYN for a PIE) and whether there is a PT_INTERP (a dynamic loader). */
+async function checkShape(prog: string, mode: Mode): Promise<void> {
+  const out = await tool('llvm-readelf', ['-h', '-l', '--wide', prog]);
+  expect(new RegExp(`^\\s*Type:\\s+${mode.type}\\b`, 'm').test(out), `${prog} is ET_${mode.type}:\n${out}`).to.equal(true);
+  expect(/^\s*INTERP\b/m.test(out), `${prog} ${mode.interp ? 'has' : 'has no'} PT_INTERP`).to.equal(mode.interp);
+}
+
+for (const arch of ARCHES) for (const mode of MODES) {
+  describe(`${mode.name} glibc programs through the compiler driver (${arch})`, function () {
     this.timeout(300_000);
+    const programs = PROGRAMS.filter((p) => !(p.dynamicOnly && !mode.interp));
     const pool = new Pool(defaultConcurrency());
     const builds = new Map<string, Promise<Build>>();
     const links = new Map<string, Promise<string>>();
@@ -361,7 +428,7 @@ for (const arch of ARCHES) {
         pr = (async () => {
           const b = await buildOf(spec);
           const out = path.join(b.dir, { tslink: 'prog.tslink', 'tslink --incremental': 'prog.tslink-inc', 'ld.lld': 'prog.lld' }[linker]);
-          await pool.run(() => driverLink(arch, spec, linker, b.lib ? [...b.objs, b.lib] : b.objs, out));
+          await pool.run(() => driverLink(arch, mode, spec, linker, b.lib ? [...b.objs, b.lib] : b.objs, out));
           return out;
         })();
         pr.catch(() => {}); // reported by the test that awaits it
@@ -383,14 +450,14 @@ for (const arch of ARCHES) {
           throw new Error(`${e.message} Install libc6-dev-arm64-cross and g++-aarch64-linux-gnu (scripts/install-deps.sh).`);
         });
       }
-      work = tmpDir(`tslink-glibc-${arch}`);
+      work = tmpDir(`tslink-glibc-${arch}-${mode.name.replace(/\W+/g, '-')}`);
       if (process.env.TSLINK_KEEP_TMP) console.log(`    build directory: ${work}`);
-      for (const spec of PROGRAMS) {
+      for (const spec of programs) {
         const dir = path.join(work, spec.name);
         const b = (async (): Promise<Build> => {
           await Promise.all(
             spec.units.map((u) =>
-              pool.run(() => compileUnit(arch, spec, u, path.join(SOURCES, spec.dir, u.src), path.join(dir, objName(u)))),
+              pool.run(() => compileUnit(arch, mode, spec, u, path.join(SOURCES, spec.dir, u.src), path.join(dir, objName(u)))),
             ),
           );
           const objs = spec.units.filter((u) => !u.inArchive).map((u) => path.join(dir, objName(u)));
@@ -406,7 +473,7 @@ for (const arch of ARCHES) {
         builds.set(spec.name, b);
       }
       // Start every link in the background; each test awaits its own.
-      for (const spec of PROGRAMS) {
+      for (const spec of programs) {
         void linked(spec, 'ld.lld');
         void linked(spec, 'tslink');
         void linked(spec, 'tslink --incremental');
@@ -418,19 +485,21 @@ for (const arch of ARCHES) {
       if (work && !process.env.TSLINK_KEEP_TMP) fs.rmSync(work, { recursive: true, force: true });
     });
 
-    it('clang -static passes -static and no -pie to the linker', async function () {
+    it(`clang ${mode.link.join(' ') || '(no flag)'} passes ${mode.name === 'static' ? '-static and no -pie' : mode.type === 'DYN' ? '-pie and -dynamic-linker' : '-dynamic-linker and no -pie'} to the linker`, async function () {
       const b = await buildOf(PROGRAMS[0]);
-      const args = ['-###', ...linkArgs(arch, PROGRAMS[0], 'tslink', b.objs, path.join(b.dir, 'unused'))];
+      const args = ['-###', ...linkArgs(arch, mode, PROGRAMS[0], 'tslink', b.objs, path.join(b.dir, 'unused'))];
       const r = await exec('clang', args);
       expect(r.status, r.stderr).to.equal(0);
       const ldLine = r.stderr.split('\n').find((l) => l.includes(TSLINK));
       expect(ldLine, `linker command in:\n${r.stderr}`).to.be.a('string');
       const argv = [...ldLine!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
-      expect(argv, ldLine).to.include('-static');
-      expect(argv, ldLine).to.not.include('-pie');
+      if (mode.name === 'static') expect(argv, ldLine).to.include('-static');
+      else expect(argv, ldLine).to.include('-dynamic-linker');
+      if (mode.type === 'DYN') expect(argv, ldLine).to.include('-pie');
+      else expect(argv, ldLine).to.not.include('-pie');
     });
 
-    for (const spec of PROGRAMS) {
+    for (const spec of programs) {
       it(`${spec.name}: the ld.lld build exits ${spec.status} and prints the expected output`, async function () {
         const { prog, r } = await outcome(spec, 'ld.lld');
         expect({ status: r.status, stdout: r.stdout }, explainRun(r, prog)).to.deep.equal(expected(spec));
@@ -442,7 +511,8 @@ for (const arch of ARCHES) {
           const ref = await outcome(spec, 'ld.lld');
           const { prog, r } = await outcome(spec, linker);
           expect({ status: r.status, stdout: r.stdout }, explainRun(r, prog)).to.deep.equal({ status: ref.r.status, stdout: ref.r.stdout });
-          await checkStaticExe(prog);
+          await checkShape(prog, mode);
+          if (mode.interp) expect(await neededOf(prog), 'DT_NEEDED').to.deep.equal(await neededOf(ref.prog));
         });
       }
     }
@@ -468,7 +538,7 @@ for (const arch of ARCHES) {
       const prog = path.join(dir, 'prog');
       const incFlags = ['-Wl,--incremental,--explain'];
 
-      const first = await pool.run(() => driverLink(arch, spec, 'tslink', objs, prog, incFlags));
+      const first = await pool.run(() => driverLink(arch, mode, spec, 'tslink', objs, prog, incFlags));
       expect(first, 'the first link is a full one').to.match(/^tslink: full: /m);
       let r = await run(prog, arch);
       expect({ status: r.status, stdout: r.stdout }, explainRun(r, prog)).to.deep.equal(expected(spec));
@@ -481,16 +551,16 @@ for (const arch of ARCHES) {
       fs.writeFileSync(edited, text.replace(MAGIC_BEFORE, MAGIC_AFTER));
       const valueObj = path.join(dir, objName(unit));
       expect(objs).to.include(valueObj);
-      await pool.run(() => compileUnit(arch, spec, unit, edited, valueObj, ['-I', path.join(SOURCES, spec.dir)]));
+      await pool.run(() => compileUnit(arch, mode, spec, unit, edited, valueObj, ['-I', path.join(SOURCES, spec.dir)]));
 
-      const second = await pool.run(() => driverLink(arch, spec, 'tslink', objs, prog, incFlags));
+      const second = await pool.run(() => driverLink(arch, mode, spec, 'tslink', objs, prog, incFlags));
       expect(second, 'the relink reports a patch').to.match(/^tslink: patched: [1-9]\d* bytes written/m);
       r = await run(prog, arch);
       const want = expected(spec, BASICS_STDOUT(57), 57 % 32);
       expect({ status: r.status, stdout: r.stdout }, explainRun(r, prog)).to.deep.equal(want);
 
       const cold = path.join(dir, 'prog.lld');
-      await pool.run(() => driverLink(arch, spec, 'ld.lld', objs, cold));
+      await pool.run(() => driverLink(arch, mode, spec, 'ld.lld', objs, cold));
       const rc = await run(cold, arch);
       expect({ status: rc.status, stdout: rc.stdout }, explainRun(rc, cold)).to.deep.equal(want);
     });

@@ -153,7 +153,7 @@ function linkInProcess(objects: readonly string[]): LinkResult {
   const inputs: LinkInput[] = objects.map((o) => ({ kind: 'object', file: readElfObject(path.basename(o), readBytes(o)) }));
   return link(inputs, () => {
     throw new Error('no archives here');
-  }, { arch: 'aarch64', entry: '_start', buildId: { kind: 'none' }, undefinedRoots: [], keepChunkDigests: false, ehFrameHdr: false });
+  }, { arch: 'aarch64', entry: '_start', buildId: { kind: 'none' }, undefinedRoots: [], keepChunkDigests: false, ehFrameHdr: false, dynamic: null, relro: true, gcSections: false });
 }
 
 /** Symbol name -> address, from llvm-nm. */

@@ -197,10 +197,24 @@ export async function linkTslink(out: string, inputs: readonly string[], flags: 
   if (!fs.existsSync(out)) throw new Error(`tslink exited 0 but wrote no output file ${out}`);
 }
 
-/** Run a linked program (AArch64 under qemu-aarch64) with a 10 s timeout. */
+/**
+ * Where qemu-aarch64 finds a dynamic program's loader and libraries: the
+ * host's own multiarch ones (libc6:arm64, which scripts/install-deps.sh
+ * installs with the :arm64 -dev packages, and which clang then links
+ * against), else the cross toolchain's sysroot. A program must run with the
+ * C library it was linked against: with the other one, threads hang.
+ */
+export function aarch64Sysroot(): string[] {
+  return fs.existsSync('/lib/ld-linux-aarch64.so.1') ? [] : ['-L', '/usr/aarch64-linux-gnu'];
+}
+
+/**
+ * Run a linked program (AArch64 under qemu-aarch64, see aarch64Sysroot) with
+ * a 10 s timeout (30 s under qemu, which is slow on a loaded machine).
+ */
 export async function run(prog: string, arch: Arch): Promise<ExecResult> {
   const abs = path.resolve(prog);
-  if (arch === 'aarch64') return exec('qemu-aarch64', [abs], { cwd: path.dirname(abs), timeoutMs: 10_000 });
+  if (arch === 'aarch64') return exec('qemu-aarch64', [...aarch64Sysroot(), abs], { cwd: path.dirname(abs), timeoutMs: 30_000 });
   return exec(abs, [], { cwd: path.dirname(abs), timeoutMs: 10_000 });
 }
 

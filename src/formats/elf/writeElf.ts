@@ -21,7 +21,7 @@ import { TargetState, type SymbolValues } from '../../link/symbols.js';
 
 const encoder = new TextEncoder();
 
-class StringTable {
+export class StringTable {
   private readonly parts: Uint8Array[] = [new Uint8Array(1)];
   private readonly seen = new Map<string, number>();
   size = 1;
@@ -161,6 +161,16 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
       globalIndex[id] = 1 + locals.length;
       locals.push({ ...sym, info: (STB.LOCAL << 4) | STT.NOTYPE });
       continue;
+    } else if (g.state === SymState.Shared) {
+      // A shared library's symbol: undefined here, unless copied into the program's .bss.
+      const ss = res.shared[g.file].symbols[g.sym];
+      const copy = values.sharedAddress(id);
+      const copied = copy !== undefined && sectionIndexOfAddr(copy) !== SHN.ABS && layout.sections[sectionIndexOfAddr(copy) - 1].flags & SecFlag.NoBits;
+      const type = ss.type === SymType.IFunc ? STT.FUNC : ss.type;
+      const bind = g.weak ? STB.WEAK : STB.GLOBAL;
+      sym = copied
+        ? { name: strtab.add(g.name), info: (bind << 4) | type, other: 0, shndx: sectionIndexOfAddr(copy!), value: copy!, size: ss.size }
+        : { name: strtab.add(g.name), info: (bind << 4) | type, other: 0, shndx: SHN.UNDEF, value: 0, size: 0 };
     } else if (g.state === SymState.Undefined && g.referencedBy.length > 0) {
       sym = { name: strtab.add(g.name), info: (STB.WEAK << 4) | STT.NOTYPE, other: g.visibility, shndx: SHN.UNDEF, value: 0, size: 0 };
     } else {
@@ -210,7 +220,7 @@ export function writeElfHeaders(image: Uint8Array, arch: Arch, layout: Layout, t
   const shnum = layout.sections.length + 4;
   // e_ident
   image.set([0x7f, 0x45, 0x4c, 0x46, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, 0], 0);
-  dv.setUint16(0x10, ET.EXEC, true);
+  dv.setUint16(0x10, layout.pie ? ET.DYN : ET.EXEC, true);
   dv.setUint16(0x12, arch.eMachine, true);
   dv.setUint32(0x14, EV_CURRENT, true);
   dv.setBigUint64(0x18, BigInt(entry), true);
@@ -255,8 +265,14 @@ export function writeElfHeaders(image: Uint8Array, arch: Arch, layout: Layout, t
     dv.setBigUint64(at + 56, BigInt(entsize), true);
   };
   // A non-allocated section's headroom (incremental links) lies in the file but outside the section.
+  const indexOf = (name: string | number | undefined): number => {
+    if (name === undefined) return 0;
+    if (typeof name === 'number') return name;
+    return layout.sections.findIndex((x) => x.name === name && x.flags & SecFlag.Alloc) + 1;
+  };
   layout.sections.forEach((s, i) => {
-    shdr(i + 1, tables.sectionNames[i], s.rawType, elfFlags(s), s.addr, s.offset, s.flags & SecFlag.Alloc ? s.size : s.used, 0, 0, s.align, s.entSize);
+    shdr(i + 1, tables.sectionNames[i], s.rawType, elfFlags(s), s.addr, s.offset, s.flags & SecFlag.Alloc ? s.size : s.used,
+      indexOf(s.link), indexOf(s.info), s.align, s.entSize);
   });
   const n = layout.sections.length;
   shdr(n + 1, tables.names.symtab, SHT.SYMTAB, 0, 0, tables.symtabOff, tables.symtab.length, n + 3, tables.firstGlobal, 8, SYM_SIZE);

@@ -120,6 +120,31 @@ export interface Arch {
   /** Writes a PLT entry at buf[off] (address `at`) that jumps through the slot at `slot`. */
   writeIpltEntry(buf: Uint8Array, off: number, at: number, slot: number): void;
 
+  // Dynamic linking (dynamic.ts): the dynamic relocation types, and the PLT
+  // through which calls to shared-library functions go: a header that calls
+  // the dynamic loader's resolver, then one entry per function that jumps
+  // through its .got.plt slot.
+  readonly dynRel: {
+    relative: number; globDat: number; jumpSlot: number; copy: number;
+    /** The 64-bit absolute type (R_X86_64_64, R_AARCH64_ABS64): in writable data it becomes a dynamic relocation. */
+    abs64: number;
+    tpoff64: number;
+  };
+  /**
+   * Whether a type uses only the low 12 bits of S + A (AArch64's *_ABS_LO12_NC,
+   * paired with an ADRP): position-independent, as a PIE's base is page-aligned.
+   */
+  usesOnlyLowPageBits(type: number): boolean;
+  readonly pltHeaderSize: number;
+  readonly pltEntrySize: number;
+  writePltHeader(buf: Uint8Array, off: number, plt: number, gotPlt: number): void;
+  /** Entry `index` at buf[off] (address `at`) jumps through the slot at `slot`; `plt` is the header's address. */
+  writePltEntry(buf: Uint8Array, off: number, at: number, slot: number, index: number, plt: number): void;
+  /** What a .got.plt slot holds until the dynamic loader binds it (lazy binding). */
+  lazySlotValue(entry: number, plt: number): number;
+  /** Whether .got.plt[0] holds the address of _DYNAMIC (x86-64) or 0 (AArch64). */
+  readonly gotPltHoldsDynamic: boolean;
+
   // The move primitive (DESIGN.md section 4) and range-extension thunks.
   /** Bytes an island at an atom's old address needs. */
   readonly islandSize: number;

@@ -173,6 +173,8 @@ const enum Insn {
   /** br x17 */
   BR_X17 = 0xd61f0220,
   NOP = 0xd503201f,
+  /** stp x16, x30, [sp, #-16]! */
+  STP_X16_X30_PRE = 0xa9bf7bf0,
   /** movz xd, #0, lsl #16 */
   MOVZ_X_LSL16 = 0xd2a00000,
   /** movk xd, #0 */
@@ -371,6 +373,22 @@ function writePageJump(buf: Uint8Array, off: number, at: number, to: number): vo
   applyAdd12(buf, off + 4, bitsOf(to, 0, 12));
   write32(buf, off + 8, Insn.BR_X16);
 }
+
+/** `adrp x16, slot; ldr x17, [x16, :lo12:slot]; add x16, x16, :lo12:slot; br x17` at address `at`: a PLT entry's jump. */
+function writeSlotJump(buf: Uint8Array, off: number, at: number, slot: number): void {
+  write32(buf, off, Insn.ADRP_X16);
+  applyAdrp(buf, off, page(slot) - page(at));
+  write32(buf, off + 4, Insn.LDR_X17_X16 | ((bitsOf(slot, 0, 12) >>> 3) << 10));
+  write32(buf, off + 8, Insn.ADD_X16_X16);
+  applyAdd12(buf, off + 8, bitsOf(slot, 0, 12));
+  write32(buf, off + 12, Insn.BR_X17);
+}
+
+/** The *_ABS_LO12_NC types: they take the low 12 bits of an address whose page an ADRP supplies. */
+const LOW_PAGE_BITS: ReadonlySet<number> = new Set([
+  RelocType.R_AARCH64_ADD_ABS_LO12_NC, RelocType.R_AARCH64_LDST8_ABS_LO12_NC, RelocType.R_AARCH64_LDST16_ABS_LO12_NC,
+  RelocType.R_AARCH64_LDST32_ABS_LO12_NC, RelocType.R_AARCH64_LDST64_ABS_LO12_NC, RelocType.R_AARCH64_LDST128_ABS_LO12_NC,
+]);
 
 function applyReloc(buf: Uint8Array, off: number, type: number, val: number, _P: number, site: RelocSite): void {
   const name = relName(type);
@@ -638,13 +656,24 @@ export const aarch64: Arch = {
   ipltEntrySize: 16,
   // adrp x16, slot; ldr x17, [x16, :lo12:slot]; add x16, x16, :lo12:slot; br x17
   writeIpltEntry(buf: Uint8Array, off: number, at: number, slot: number): void {
-    write32(buf, off, Insn.ADRP_X16);
-    applyAdrp(buf, off, page(slot) - page(at));
-    write32(buf, off + 4, Insn.LDR_X17_X16 | ((bitsOf(slot, 0, 12) >>> 3) << 10));
-    write32(buf, off + 8, Insn.ADD_X16_X16);
-    applyAdd12(buf, off + 8, bitsOf(slot, 0, 12));
-    write32(buf, off + 12, Insn.BR_X17);
+    writeSlotJump(buf, off, at, slot);
   },
+
+  dynRel: { relative: 1027, globDat: 1025, jumpSlot: 1026, copy: 1024, abs64: 257, tpoff64: 1030 },
+  usesOnlyLowPageBits: (type: number) => LOW_PAGE_BITS.has(type),
+  pltHeaderSize: 32,
+  pltEntrySize: 16,
+  // stp x16, x30, [sp,#-16]!; adrp x16, GOTPLT+16; ldr x17, [x16, :lo12:GOTPLT+16]; add x16, x16, :lo12:GOTPLT+16; br x17; nop x3
+  writePltHeader(buf: Uint8Array, off: number, plt: number, gotPlt: number): void {
+    write32(buf, off, Insn.STP_X16_X30_PRE);
+    writeSlotJump(buf, off + 4, plt + 4, gotPlt + 16);
+    for (let k = 20; k < 32; k += 4) write32(buf, off + k, Insn.NOP);
+  },
+  writePltEntry(buf: Uint8Array, off: number, at: number, slot: number): void {
+    writeSlotJump(buf, off, at, slot);
+  },
+  lazySlotValue: (_entry: number, plt: number) => plt,
+  gotPltHoldsDynamic: false,
 
   islandSize: Traits.islandSize,
   writeIsland(buf: Uint8Array, off: number, from: number, to: number): void {

@@ -254,6 +254,26 @@ export const x86_64: Arch = {
     write32(buf, off + 2, slot - (at + 6));
   },
 
+  dynRel: { relative: 8, globDat: 6, jumpSlot: 7, copy: 5, abs64: 1, tpoff64: 18 },
+  usesOnlyLowPageBits: () => false,
+  pltHeaderSize: 16,
+  pltEntrySize: 16,
+  // pushq GOTPLT+8(%rip); jmpq *GOTPLT+16(%rip); nopl 0(%rax)
+  writePltHeader(buf: Uint8Array, off: number, plt: number, gotPlt: number): void {
+    buf.set([0xff, 0x35, 0, 0, 0, 0, 0xff, 0x25, 0, 0, 0, 0, 0x0f, 0x1f, 0x40, 0x00], off);
+    write32(buf, off + 2, gotPlt + 8 - (plt + 6));
+    write32(buf, off + 8, gotPlt + 16 - (plt + 12));
+  },
+  // jmpq *slot(%rip); pushq $index; jmp header
+  writePltEntry(buf: Uint8Array, off: number, at: number, slot: number, index: number, plt: number): void {
+    buf.set([0xff, 0x25, 0, 0, 0, 0, 0x68, 0, 0, 0, 0, 0xe9, 0, 0, 0, 0], off);
+    write32(buf, off + 2, slot - (at + 6));
+    write32(buf, off + 7, index);
+    write32(buf, off + 12, plt - (at + 16));
+  },
+  lazySlotValue: (entry: number) => entry + 6,
+  gotPltHoldsDynamic: true,
+
   islandSize: 5,
   writeIsland(buf: Uint8Array, off: number, from: number, to: number): void {
     const rel = to - (from + 5);

@@ -1,0 +1,190 @@
+import { SecFlag, SymPlace, type ObjectFile } from '../obj/model.js';
+import { hex } from '../obj/LinkError.js';
+import { RELA_SIZE, SHN, SYM_SIZE } from '../obj/elfConstants.js';
+import { RelExpr, type Arch } from '../link/arch/Arch.js';
+import type { RelocContext } from '../link/relocate.js';
+import { isGotExpr, tlsRelaxedAway } from '../link/scan.js';
+import { TargetState } from '../link/symbols.js';
+import { GlobalKind, type AtomRecord, type GlobalRecord, type LinkState } from './state.js';
+import { Fallback } from './patch.js';
+
+/**
+ * The gate's dynamic-linking rules (DESIGN.md section 5: "a new or removed
+ * dynamic import or export" falls back). A changed object's symbol shape is
+ * already known to be the same, so the imports and exports are; what an
+ * edit can still change is how the object uses them, and which of its own
+ * addresses a PIE's loader must relocate. The image says what the last link
+ * decided: its .rela.dyn lists every dynamic relocation, and its .dynsym
+ * whether an import has a copy or a canonical PLT entry. A patch is allowed
+ * only if the changed objects need exactly what is there:
+ *
+ *  - a call to a shared function: a PLT entry;
+ *  - a reference that needs the symbol's address in the program (a
+ *    PC-relative one, or an absolute one outside writable data): a copy or a
+ *    canonical PLT entry;
+ *  - a 64-bit absolute in writable data: the same symbolic (import) or
+ *    RELATIVE (PIE) record at the same place, with the same addend;
+ *  - in a PIE, a GOT slot holding a local symbol's address: the same
+ *    RELATIVE record.
+ *
+ * And no dynamic relocation may be left at a place inside a changed atom
+ * that no longer needs one. Anything else is a full link.
+ */
+
+interface DynRecord {
+  type: number;
+  sym: string;
+  addend: number;
+}
+
+interface ImageTables {
+  pie: boolean;
+  /** r_offset -> the record there. */
+  relocs: Map<number, DynRecord>;
+  /** Sorted places, for range queries. */
+  places: number[];
+  /** Dynamic symbol name -> (value, section index). */
+  dynsyms: Map<string, { value: number; shndx: number }>;
+  plt: { addr: number; size: number } | null;
+}
+
+/** Reads the prior image's dynamic tables; null for a static executable. */
+export function readImageTables(state: LinkState, image: Uint8Array): ImageTables | null {
+  const sec = (name: string) => state.sections.find((s) => s.name === name && s.flags & SecFlag.Alloc);
+  const dynsym = sec('.dynsym');
+  const dynstr = sec('.dynstr');
+  if (!dynsym || !dynstr) return null;
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const decoder = new TextDecoder();
+  const names: string[] = [];
+  const dynsyms = new Map<string, { value: number; shndx: number }>();
+  for (let at = dynsym.offset; at + SYM_SIZE <= dynsym.offset + dynsym.used; at += SYM_SIZE) {
+    const nameOff = dynstr.offset + dv.getUint32(at, true);
+    let end = nameOff;
+    while (end < dynstr.offset + dynstr.used && image[end] !== 0) end++;
+    const name = decoder.decode(image.subarray(nameOff, end));
+    names.push(name);
+    if (name) dynsyms.set(name, { value: Number(dv.getBigUint64(at + 8, true)), shndx: dv.getUint16(at + 6, true) });
+  }
+  const relocs = new Map<number, DynRecord>();
+  const rela = sec('.rela.dyn');
+  if (rela) {
+    for (let at = rela.offset; at + RELA_SIZE <= rela.offset + rela.used; at += RELA_SIZE) {
+      const info = dv.getBigUint64(at + 8, true);
+      relocs.set(Number(dv.getBigUint64(at, true)), {
+        type: Number(info & 0xffffffffn), sym: names[Number(info >> 32n)] ?? '', addend: Number(dv.getBigInt64(at + 16, true)),
+      });
+    }
+  }
+  const plt = sec('.plt');
+  return {
+    pie: dv.getUint16(0x10, true) === 3,
+    relocs, places: [...relocs.keys()].sort((a, b) => a - b), dynsyms,
+    plt: plt ? { addr: plt.addr, size: plt.used } : null,
+  };
+}
+
+function sameRecord(a: DynRecord | undefined, b: DynRecord | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.type === b.type && a.sym === b.sym && a.addend === b.addend;
+}
+
+function describe(r: DynRecord | undefined, arch: Arch): string {
+  if (!r) return 'none';
+  const type = r.type === arch.dynRel.relative ? 'RELATIVE' : r.type === arch.dynRel.abs64 ? 'symbolic' : `type ${r.type}`;
+  return `${type}${r.sym ? ` against ${r.sym}` : ''} + ${hex(r.addend)}`;
+}
+
+/**
+ * Checks one changed object (index `k` of the patch's files) against the
+ * prior image's dynamic tables; throws a Fallback naming what would change.
+ */
+export function checkDynamicUse(
+  arch: Arch, tables: ImageTables, globals: Map<string, GlobalRecord>, file: ObjectFile, atoms: AtomRecord[], k: number, ctx: RelocContext,
+  sectionFlags: (sec: number) => number, gotSlotsOfLocals: Array<{ addr: number; sym: number }>,
+): void {
+  const expected = new Map<number, DynRecord>();
+  file.atoms.forEach((atom, a) => {
+    const rec = atoms[a];
+    if (rec.sec < 0 || !(sectionFlags(rec.sec) & SecFlag.Alloc) || !atom.relocs.length) return;
+    const writable = (atom.flags & SecFlag.Write) !== 0;
+    const relaxedAway = tlsRelaxedAway(arch, atom);
+    atom.relocs.forEach((r, i) => {
+      if (relaxedAway?.has(i)) return;
+      const expr = arch.relExpr(r.type);
+      if (expr === undefined || expr === RelExpr.None || expr === RelExpr.Size) return;
+      const s = file.symbols[r.sym];
+      const where = `${file.name}:(${atom.name}+${hex(r.offset)})`;
+      const place = rec.addr + r.offset;
+      const g = r.sym >= file.firstGlobal ? globals.get(s.name) : undefined;
+      if (g?.kind === GlobalKind.Shared) {
+        if (expr === RelExpr.Branch) {
+          const p = tables.plt;
+          if (!p || g.value < p.addr || g.value >= p.addr + p.size) throw new Fallback(`${where} now calls ${s.name}, which has no PLT entry yet`);
+        } else if (isGotExpr(expr)) {
+          // Checked where the slot is looked up.
+        } else if (expr === RelExpr.Abs && r.type === arch.dynRel.abs64 && writable) {
+          expected.set(place, { type: arch.dynRel.abs64, sym: s.name, addend: r.addend });
+        } else {
+          const d = tables.dynsyms.get(s.name);
+          if (!d || (d.shndx === SHN.UNDEF && d.value === 0)) {
+            throw new Fallback(`${where} now needs the address of ${s.name} in the program (a copy or a canonical PLT entry), which it does not have yet`);
+          }
+        }
+        return;
+      }
+      if (!tables.pie || expr !== RelExpr.Abs || arch.usesOnlyLowPageBits(r.type)) return;
+      if (r.sym < file.firstGlobal ? s.atom === SymPlace.Absolute : g?.kind === GlobalKind.UndefWeak) return;
+      if (r.type !== arch.dynRel.abs64 || !writable) throw new Fallback(`${where}: ${arch.relName(r.type)} needs a load-time relocation`);
+      const t = ctx.target(k, r.sym, r.addend);
+      if (t.state !== TargetState.Defined) return;
+      expected.set(place, { type: arch.dynRel.relative, sym: '', addend: t.S + t.A });
+    });
+  });
+  if (tables.pie) {
+    for (const { addr, sym } of gotSlotsOfLocals) {
+      const t = ctx.target(k, sym, 0);
+      if (t.state === TargetState.Defined && file.symbols[sym].atom !== SymPlace.Absolute) {
+        expected.set(addr, { type: arch.dynRel.relative, sym: '', addend: t.S });
+      }
+    }
+  }
+
+  // Every place the object's atoms cover (old and new): the records there must be exactly the expected ones.
+  const ranges: Array<[number, number]> = [];
+  file.atoms.forEach((_, a) => {
+    const rec = atoms[a];
+    if (rec.sec < 0 || !(sectionFlags(rec.sec) & SecFlag.Alloc)) return;
+    ranges.push([rec.addr, rec.addr + Math.max(rec.slot, 1)]);
+    if (rec.canonical !== rec.addr) ranges.push([rec.canonical, rec.canonical + 1]);
+  });
+  const seen = new Set<number>();
+  for (const [from, to] of ranges) {
+    for (let i = lowerBound(tables.places, from); i < tables.places.length && tables.places[i] < to; i++) {
+      const place = tables.places[i];
+      seen.add(place);
+      const have = tables.relocs.get(place);
+      const want = expected.get(place);
+      if (!sameRecord(have, want)) {
+        throw new Fallback(`the dynamic relocation at ${hex(place)} in ${file.name} would change (${describe(have, arch)} -> ${describe(want, arch)})`);
+      }
+    }
+  }
+  for (const [place, want] of expected) {
+    if (seen.has(place)) continue;
+    if (!sameRecord(tables.relocs.get(place), want)) {
+      throw new Fallback(`${file.name} now needs a dynamic relocation at ${hex(place)} (${describe(want, arch)}), which the image does not have`);
+    }
+  }
+}
+
+function lowerBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
