@@ -78,11 +78,12 @@ export interface Atom {
   entSize: number;
   /** Index into `file.groups`, or -1. */
   group: number;
-  /** The format's raw section type (ELF sh_type), for writer decisions. */
+  /** The format's raw section type (ELF sh_type; COFF section Characteristics), for writer decisions. */
   rawType: number;
   /**
    * SHF_LINK_ORDER: the index of the atom this one describes (its sh_link),
-   * which keeps it under --gc-sections; absent otherwise.
+   * which keeps it under --gc-sections; for COFF, an associative COMDAT
+   * section's parent, with which it lives and dies; absent otherwise.
    */
   linkOrder?: number;
   /** Content id, computed lazily (see contentId.ts). */
@@ -132,12 +133,38 @@ export interface InputSymbol {
   /** Offset in the atom; the value for absolute symbols; the alignment for common ones. */
   value: number;
   size: number;
+  /**
+   * COFF weak external whose default (its aux record's TagIndex) is not
+   * defined in this file: the index in `symbols` of that default, which the
+   * symbol resolves to when nothing defines it. (A weak external whose default
+   * is defined here is read as a plain weak definition at the default's place.)
+   */
+  weakAlias?: number;
+}
+
+/**
+ * How a link picks among copies of a COMDAT group with the same signature:
+ * COFF's IMAGE_COMDAT_SELECT_* numbers (associative sections are not groups of
+ * their own: they join their parent's). ELF groups have no selection: Any.
+ */
+export const enum ComdatSelect {
+  /** Another copy is a duplicate-symbol error. */
+  NoDuplicates = 1,
+  Any = 2,
+  /** Copies must have the same size. */
+  SameSize = 3,
+  /** Copies must have the same contents. */
+  ExactMatch = 4,
+  Largest = 6,
+  Newest = 7,
 }
 
 export interface ComdatGroup {
   signature: string;
   /** Indices into `file.atoms` of the group's members. */
   atoms: number[];
+  /** COFF only; absent means Any. */
+  selection?: ComdatSelect;
 }
 
 export interface ObjectFile {
@@ -153,6 +180,12 @@ export interface ObjectFile {
   groups: ComdatGroup[];
   /** The bytes the file was read from, for content identity. */
   bytes: Uint8Array;
+  /**
+   * COFF: the text of the object's `.drectve` sections (linker options such
+   * as `/DEFAULTLIB:`, `-export:`, `/alternatename:`, `-aligncomm:`), which
+   * are consumed, not linked. Absent when there are none.
+   */
+  directives?: string;
 }
 
 /** A member of a static archive: parsed only if the link pulls it in. */
