@@ -13,7 +13,8 @@ export type InputArg =
 
 export interface CliOptions {
   output: string;
-  entry: string;
+  /** -e; undefined: _start for an executable, none for a shared library. */
+  entry: string | undefined;
   inputs: InputArg[];
   libraryPaths: string[];
   arch: ArchName | undefined;
@@ -49,6 +50,12 @@ export interface CliOptions {
   printGcSections: boolean;
   /** -z start-stop-gc (default) / -z nostart-stop-gc. */
   startStopGc: boolean;
+  /** -shared */
+  shared: boolean;
+  soname: string | undefined;
+  symbolic: 'none' | 'functions' | 'all';
+  /** --version-script FILE */
+  versionScript: string | undefined;
 }
 
 const EMULATIONS: Record<string, ArchName> = {
@@ -69,20 +76,21 @@ const HARMLESS_FLAGS = new Set([
   '--color-diagnostics',
   '--no-color-diagnostics', '--no-undefined', '-nostdlib', '--sort-common', '--warn-common', '--no-warn-mismatch',
   '-O0', '-O1', '-O2', '-O3',
-  '--enable-new-dtags', '-Bsymbolic-functions', '--no-rosegment',
+  '--enable-new-dtags', '--no-rosegment',
   '--start-group', '--end-group', '-(', '-)', '-EL', '--relax', '--no-relax', '--stats', '--cref',
 ]);
 
 /** Options with one argument that are harmless here. */
-const HARMLESS_WITH_ARG = new Set(['-plugin-opt', '--sysroot', '-soname', '-h']);
+const HARMLESS_WITH_ARG = new Set(['-plugin-opt', '--sysroot']);
 
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o: CliOptions = {
-    output: 'a.out', entry: '_start', inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
+    output: 'a.out', entry: undefined, inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
     undefinedSymbols: [], help: false, version: false, verbose: false, fatalWarnings: false, warnings: [],
     incremental: false, incrementalState: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
     ehFrameHdr: false, pie: false, staticLink: false, dynamicLinker: undefined, bindNow: false, relro: true, runpath: [],
     hashStyle: 'both', exportDynamic: false, gcSections: false, printGcSections: false, startStopGc: true,
+    shared: false, soname: undefined, symbolic: 'none', versionScript: undefined,
   };
   let whole = false;
   let staticOnly = false;
@@ -169,8 +177,20 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (HARMLESS_FLAGS.has(a)) continue;
     if (HARMLESS_WITH_ARG.has(a)) { value(a); continue; }
     if ([...HARMLESS_WITH_ARG].some((n) => n.startsWith('--') && a.startsWith(n + '='))) continue;
-    if (a === '-static-pie' || a === '--static-pie') throw new LinkError(`${a}: static position-independent executables are not supported yet`);
-    if (a === '-shared' || a === '--shared' || a === '-Bshareable') throw new LinkError(`${a}: shared libraries are not supported yet`);
+    if (a === '-static-pie' || a === '--static-pie') {
+      // What clang passes for it: -static -pie --no-dynamic-linker.
+      staticOnly = true;
+      if (o.inputs.length === 0) o.staticLink = true;
+      o.pie = true;
+      o.dynamicLinker = undefined;
+      continue;
+    }
+    if (a === '-shared' || a === '--shared' || a === '-Bshareable') { o.shared = true; continue; }
+    if ((v = long(['-soname', '--soname', '-h'])) !== undefined) { o.soname = v; continue; }
+    if (a === '-Bsymbolic' || a === '--Bsymbolic') { o.symbolic = 'all'; continue; }
+    if (a === '-Bsymbolic-functions' || a === '--Bsymbolic-functions') { o.symbolic = 'functions'; continue; }
+    if (a === '-Bno-symbolic') { o.symbolic = 'none'; continue; }
+    if ((v = long(['--version-script', '-version-script'])) !== undefined) { o.versionScript = v; continue; }
     if (a === '--gc-sections') { o.gcSections = true; continue; }
     if (a === '--no-gc-sections') { o.gcSections = false; continue; }
     if (a === '--print-gc-sections') { o.printGcSections = true; continue; }
@@ -198,7 +218,8 @@ function percent(flag: string, v: string): number {
 export const HELP = `Usage: tslink [options] file...
 
 tslink links ELF relocatable objects, static archives and shared libraries
-(x86-64, AArch64) into executables: static, dynamic, and position-independent.
+(x86-64, AArch64) into executables (static, dynamic, position-independent)
+and shared libraries.
 It accepts the GNU ld options compiler drivers pass.
 
 Options:
@@ -212,6 +233,11 @@ Options:
   -static, -Bstatic          Link against static archives only
   -Bdynamic                  Search for shared libraries again
   -pie, -no-pie              A position-independent executable (or not)
+  -static-pie                A static PIE (the C library relocates it at start-up)
+  -shared                    A shared library: every default-visibility global is exported
+  -soname NAME               The shared library's DT_SONAME
+  -Bsymbolic[-functions]     Bind the library's own definitions (functions) to themselves
+  --version-script=FILE      Hide (local:) and version (NODE { global: ... }) exported symbols
   -dynamic-linker PATH       The program interpreter (PT_INTERP)
   --as-needed                Record the following shared libraries as DT_NEEDED
                              only if a reference binds to them (--no-as-needed: always)
@@ -249,7 +275,7 @@ Commands:
   tslink demo                Build the bundled fixture, link it, edit it,
                              relink incrementally and show the outcomes
 
-Not built yet (an error says so): -shared, -static-pie, general- and
-local-dynamic access to a shared library's thread-local variables, linker
-scripts other than the ones that name inputs (as Debian's libc.so does).
+Not built yet (an error says so): extern "C++" in version scripts, linker
+scripts other than the ones that name inputs (as
+Debian's libc.so does).
 `;

@@ -1,6 +1,6 @@
 import {
-  closeSync, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, unlinkSync,
-  writeFileSync, writeSync,
+  closeSync, constants as fsConstants, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync,
+  renameSync, statSync, unlinkSync, writeFileSync, writeSync, type BigIntStats,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { LinkError } from '../obj/LinkError.js';
@@ -60,51 +60,58 @@ function systemMessage(code: string): string {
 
 function runLink(opts: CliOptions): number {
   if (opts.inputs.length === 0) throw new LinkError('no input files');
-  const files: Array<{ input: InputArg; path: string }> = [];
-  const contents: Uint8Array[] = [];
-  for (const input of opts.inputs) expandInput(input, findInput(input, opts.libraryPaths), opts.libraryPaths, files, contents, 0);
-  const arch = opts.arch ?? guessArch(files.map((f) => f.path), contents);
+  const tInputs = performance.now();
+  const files: InputFile[] = [];
+  for (const input of opts.inputs) expandInput(input, findInput(input, opts.libraryPaths), opts.libraryPaths, files, 0);
+  const arch = opts.arch ?? guessArch(files);
 
   if (opts.staticLink) {
-    const shared = files.find((_, i) => isSharedObject(contents[i]));
+    const shared = files.find((f) => isSharedObject(f.head));
     if (shared) throw new LinkError(`attempted static link of dynamic object ${shared.path}`);
-    if (opts.pie) throw new LinkError('-static and -pie together (a static position-independent executable) are not supported yet');
   }
   const session = new LinkSession({
-    format: 'elf', arch, output: 'exe', entry: opts.entry, buildId: opts.buildId, undefinedSymbols: opts.undefinedSymbols,
+    format: 'elf', arch, output: opts.shared ? 'shared' : 'exe', entry: opts.entry, soname: opts.soname, symbolic: opts.symbolic,
+    versionScript: opts.versionScript ? { name: opts.versionScript, text: new TextDecoder().decode(readInput(opts.versionScript)) } : undefined,
+    outputName: opts.output.split('/').pop(), buildId: opts.buildId, undefinedSymbols: opts.undefinedSymbols,
     incremental: opts.incremental, codeSlackPct: opts.codeSlackPct, dataSlackPct: opts.dataSlackPct,
     ehFrameHdr: opts.ehFrameHdr, pie: opts.pie, dynamicLinker: opts.staticLink ? undefined : opts.dynamicLinker, bindNow: opts.bindNow,
     relro: opts.relro, runpath: opts.runpath, hashStyle: opts.hashStyle, exportDynamic: opts.exportDynamic,
     gcSections: opts.gcSections, startStopGc: opts.startStopGc, printGcSections: opts.printGcSections,
   });
   const statePath = opts.incrementalState ?? `${opts.output}.tslink-state`;
+  const inputsMs = performance.now() - tInputs;
   const tRead = performance.now();
   let prior: PriorOutput | null = null;
   try {
     if (opts.incremental && existsSync(statePath)) {
       const state = readInput(statePath);
       if (existsSync(opts.output)) prior = openPriorOutput(opts.output);
-      session.setPriorState(state, prior?.bytes);
+      // Read only where a patch looks when the output is the file the state names (its identity), whole otherwise.
+      session.setPriorState(state, prior ? { size: prior.size, identity: prior.identity, read: (offset, length) => readAt(prior!, offset, length) } : undefined);
     }
     const readMs = performance.now() - tRead;
-    files.forEach(({ input, path }, i) => {
-      session.addInput(path, contents[i], {
-        wholeArchive: input.wholeArchive,
-        asNeeded: input.asNeeded,
+    // An input is read only if the session needs its bytes: not when the state shows it unchanged
+    // (its identity: device, inode, size, times), unless the link falls back to a full one.
+    for (const f of files) {
+      session.addInput(f.path, f.bytes ?? (() => bytesOf(f)), {
+        wholeArchive: f.input.wholeArchive,
+        asNeeded: f.input.asNeeded,
         readThinMember: (member) => readInput(member),
+        identity: opts.incremental && !isThin(f.head) ? f.identity : undefined,
       });
-    });
+    }
     const report = session.link();
     if (opts.fatalWarnings && report.warnings.length) throw new LinkError(report.warnings.join('\n'));
     for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
     // As lld prints them: on standard output, without a prefix.
     for (const line of report.removedSections) process.stdout.write(`${line}\n`);
     const tWrite = performance.now();
-    writeOutput(opts.output, session, report.outcome === 'patched' ? prior : null);
-    // The state last: an image without its state is relinked in full, never wrongly patched.
-    if (opts.incremental) writeFileAtomically(statePath, session.serializeState());
+    const written = writeOutput(opts.output, session, report.outcome === 'patched' ? prior : null);
+    // The state last: an image without its state is relinked in full, never wrongly patched. It names
+    // the output file by its identity, so that the next link need not read and hash it to trust it.
+    if (opts.incremental) writeFileAtomically(statePath, session.serializeState({ imageIdentity: written }));
     const writeMs = performance.now() - tWrite;
-    if (opts.explain) explain(report, { read: readMs, ...report.timings, write: writeMs });
+    if (opts.explain) explain(report, { inputs: inputsMs, read: readMs, ...report.timings, write: writeMs });
     return 0;
   } finally {
     if (prior) closeSync(prior.fd);
@@ -113,19 +120,18 @@ function runLink(opts: CliOptions): number {
 
 /** The previous output, read through a descriptor that stays open until the new one is written. */
 interface PriorOutput {
+  path: string;
   fd: number;
-  dev: number;
-  ino: number;
-  bytes: Uint8Array;
+  size: number;
+  identity: BigIntStats;
 }
 
 function openPriorOutput(path: string): PriorOutput {
   let fd = -1;
   try {
     fd = openSync(path, 'r');
-    const st = fstatSync(fd);
-    const b = readFileSync(fd);
-    return { fd, dev: st.dev, ino: st.ino, bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength) };
+    const identity = fstatSync(fd, { bigint: true });
+    return { path, fd, size: Number(identity.size), identity };
   } catch (e) {
     if (fd >= 0) closeSync(fd);
     const code = (e as { code?: string }).code ?? 'error';
@@ -133,10 +139,28 @@ function openPriorOutput(path: string): PriorOutput {
   }
 }
 
+/** `length` bytes of the previous output at `offset` (fewer if it ends sooner). */
+function readAt(prior: PriorOutput, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let done = 0;
+  try {
+    while (done < length) {
+      const n = readSync(prior.fd, out, done, length - done, offset + done);
+      if (n === 0) break;
+      done += n;
+    }
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'error';
+    throw new LinkError(`cannot read ${prior.path}: ${systemMessage(code)}`);
+  }
+  return done === length ? out : out.subarray(0, done);
+}
+
 function explain(report: LinkReport, timings: Record<string, number>): void {
   const bytes = report.writes.reduce((n, w) => n + w.length, 0);
   const w = report.work;
-  const work = `${w.atomsPlaced} atoms placed, ${w.relocsApplied} relocations applied, ${w.bytesHashed} input bytes hashed`;
+  const work = `${w.atomsPlaced} atoms placed, ${w.relocsApplied} relocations applied, ${w.bytesHashed} input bytes hashed, `
+    + `${w.inputBytesRead} input bytes read, ${w.imageBytesRead} bytes of the previous output read`;
   let line: string;
   if (report.outcome === 'patched') line = `tslink: patched: ${bytes} bytes written in ${report.writes.length} ranges (${work})`;
   else if (report.outcome === 'fell-back-full') line = `tslink: fell-back-full: ${report.reason} (${work})`;
@@ -146,15 +170,65 @@ function explain(report: LinkReport, timings: Record<string, number>): void {
 }
 
 /**
+ * An input file: its first bytes (enough for its kind and machine), its
+ * identity taken before anything else was read, and its bytes once read.
+ * An ELF file or an archive is not read past its first bytes here.
+ */
+interface InputFile {
+  input: InputArg;
+  path: string;
+  head: Uint8Array;
+  identity: BigIntStats;
+  bytes: Uint8Array | null;
+}
+
+const HEAD = 64;
+
+function peekInput(input: InputArg, path: string): InputFile {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const identity = fstatSync(fd, { bigint: true });
+    if (identity.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
+    const head = new Uint8Array(HEAD);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < HEAD;) n += got = readSync(fd, head, n, HEAD - n, n);
+    const file: InputFile = { input, path, head: head.subarray(0, n), identity, bytes: null };
+    // Anything but an ELF file or an archive is read now (from its start: the reads above were positioned):
+    // it may be a linker script.
+    if (n < HEAD || !(isElf(file.head) || isArchive(file.head))) {
+      const b = readFileSync(fd);
+      file.bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    }
+    return file;
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? 'error';
+    throw new LinkError(`cannot open ${path}: ${systemMessage(code)}`);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+/** The file's bytes, read now if they were not. */
+function bytesOf(f: InputFile): Uint8Array {
+  f.bytes ??= readInput(f.path);
+  return f.bytes;
+}
+
+function isThin(head: Uint8Array): boolean {
+  return new TextDecoder().decode(head.subarray(0, 8)) === '!<thin>\n';
+}
+
+/**
  * Adds an input, or, when it is a linker script naming other inputs (as
  * Debian's libc.so and libm.a are), the inputs it names, in its place.
  */
-function expandInput(input: InputArg, path: string, libraryPaths: readonly string[], files: Array<{ input: InputArg; path: string }>, contents: Uint8Array[], depth: number, open: string[] = []): void {
-  const bytes = readInput(path);
-  if (!isLinkerScript(bytes)) {
+function expandInput(input: InputArg, path: string, libraryPaths: readonly string[], files: InputFile[], depth: number, open: string[] = []): void {
+  const file = peekInput(input, path);
+  const bytes = file.bytes;
+  if (!bytes || !isLinkerScript(bytes)) {
     if (files.length >= 100_000) throw new LinkError(`${path}: linker scripts name more than 100000 inputs`);
-    files.push({ input, path });
-    contents.push(bytes);
+    files.push(file);
     return;
   }
   if (depth > 8) throw new LinkError(`${path}: linker scripts nest too deeply`);
@@ -166,14 +240,14 @@ function expandInput(input: InputArg, path: string, libraryPaths: readonly strin
     const asNeeded = input.asNeeded || item.asNeeded;
     if (item.isLibrary) {
       const lib: InputArg = { kind: 'library', name: item.path, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded };
-      expandInput(lib, findInput(lib, dirs), libraryPaths, files, contents, depth + 1, open);
+      expandInput(lib, findInput(lib, dirs), libraryPaths, files, depth + 1, open);
       continue;
     }
     // A relative name is looked up beside the script first, as GNU ld does for sysroot-less scripts.
     const candidates = item.path.startsWith('/') ? [item.path] : [join(dirname(path), item.path), item.path, ...dirs.map((d) => join(d, item.path))];
     const found = candidates.find((c) => existsSync(c));
     if (!found) throw new LinkError(`${path}: cannot find ${item.path}, named by this linker script`);
-    expandInput({ kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded }, found, libraryPaths, files, contents, depth + 1, open);
+    expandInput({ kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded }, found, libraryPaths, files, depth + 1, open);
   }
 }
 
@@ -205,12 +279,12 @@ function findInput(input: InputArg, libraryPaths: readonly string[]): string {
 }
 
 /** Without -m, the first ELF input (or archive member) decides the architecture. */
-function guessArch(paths: string[], contents: Uint8Array[]): ArchName {
-  for (let i = 0; i < contents.length; i++) {
-    let bytes = contents[i];
+function guessArch(files: InputFile[]): ArchName {
+  for (const f of files) {
+    let bytes = f.bytes ?? f.head;
     if (isArchive(bytes)) {
       try {
-        const ar = readArchive(paths[i], bytes, (p) => readInput(p));
+        const ar = readArchive(f.path, bytesOf(f), (p) => readInput(p));
         if (!ar.members.length) continue;
         bytes = ar.members[0].bytes;
       } catch {
@@ -231,12 +305,19 @@ function guessArch(paths: string[], contents: Uint8Array[]): ArchName {
  * and a running program keeps its old mapping (no ETXTBSY).
  *
  * A patch (`prior` given) writes only its ranges, onto a copy of the previous
- * output, but only if that copy is of the very file the patch was computed
- * against: a concurrent link may have renamed another image over the output
- * since it was read. Then the whole image is written instead. Either way the
- * file is created afresh, so its mode is 0777 less the umask, as ld.lld's.
+ * output (a reflink where the file system has them: then the copy costs
+ * nothing and the sync writes only the patch), but only if that copy is of
+ * the very file the patch was computed against: a concurrent link may have
+ * renamed another image over the output since it was opened. Then the whole
+ * image is written instead. Either way the file is created afresh, so its
+ * mode is 0777 less the umask, as ld.lld's.
+ *
+ * Returns the new output's identity (device, inode, size, times), taken
+ * after the rename, from the descriptor it was written through: the state
+ * records it, and the next link trusts a file with that identity to be this
+ * image without reading it.
  */
-function writeOutput(output: string, session: LinkSession, prior: PriorOutput | null): void {
+function writeOutput(output: string, session: LinkSession, prior: PriorOutput | null): BigIntStats {
   const path = resolve(output);
   const tmp = join(dirname(path), `.${path.split('/').pop()}.tslink-tmp-${process.pid}`);
   let fd = -1;
@@ -249,11 +330,11 @@ function writeOutput(output: string, session: LinkSession, prior: PriorOutput | 
       fd = -1;
       try {
         // A copy of the previous image (a reflink where the file system has them); it takes the old file's mode.
-        copyFileSync(path, tmp);
+        copyFileSync(path, tmp, fsConstants.COPYFILE_FICLONE);
         // Our descriptor keeps the inode we read alive, so no other file can have its number: if the output is
         // still that inode after the copy, it was that inode during the copy (tslink never renames an old image back).
-        const now = statSync(path);
-        patch = now.dev === prior.dev && now.ino === prior.ino;
+        const now = statSync(path, { bigint: true });
+        patch = now.dev === prior.identity.dev && now.ino === prior.identity.ino;
       } catch {
         patch = false; // the previous output went away: the whole image it is
       }
@@ -273,9 +354,12 @@ function writeOutput(output: string, session: LinkSession, prior: PriorOutput | 
       write(0, image);
     }
     fsyncSync(fd);
+    renameSync(tmp, path);
+    // After the rename, which changes the inode's status-change time.
+    const identity = fstatSync(fd, { bigint: true });
     closeSync(fd);
     fd = -1;
-    renameSync(tmp, path);
+    return identity;
   } catch (e) {
     if (fd >= 0) closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }

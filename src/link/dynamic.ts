@@ -1,15 +1,16 @@
 import { AtomKind, SecFlag, SymPlace, SymType, Visibility, type ObjectFile } from '../obj/model.js';
 import { LinkError, hex } from '../obj/LinkError.js';
 import {
-  DF_1_NOW, DF_1_PIE, DF_BIND_NOW, DT, DYN_SIZE, RELA_SIZE, SHN, SHT, STB, STT, SYM_SIZE, VERNAUX_SIZE, VERNEED_SIZE,
-  VER_NEED_CURRENT,
+  DF_1_NOW, DF_1_PIE, DF_BIND_NOW, DF_STATIC_TLS, DF_SYMBOLIC, DT, DYN_SIZE, RELA_SIZE, SHN, SHT, STB, STT, SYM_SIZE, VERNAUX_SIZE, VERNEED_SIZE,
+  VER_NEED_CURRENT, SHT_GNU_verdef, VERDEF_SIZE, VERDAUX_SIZE, VER_DEF_CURRENT, VER_FLG_BASE,
 } from '../obj/elfConstants.js';
 import { StringTable } from '../formats/elf/writeElf.js';
+import { versionMatcher, type VersionScript } from '../obj/versionScript.js';
 import { RelExpr, write16, write32, write64, type Arch } from './arch/Arch.js';
 import type { Layout } from './layout.js';
 import { addInternalAtom, addSyntheticSection, type SectionPlan } from './outputSections.js';
 import { SymState, type GlobalSymbol, type Resolution } from './resolve.js';
-import { GotSlotKind, isGotExpr, tlsRelaxedAway, type GotPlan } from './scan.js';
+import { GotSlotKind, isGotExpr, preemptibleIn, relaxesTls, tlsRelaxedAway, undefWeakIn, type GotPlan, type GotTests } from './scan.js';
 import { TargetState, type SymbolValues } from './symbols.js';
 
 /**
@@ -42,8 +43,18 @@ import { TargetState, type SymbolValues } from './symbols.js';
  */
 
 export interface DynamicOptions {
-  /** Position-independent executable: ET_DYN, loaded anywhere. */
+  /** Position-independent output (a PIE or a shared library): ET_DYN, loaded anywhere. */
   pie: boolean;
+  /** A shared library (-shared): every default-visibility definition is exported and preemptible. */
+  shared: boolean;
+  /** DT_SONAME (-soname). */
+  soname: string | null;
+  /** -Bsymbolic ('all') or -Bsymbolic-functions ('functions'): those definitions bind within the library. */
+  symbolic: 'none' | 'functions' | 'all';
+  /** --version-script: which definitions are hidden, and the version each exported one gets. */
+  versionScript: VersionScript | null;
+  /** The base version's name (.gnu.version_d entry 1): the soname, else the output's file name. */
+  baseVersion: string;
   /** The dynamic loader's path (-dynamic-linker), or null for no .interp. */
   interp: string | null;
   /** -z now: bind every PLT slot at load time. */
@@ -61,6 +72,9 @@ const enum DynKind {
   GlobDat,
   TpOff,
   Copy,
+  DtpMod,
+  DtpOff,
+  TlsDesc,
 }
 
 /** A dynamic relocation, its place and value known once addresses are. */
@@ -104,8 +118,10 @@ export interface DynamicPlan {
   versym: Uint16Array;
   dynstr: StringTable;
   /** Internal atoms (-1 when absent). */
+  /** Entries in .gnu.version_d (0 without a version script that names versions). */
+  verdefCount: number;
   atoms: {
-    interp: number; dynsym: number; dynstr: number; hash: number; gnuHash: number; versym: number; verneed: number;
+    interp: number; dynsym: number; dynstr: number; hash: number; gnuHash: number; versym: number; verneed: number; verdef: number;
     relaDyn: number; relaPlt: number; plt: number; gotPlt: number; dynamic: number;
   };
   /** .dynamic's entries, values filled after layout. */
@@ -122,11 +138,60 @@ function isLinkTimeConstant(res: Resolution, file: ObjectFile, fileIdx: number, 
   return false;
 }
 
-export function sharedGlobalOf(res: Resolution, plan: SectionPlan, file: number, sym: number): number {
+/**
+ * Per global id: 1 when the dynamic loader decides the symbol's address. In
+ * an executable, only a shared library's symbols; in a shared library also
+ * every default-visibility definition (another module may interpose it,
+ * unless -Bsymbolic binds it here) and every undefined symbol (an import).
+ */
+export function preemptibleSymbols(res: Resolution, opts: DynamicOptions | null): Uint8Array {
+  const out = new Uint8Array(res.symbols.length);
+  if (!opts) return out;
+  res.symbols.forEach((g, id) => {
+    if (g.state === SymState.Shared) {
+      out[id] = 1;
+      return;
+    }
+    if (!opts.shared || g.visibility !== Visibility.Default) return;
+    if (g.state === SymState.Undefined || g.state === SymState.Lazy) {
+      if (g.referencedBy.length > 0) out[id] = 1;
+      return;
+    }
+    if (g.state !== SymState.Defined && g.state !== SymState.Common) return;
+    if (opts.symbolic === 'all' || hiddenByScript(opts, g.name)) return;
+    const t = res.files[g.file].symbols[g.sym].type;
+    if (opts.symbolic === 'functions' && (t === SymType.Func || t === SymType.IFunc)) return;
+    out[id] = 1;
+  });
+  return out;
+}
+
+/** The global id a file's symbol refers to when it is preemptible, else -1. */
+export function preemptibleGlobalOf(res: Resolution, plan: SectionPlan, file: number, sym: number): number {
   const f = plan.files[file];
   if (sym < f.firstGlobal || file === plan.internal) return -1;
   const id = res.globalIds[file][sym];
-  return res.symbols[id].state === SymState.Shared ? id : -1;
+  return isPreemptibleId(res, id) ? id : -1;
+}
+
+const matchers = new WeakMap<VersionScript, ReturnType<typeof versionMatcher>>();
+
+function versionOf(opts: DynamicOptions, name: string): { local: boolean; node: number } {
+  const script = opts.versionScript;
+  if (!script) return { local: false, node: -1 };
+  let m = matchers.get(script);
+  if (!m) matchers.set(script, (m = versionMatcher(script)));
+  return m(name);
+}
+
+/** A definition the version script lists under `local:`: not exported, bound within the output. */
+function hiddenByScript(opts: DynamicOptions, name: string): boolean {
+  return versionOf(opts, name).local;
+}
+
+export function isPreemptibleId(res: Resolution, id: number): boolean {
+  const p = res.preemptible;
+  return p && id < p.length ? p[id] === 1 : res.symbols[id].state === SymState.Shared;
 }
 
 /** Decides every dynamic relocation, PLT entry and copy, and creates the dynamic sections (all but .dynamic). */
@@ -134,8 +199,8 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
   const internal = plan.files[plan.internal];
   const dyn: DynamicPlan = {
     opts, dynsyms: [], dynIndex: new Map(), hashedFrom: 1, plt: [], pltIndex: new Map(), canonical: new Set(),
-    copies: new Map(), relocs: [], needed: [], verneeds: [], versym: new Uint16Array(0), dynstr: new StringTable(),
-    atoms: { interp: -1, dynsym: -1, dynstr: -1, hash: -1, gnuHash: -1, versym: -1, verneed: -1, relaDyn: -1, relaPlt: -1, plt: -1, gotPlt: -1, dynamic: -1 },
+    copies: new Map(), relocs: [], needed: [], verneeds: [], versym: new Uint16Array(0), dynstr: new StringTable(), verdefCount: 0,
+    atoms: { interp: -1, dynsym: -1, dynstr: -1, hash: -1, gnuHash: -1, versym: -1, verneed: -1, verdef: -1, relaDyn: -1, relaPlt: -1, plt: -1, gotPlt: -1, dynamic: -1 },
     tags: [],
   };
   const needPlt = (gid: number) => {
@@ -146,6 +211,8 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
   const copyWanted = new Set<number>();
   const libOf = (g: GlobalSymbol) => res.shared[g.file];
   const sharedSym = (g: GlobalSymbol) => libOf(g).symbols[g.sym];
+  const whose = (g: GlobalSymbol) => (g.state === SymState.Shared ? libOf(g).soname : 'another module');
+  const tests: GotTests = { isUndefWeak: undefWeakIn(res, plan), isPreemptible: preemptibleIn(res, plan), sharedOutput: opts.shared };
 
   for (const sec of plan.sections) {
     if (!(sec.flags & SecFlag.Alloc)) continue;
@@ -155,24 +222,30 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
       const atom = file.atoms[ref.atom];
       if (!atom.relocs.length) continue;
       const writable = (atom.flags & SecFlag.Write) !== 0;
-      const relaxedAway = tlsRelaxedAway(arch, atom);
+      const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(tests, ref.file, sym));
       for (let k = 0; k < atom.relocs.length; k++) {
         const r = atom.relocs[k];
         if (relaxedAway?.has(k)) continue;
         const expr = arch.relExpr(r.type);
         if (expr === undefined || expr === RelExpr.None || expr === RelExpr.Size) continue;
         const where = () => `${file.name}:(${atom.name}+${hex(r.offset)})`;
-        const gid = sharedGlobalOf(res, plan, ref.file, r.sym);
+        if (opts.shared && expr === RelExpr.TPRel) {
+          throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} against '${file.symbols[r.sym].name}' cannot be used with -shared; recompile with -fPIC`);
+        }
+        const gid = preemptibleGlobalOf(res, plan, ref.file, r.sym);
         if (gid >= 0) {
           const g = res.symbols[gid];
           if (expr === RelExpr.Branch) {
             needPlt(gid);
-          } else if (isGotExpr(expr)) {
-            // A GOT slot (scan.ts), filled by GLOB_DAT or TPOFF64 below.
-          } else if (expr === RelExpr.TlsGd || expr === RelExpr.TlsLd || expr === RelExpr.TPRel || expr === RelExpr.DTPRel) {
-            throw new LinkError(`${where()}: ${arch.relName(r.type)} against '${g.name}', a thread-local variable of ${libOf(g).soname}: only initial-exec access to a shared library's TLS is supported yet (compile with -ftls-model=initial-exec)`);
+          } else if (isGotExpr(expr) || expr === RelExpr.TlsGd || expr === RelExpr.TlsLd) {
+            // A GOT slot or pair (scan.ts), filled by the loader: GLOB_DAT, TPOFF64, DTPMOD64/DTPOFF64, TLSDESC below.
+          } else if (expr === RelExpr.TPRel || expr === RelExpr.DTPRel) {
+            throw new LinkError(`${where()}: ${arch.relName(r.type)} against '${g.name}', a thread-local variable of ${whose(g)}, needs its offset at link time; compile with -fPIC`);
           } else if (expr === RelExpr.Abs && r.type === arch.dynRel.abs64 && writable) {
             dyn.relocs.push({ kind: DynKind.Symbolic, file: ref.file, atom: ref.atom, offset: r.offset, gotSlot: -1, gid, sym: -1, addend: r.addend });
+          } else if (opts.shared) {
+            // A shared library cannot copy or fix the address of a symbol another module may define (lld's message).
+            throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} cannot be used against symbol '${g.name}'; recompile with -fPIC`);
           } else {
             // The symbol needs an address in the executable itself.
             const t = sharedSym(g).type;
@@ -190,10 +263,10 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
         if (isLinkTimeConstant(res, file, ref.file, r.sym, plan.internal)) continue;
         const name = file.symbols[r.sym].name || atom.name;
         if (r.type !== arch.dynRel.abs64) {
-          throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} against '${name}' cannot be used in a position-independent executable; recompile with -fPIE`);
+          throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} against '${name}' cannot be used in ${opts.shared ? 'a shared library; recompile with -fPIC' : 'a position-independent executable; recompile with -fPIE'}`);
         }
         if (!writable) {
-          throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} against '${name}' would need a dynamic relocation in read-only section ${atom.name}; recompile with -fPIE`);
+          throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} against '${name}' would need a dynamic relocation in read-only section ${atom.name}; recompile with ${opts.shared ? '-fPIC' : '-fPIE'}`);
         }
         dyn.relocs.push({ kind: DynKind.Relative, file: ref.file, atom: ref.atom, offset: r.offset, gotSlot: -1, gid: -1, sym: r.sym, addend: r.addend });
       }
@@ -201,12 +274,29 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
   }
 
   // GOT slots: shared symbols are bound by the loader; a PIE's own addresses are relocated by the base.
+  // TLS: a preemptible symbol's entries are bound by name; a library's own by module (symbol 0) and offset.
   got.slots.forEach((slot, i) => {
-    const gid = sharedGlobalOf(res, plan, slot.file, slot.sym);
-    if (gid >= 0) {
-      dyn.relocs.push({ kind: slot.kind === GotSlotKind.TPOffset ? DynKind.TpOff : DynKind.GlobDat, file: -1, atom: -1, offset: 0, gotSlot: i, gid, sym: -1, addend: 0 });
-    } else if (opts.pie && slot.kind === GotSlotKind.Address && !isLinkTimeConstant(res, plan.files[slot.file], slot.file, slot.sym, plan.internal)) {
-      dyn.relocs.push({ kind: DynKind.Relative, file: slot.file, atom: -1, offset: 0, gotSlot: i, gid: -1, sym: slot.sym, addend: 0 });
+    const gid = preemptibleGlobalOf(res, plan, slot.file, slot.sym);
+    const push = (kind: DynKind, withSym: boolean) =>
+      dyn.relocs.push({ kind, file: slot.file, atom: -1, offset: 0, gotSlot: i, gid: withSym ? gid : -1, sym: slot.sym, addend: 0 });
+    switch (slot.kind) {
+      case GotSlotKind.Address:
+        if (gid >= 0) push(DynKind.GlobDat, true);
+        else if (opts.pie && !isLinkTimeConstant(res, plan.files[slot.file], slot.file, slot.sym, plan.internal)) push(DynKind.Relative, false);
+        return;
+      case GotSlotKind.TPOffset:
+        if (gid >= 0 || opts.shared) push(DynKind.TpOff, gid >= 0);
+        return;
+      case GotSlotKind.TlsGd:
+        if (!slot.second) push(DynKind.DtpMod, gid >= 0);
+        else if (gid >= 0) push(DynKind.DtpOff, true);
+        return;
+      case GotSlotKind.TlsLd:
+        if (!slot.second) push(DynKind.DtpMod, false);
+        return;
+      case GotSlotKind.TlsDesc:
+        if (!slot.second) push(DynKind.TlsDesc, gid >= 0);
+        return;
     }
   });
 
@@ -249,15 +339,18 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
  * The globals the program itself defines and exports: those whose name a
  * shared library defines or refers to (so that the program's definition
  * interposes, as lld does), or all of them with --export-dynamic. They are
- * also roots for --gc-sections.
+ * also roots for --gc-sections. A shared library exports every definition
+ * with default or protected visibility.
  */
-export function exportedDefinitions(res: Resolution, exportDynamic: boolean): number[] {
+export function exportedDefinitions(res: Resolution, opts: DynamicOptions): number[] {
   const out: number[] = [];
-  const libNames = res.shared.map((lib) => new Set([...lib.symbols.map((s) => s.name), ...lib.undefinedSymbols]));
+  const all = opts.shared || opts.exportDynamic;
+  const libNames = all ? [] : res.shared.map((lib) => new Set([...lib.symbols.map((s) => s.name), ...lib.undefinedSymbols]));
   res.symbols.forEach((g, id) => {
     if (g.state !== SymState.Defined && g.state !== SymState.Common) return;
-    if (g.visibility !== Visibility.Default) return;
-    if (exportDynamic || libNames.some((names) => names.has(g.name))) out.push(id);
+    if (g.visibility !== Visibility.Default && g.visibility !== Visibility.Protected) return;
+    if (hiddenByScript(opts, g.name)) return;
+    if (all || libNames.some((names) => names.has(g.name))) out.push(id);
   });
   return out;
 }
@@ -269,11 +362,12 @@ function chooseDynamicSymbols(res: Resolution, dyn: DynamicPlan): void {
   // A copied variable is defined here; a canonical PLT entry is the function's address for every
   // module, so the loader must find it through the hash tables like a definition.
   res.symbols.forEach((g, id) => {
-    if (g.state !== SymState.Shared) return;
+    const undefinedImport = dyn.opts.shared && (g.state === SymState.Undefined || g.state === SymState.Lazy) && isPreemptibleId(res, id);
+    if (g.state !== SymState.Shared && !undefinedImport) return;
     if (dyn.copies.has(id) || dyn.canonical.has(id)) exports.push(id);
     else if (g.referencedBy.length > 0 || dyn.pltIndex.has(id)) imports.push(id);
   });
-  exports.push(...exportedDefinitions(res, dyn.opts.exportDynamic));
+  exports.push(...exportedDefinitions(res, dyn.opts));
   const nbuckets = gnuBucketCount(exports.length);
   const hashes = new Map(exports.map((id) => [id, gnuHash(res.symbols[id].name)]));
   exports.sort((a, b) => (hashes.get(a)! % nbuckets) - (hashes.get(b)! % nbuckets) || a - b);
@@ -321,17 +415,31 @@ function buildTables(arch: Arch, res: Resolution, plan: SectionPlan, dyn: Dynami
     if (res.sharedNeeded[i] && !dyn.needed.includes(lib.soname)) dyn.needed.push(lib.soname);
   });
   for (const n of dyn.needed) dynstr.add(n);
+  if (dyn.opts.soname !== null) dynstr.add(dyn.opts.soname);
   if (dyn.opts.runpath.length) dynstr.add(dyn.opts.runpath.join(':'));
 
   // Versions: each import binds to the version its library defines it at (when that library is needed).
   const n = dyn.dynsyms.length + 1;
   dyn.versym = new Uint16Array(n);
-  let nextVersion = 2;
+  // Version definitions: the base (index 1), then the script's named nodes (2, 3, ...).
+  const named = (dyn.opts.versionScript?.nodes ?? []).filter((v) => v.name !== null);
+  const defIndex = new Map(named.map((v, k) => [v.name!, 2 + k]));
+  if (named.length) {
+    dynstr.add(dyn.opts.baseVersion);
+    for (const v of named) dynstr.add(v.name!);
+  }
+  let nextVersion = 2 + named.length;
   const verneedOf = new Map<string, Verneed>();
   dyn.dynsyms.forEach((id, i) => {
     const g = res.symbols[id];
     dynstr.add(g.name);
     dyn.versym[i + 1] = 1;
+    if (g.state === SymState.Defined || g.state === SymState.Common) {
+      const node = versionOf(dyn.opts, g.name).node;
+      const name = node >= 0 ? dyn.opts.versionScript!.nodes[node].name : null;
+      if (name !== null) dyn.versym[i + 1] = defIndex.get(name)!;
+      return;
+    }
     if (g.state !== SymState.Shared || !res.sharedNeeded[g.file]) return;
     const lib = res.shared[g.file];
     const version = lib.symbols[g.sym].version;
@@ -353,10 +461,18 @@ function buildTables(arch: Arch, res: Resolution, plan: SectionPlan, dyn: Dynami
   dyn.verneeds = [...verneedOf.values()].sort((a, b) => dyn.needed.indexOf(a.soname) - dyn.needed.indexOf(b.soname));
 
   dyn.atoms.dynsym = add('.dynsym', AtomKind.ROData, 0, SHT.DYNSYM, 8, n * SYM_SIZE);
-  if (dyn.verneeds.length) {
+  if (dyn.verneeds.length || named.length) {
     const v = new Uint8Array(n * 2);
     dyn.versym.forEach((x, i) => write16(v, i * 2, x));
     dyn.atoms.versym = add('.gnu.version', AtomKind.ROData, 0, SHT.GNU_VERSYM, 2, v.length, v);
+  }
+  if (named.length) {
+    // lld records no parent (vd_cnt 1), and neither does the loader need one.
+    const b = verdefBytes(dyn, named.map((v) => ({ name: v.name!, parent: null })));
+    dyn.verdefCount = 1 + named.length;
+    dyn.atoms.verdef = add('.gnu.version_d', AtomKind.ROData, 0, SHT_GNU_verdef, 4, b.length, b);
+  }
+  if (dyn.verneeds.length) {
     dyn.atoms.verneed = add('.gnu.version_r', AtomKind.ROData, 0, SHT.GNU_VERNEED, 4, verneedBytes(dyn).length, verneedBytes(dyn));
   }
   const hashStyle = dyn.opts.hashStyle;
@@ -390,8 +506,33 @@ function buildTables(arch: Arch, res: Resolution, plan: SectionPlan, dyn: Dynami
   set(dyn.atoms.gnuHash, 0, '.dynsym');
   set(dyn.atoms.versym, 2, '.dynsym');
   set(dyn.atoms.verneed, 0, '.dynstr', dyn.verneeds.length);
+  set(dyn.atoms.verdef, 0, '.dynstr', dyn.verdefCount);
   set(dyn.atoms.relaDyn, RELA_SIZE, '.dynsym');
   set(dyn.atoms.relaPlt, RELA_SIZE, '.dynsym', '.got.plt');
+}
+
+/** .gnu.version_d: the base version, then each named node (with the version it inherits from, if any). */
+function verdefBytes(dyn: DynamicPlan, named: Array<{ name: string; parent: string | null }>): Uint8Array {
+  const defs = [{ name: dyn.opts.baseVersion, parent: null as string | null, base: true }, ...named.map((v) => ({ ...v, base: false }))];
+  const size = defs.reduce((n, d) => n + VERDEF_SIZE + VERDAUX_SIZE * (d.parent ? 2 : 1), 0);
+  const out = new Uint8Array(size);
+  let at = 0;
+  defs.forEach((d, k) => {
+    const aux = d.parent ? 2 : 1;
+    const len = VERDEF_SIZE + VERDAUX_SIZE * aux;
+    write16(out, at, VER_DEF_CURRENT);
+    write16(out, at + 2, d.base ? VER_FLG_BASE : 0);
+    write16(out, at + 4, k + 1);
+    write16(out, at + 6, aux);
+    write32(out, at + 8, sysvHash(d.name));
+    write32(out, at + 12, VERDEF_SIZE);
+    write32(out, at + 16, k + 1 < defs.length ? len : 0);
+    write32(out, at + VERDEF_SIZE, dyn.dynstr.add(d.name));
+    write32(out, at + VERDEF_SIZE + 4, d.parent ? VERDAUX_SIZE : 0);
+    if (d.parent) write32(out, at + VERDEF_SIZE + VERDAUX_SIZE, dyn.dynstr.add(d.parent));
+    at += len;
+  });
+  return out;
 }
 
 function verneedBytes(dyn: DynamicPlan): Uint8Array {
@@ -473,8 +614,9 @@ export function addDynamicSection(res: Resolution, plan: SectionPlan, dyn: Dynam
   const has = (name: string) => plan.sections.some((s) => s.name === name && s.atoms.length > 0 && s.flags & SecFlag.Alloc);
   const tags: Array<[DT, number]> = [];
   for (const n of dyn.needed) tags.push([DT.NEEDED, dyn.dynstr.add(n)]);
+  if (dyn.opts.soname !== null) tags.push([DT.SONAME, dyn.dynstr.add(dyn.opts.soname)]);
   if (dyn.opts.runpath.length) tags.push([DT.RUNPATH, dyn.dynstr.add(dyn.opts.runpath.join(':'))]);
-  tags.push([DT.DEBUG, 0]);
+  if (!dyn.opts.shared) tags.push([DT.DEBUG, 0]);
   for (const [name, start, size] of [
     ['.preinit_array', DT.PREINIT_ARRAY, DT.PREINIT_ARRAYSZ], ['.init_array', DT.INIT_ARRAY, DT.INIT_ARRAYSZ], ['.fini_array', DT.FINI_ARRAY, DT.FINI_ARRAYSZ],
   ] as const) {
@@ -494,9 +636,14 @@ export function addDynamicSection(res: Resolution, plan: SectionPlan, dyn: Dynam
   tags.push([DT.SYMTAB, 0], [DT.SYMENT, SYM_SIZE], [DT.STRTAB, 0], [DT.STRSZ, 0]);
   if (dyn.atoms.gnuHash >= 0) tags.push([DT.GNU_HASH, 0]);
   if (dyn.atoms.hash >= 0) tags.push([DT.HASH, 0]);
-  if (dyn.atoms.versym >= 0) tags.push([DT.VERSYM, 0], [DT.VERNEED, 0], [DT.VERNEEDNUM, dyn.verneeds.length]);
-  if (dyn.opts.now) tags.push([DT.FLAGS, DF_BIND_NOW]);
-  const flags1 = (dyn.opts.now ? DF_1_NOW : 0) | (dyn.opts.pie ? DF_1_PIE : 0);
+  if (dyn.atoms.versym >= 0) tags.push([DT.VERSYM, 0]);
+  if (dyn.atoms.verdef >= 0) tags.push([DT.VERDEF, 0], [DT.VERDEFNUM, dyn.verdefCount]);
+  if (dyn.atoms.verneed >= 0) tags.push([DT.VERNEED, 0], [DT.VERNEEDNUM, dyn.verneeds.length]);
+  // A library that uses initial-exec TLS needs a static TLS block (DF_STATIC_TLS: it cannot be dlopen'ed late).
+  const staticTls = dyn.opts.shared && dyn.relocs.some((r) => r.kind === DynKind.TpOff);
+  const flags = (dyn.opts.now ? DF_BIND_NOW : 0) | (dyn.opts.symbolic === 'all' ? DF_SYMBOLIC : 0) | (staticTls ? DF_STATIC_TLS : 0);
+  if (flags) tags.push([DT.FLAGS, flags]);
+  const flags1 = (dyn.opts.now ? DF_1_NOW : 0) | (dyn.opts.pie && !dyn.opts.shared ? DF_1_PIE : 0);
   if (flags1) tags.push([DT.FLAGS_1, flags1]);
   tags.push([DT.NULL, 0]);
   dyn.tags = tags;
@@ -509,8 +656,8 @@ export function addDynamicSection(res: Resolution, plan: SectionPlan, dyn: Dynam
   Object.assign(plan.sections[plan.atomOut[plan.internal][dyn.atoms.dynamic]], { entSize: DYN_SIZE, link: '.dynstr' });
 }
 
-/** The address of a shared symbol as the program sees it: its copy, else its canonical PLT entry, else its PLT entry. */
-export function sharedSymbolAddress(arch: Arch, dyn: DynamicPlan, plan: SectionPlan, layout: Layout, gid: number): number | undefined {
+/** The address the program's references use for a preemptible symbol: its copy, else its PLT entry; undefined when it has neither. */
+export function dynamicSymbolAddress(arch: Arch, dyn: DynamicPlan, plan: SectionPlan, layout: Layout, gid: number): number | undefined {
   const copy = dyn.copies.get(gid);
   if (copy !== undefined) return layout.atomAddr[plan.internal][copy];
   const i = dyn.pltIndex.get(gid);
@@ -539,7 +686,9 @@ export function writeDynamic(arch: Arch, res: Resolution, plan: SectionPlan, lay
     let value = 0;
     let size = 0;
     let shndx: number = SHN.UNDEF;
-    if (g.state === SymState.Shared) {
+    if (g.state === SymState.Undefined || g.state === SymState.Lazy) {
+      type = STT.NOTYPE; // an import of a shared library: the loader finds it in another module
+    } else if (g.state === SymState.Shared) {
       const ss = res.shared[g.file].symbols[g.sym];
       type = ss.type === SymType.IFunc ? STT.FUNC : ss.type;
       const copy = dyn.copies.get(id);
@@ -548,7 +697,7 @@ export function writeDynamic(arch: Arch, res: Resolution, plan: SectionPlan, lay
         size = ss.size;
         shndx = shndxOf(value);
       } else if (dyn.canonical.has(id)) {
-        value = sharedSymbolAddress(arch, dyn, plan, layout, id)!;
+        value = dynamicSymbolAddress(arch, dyn, plan, layout, id)!;
       }
     } else {
       const s = res.files[g.file].symbols[g.sym];
@@ -560,7 +709,7 @@ export function writeDynamic(arch: Arch, res: Resolution, plan: SectionPlan, lay
     }
     const bind = g.weak ? STB.WEAK : STB.GLOBAL;
     syms[at + 4] = (bind << 4) | type;
-    syms[at + 5] = 0;
+    syms[at + 5] = g.state === SymState.Defined || g.state === SymState.Common ? g.visibility : 0;
     write16(syms, at + 6, shndx);
     write64(syms, at + 8, value);
     write64(syms, at + 16, size);
@@ -584,6 +733,10 @@ export function writeDynamic(arch: Arch, res: Resolution, plan: SectionPlan, lay
     });
   }
 
+  const tlsOffset = (file: number, sym: number): number => {
+    const t = values.target(file, sym, 0);
+    return t.state === TargetState.Defined && layout.tls ? t.S - layout.tls.addr : 0;
+  };
   // .rela.dyn
   if (dyn.atoms.relaDyn >= 0) {
     const rela = data(dyn.atoms.relaDyn);
@@ -599,8 +752,16 @@ export function writeDynamic(arch: Arch, res: Resolution, plan: SectionPlan, lay
         }
         case DynKind.Symbolic: writeRela(rela, i, place, arch.dynRel.abs64, dyn.dynIndex.get(r.gid)!, r.addend); break;
         case DynKind.GlobDat: writeRela(rela, i, place, arch.dynRel.globDat, dyn.dynIndex.get(r.gid)!, 0); break;
-        case DynKind.TpOff: writeRela(rela, i, place, arch.dynRel.tpoff64, dyn.dynIndex.get(r.gid)!, 0); break;
         case DynKind.Copy: writeRela(rela, i, place, arch.dynRel.copy, dyn.dynIndex.get(r.gid)!, 0); break;
+        case DynKind.DtpMod: writeRela(rela, i, place, arch.dynRel.dtpmod64, r.gid >= 0 ? dyn.dynIndex.get(r.gid)! : 0, 0); break;
+        case DynKind.DtpOff: writeRela(rela, i, place, arch.dynRel.dtpoff64, dyn.dynIndex.get(r.gid)!, 0); break;
+        // Against the symbol; or against the module, the addend being the symbol's offset in its TLS block.
+        case DynKind.TpOff: case DynKind.TlsDesc: {
+          const type = r.kind === DynKind.TpOff ? arch.dynRel.tpoff64 : arch.dynRel.tlsdesc;
+          if (r.gid >= 0) writeRela(rela, i, place, type, dyn.dynIndex.get(r.gid)!, 0);
+          else writeRela(rela, i, place, type, 0, tlsOffset(r.file, r.sym));
+          break;
+        }
       }
     });
   }
@@ -635,6 +796,7 @@ export function writeDynamic(arch: Arch, res: Resolution, plan: SectionPlan, lay
       case DT.HASH: value = addrOf(dyn.atoms.hash); break;
       case DT.VERSYM: value = addrOf(dyn.atoms.versym); break;
       case DT.VERNEED: value = addrOf(dyn.atoms.verneed); break;
+      case DT.VERDEF: value = addrOf(dyn.atoms.verdef); break;
     }
     write64(d, i * DYN_SIZE, tag);
     write64(d, i * DYN_SIZE + 8, value);

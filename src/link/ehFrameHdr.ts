@@ -138,6 +138,28 @@ function fdeEncoding(data: Uint8Array, dv: DataView, cie: Record, sectionAddr: n
   return DW_EH_PE_absptr;
 }
 
+/**
+ * The FDEs of a run of whole .eh_frame records (one input section's) at
+ * `addr`: each FDE's address and the address of the code it describes. Null
+ * when an FDE's CIE is not in the run. (An incremental patch updates the
+ * .eh_frame_hdr table from the FDEs it rewrote: src/session/patch.ts.)
+ */
+export function fdeStarts(data: Uint8Array, addr: number, name: string): Array<{ fde: number; start: number }> | null {
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const encodings = new Map<number, number>();
+  const out: Array<{ fde: number; start: number }> = [];
+  for (const r of records(data, name)) {
+    if (r.id === 0) {
+      encodings.set(r.at, fdeEncoding(data, dv, r, addr, name));
+      continue;
+    }
+    const enc = encodings.get(r.at + 4 - r.id);
+    if (enc === undefined) return null;
+    out.push({ fde: addr + r.at, start: readEncoded(dv, r.at + 8, enc, addr + r.at + 8, name).value });
+  }
+  return out;
+}
+
 /** The header's bytes for the relocated .eh_frame `eh` (null: none), given where code lies. */
 export function ehFrameHdrBytes(eh: { addr: number; bytes: Uint8Array } | null, hdrAddr: number, hdrSize: number, code: ReadonlyArray<{ addr: number; size: number }>): Uint8Array {
   const out = new Uint8Array(hdrSize);

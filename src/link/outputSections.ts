@@ -93,7 +93,7 @@ export function segClassOf(rank: number): SegClass {
 
 /** Read-only sections the linker makes for dynamic linking, in lld's order. */
 const DYNAMIC_R: Record<string, number> = {
-  '.interp': 5, '.dynsym': 11, '.gnu.version': 12, '.gnu.version_r': 13, '.gnu.hash': 14, '.hash': 15, '.dynstr': 16,
+  '.interp': 5, '.dynsym': 11, '.gnu.version': 12, '.gnu.version_d': 13, '.gnu.version_r': 13, '.gnu.hash': 14, '.hash': 15, '.dynstr': 16,
   '.rela.dyn': 17, '.rela.plt': 18, '.rela.iplt': 18,
 };
 

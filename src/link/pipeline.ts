@@ -18,7 +18,7 @@ import { SymbolValues } from './symbols.js';
 import { locateThunks, planThunks, thunkKey, useThunk, writeThunks, type ThunkPlan } from './thunks.js';
 import { buildElfTables, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
 import { markLive } from './gcSections.js';
-import { addDynamicSection, exportedDefinitions, planDynamic, sharedSymbolAddress, writeDynamic, type DynamicOptions, type DynamicPlan } from './dynamic.js';
+import { addDynamicSection, dynamicSymbolAddress, exportedDefinitions, planDynamic, preemptibleSymbols, writeDynamic, type DynamicOptions, type DynamicPlan } from './dynamic.js';
 
 /**
  * The link, top to bottom. Each pass consumes the previous passes' results;
@@ -27,7 +27,7 @@ import { addDynamicSection, exportedDefinitions, planDynamic, sharedSymbolAddres
 
 export interface LinkOptions {
   arch: ArchName;
-  /** Entry symbol (-e); lld's default is _start. */
+  /** Entry symbol (-e); lld's default is _start ('' for none: a shared library without -e). */
   entry: string;
   buildId: BuildIdStyle;
   /** Extra names to treat as referenced (-u). */
@@ -86,19 +86,21 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   };
 
   // Which definition each name binds to; which archive members are pulled in.
-  const res = resolveSymbols(inputs, checkedLoad, isLinkerDefined, [opts.entry, ...opts.undefinedRoots]);
+  const res = resolveSymbols(inputs, checkedLoad, isLinkerDefined, [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots]);
+  // Which symbols the dynamic loader binds (a shared library's, and in a shared library its own exports).
+  res.preemptible = preemptibleSymbols(res, opts.dynamic);
   // Beyond this point no symbols are added (but the aliases of a copied variable, dynamic.ts).
 
   // With --gc-sections, which atoms (and commons) the roots reach; the others are left out.
   const gc = opts.gcSections ? markLive(res, {
     entry: opts.entry, undefinedRoots: opts.undefinedRoots, startStopGc: opts.startStopGc,
-    extraRoots: opts.dynamic ? exportedDefinitions(res, opts.dynamic.exportDynamic).map((id) => res.symbols[id].name) : [],
+    extraRoots: opts.dynamic ? exportedDefinitions(res, opts.dynamic).map((id) => res.symbols[id].name) : [],
   }) : null;
   // Which atoms go to which output section, in what order; merged strings and commons.
   const plan = planSections(res, opts.arch, gc ? (f, a) => gc.live[f][a] === 1 : () => true, gc ? (id) => gc.commons[id] === 1 : undefined);
 
   // Which references need GOT slots, which are relaxed.
-  const got = scanRelocations(arch, res, plan);
+  const got = scanRelocations(arch, res, plan, opts.dynamic?.shared ?? false);
   const gotAtom = addGotSection(plan, got, res.byName.has('_GLOBAL_OFFSET_TABLE_') || opts.dynamic !== null);
   // What the dynamic loader does: PLT entries, copies, dynamic relocations, the dynamic symbol table.
   const dyn = opts.dynamic ? planDynamic(arch, res, plan, got, opts.dynamic) : null;
@@ -122,7 +124,7 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   const syntheticNames = res.symbols.filter((g) => g.state === SymState.Synthetic).map((g) => g.name);
   const values = new SymbolValues(res, plan, layout, linkerSymbolValues(syntheticNames, layout));
   values.ifuncEntry = ifuncEntryLookup(arch, ifuncs, plan, layout);
-  if (dyn) values.sharedAddress = (gid) => sharedSymbolAddress(arch, dyn, plan, layout, gid);
+  if (dyn) values.sharedAddress = (gid) => dynamicSymbolAddress(arch, dyn, plan, layout, gid);
   writeIfuncs(arch, ifuncs, plan, layout.atomAddr, (file, sym) => values.definitionAddress(file, sym));
   const gotAddr = gotAtom >= 0 ? layout.atomAddr[plan.internal][gotAtom] : 0;
   if (dyn) writeDynamic(arch, res, plan, layout, values, dyn, gotAddr);
@@ -132,6 +134,7 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
     target: (file, sym, addend) => values.target(file, sym, addend),
     isUndefWeak: undefWeakIn(res, plan),
     isPreemptible: preemptibleIn(res, plan),
+    sharedOutput: opts.dynamic?.shared ?? false,
     gotSlotAddr: (file, sym, kind) => {
       const slot = got.index.get(slotKey(res, plan, file, sym, kind));
       if (slot === undefined) throw new LinkError(`internal error: no GOT slot for ${plan.files[file].symbols[sym].name}`);
@@ -215,6 +218,7 @@ function ifuncEntryLookup(arch: Arch, ifuncs: IfuncPlan, plan: SectionPlan, layo
 }
 
 function entryAddress(res: Resolution, values: SymbolValues, name: string, warnings: string[]): number {
+  if (name === '') return 0; // a shared library without -e
   const id = res.byName.get(name);
   const addr = id === undefined ? undefined : values.globalAddress(res.symbols[id]);
   if (addr !== undefined) return addr;

@@ -3,7 +3,7 @@ import { LinkError, hex } from '../obj/LinkError.js';
 import { RelExpr, write64, type Arch, type RelocSite } from './arch/Arch.js';
 import type { ObjectFile } from '../obj/model.js';
 import type { TlsTemplate } from './layout.js';
-import { GotDecision, GotSlotKind, gotDecision, gotSlotKind, tlsRelaxedAway, type GotSlot, type UndefWeakTest } from './scan.js';
+import { GotDecision, GotSlotKind, gotDecision, gotSlotKind, relaxesTls, tlsPairKind, tlsRelaxedAway, type GotSlot, type UndefWeakTest } from './scan.js';
 import { TargetState, type Target } from './symbols.js';
 import { inBranchRange } from './thunks.js';
 
@@ -24,8 +24,10 @@ export interface RelocContext {
   /** S (and A, Z) of a file's symbol. */
   target(file: number, sym: number, addend: number): Target;
   isUndefWeak: UndefWeakTest;
-  /** Whether a file's symbol is defined by a shared library (its address known only at load time). */
+  /** Whether the dynamic loader decides a file's symbol's address (a shared library's symbol, or a library's own export). */
   isPreemptible: UndefWeakTest;
+  /** A shared library: TLS is never relaxed, DTPOFF is an offset in its own block. */
+  sharedOutput: boolean;
   /** Address of the GOT slot of this kind for a file's symbol. */
   gotSlotAddr(file: number, sym: number, kind: GotSlotKind): number;
   tls: TlsTemplate | null;
@@ -67,7 +69,7 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
   const file = ctx.files[fileIdx];
   const alloc = (atom.flags & SecFlag.Alloc) !== 0;
   const tombstone = atom.name === '.debug_ranges' || atom.name === '.debug_loc' ? 1 : 0;
-  const relaxedAway = tlsRelaxedAway(arch, atom);
+  const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(ctx, fileIdx, sym));
   for (let k = 0; k < atom.relocs.length; k++) {
     const r = atom.relocs[k];
     const expr = arch.relExpr(r.type)!;
@@ -125,15 +127,22 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
         val = expr === RelExpr.GotTPRelPC ? G + A - P : expr === RelExpr.GotTPRelPagePC ? page(G + A) - page(P) : G + A;
         break;
       case RelExpr.DTPRel:
-        // In code, only a relaxed local-dynamic sequence uses it: the offset is from TP now.
-        val = alloc ? tpOffsetOf(ctx, S + A, site.describe) : ctx.tls ? S + A - ctx.tls.addr : S + A;
+        // In an executable's code, only a relaxed local-dynamic sequence uses it: the offset is from TP now.
+        val = alloc && !ctx.sharedOutput ? tpOffsetOf(ctx, S + A, site.describe) : ctx.tls ? S + A - ctx.tls.addr : S + A;
         break;
-      case RelExpr.TlsGd:
-        arch.applyTlsGdToLe(image, off, r.type, tpOffsetOf(ctx, S, site.describe) + A, site);
-        continue;
-      case RelExpr.TlsLd:
-        arch.applyTlsLdToLe(image, off, r.type, site);
-        continue;
+      case RelExpr.TlsGd: case RelExpr.TlsLd: {
+        if (relaxesTls(ctx, fileIdx, r.sym)) {
+          if (expr === RelExpr.TlsGd) arch.applyTlsGdToLe(image, off, r.type, tpOffsetOf(ctx, S, site.describe) + A, site);
+          else arch.applyTlsLdToLe(image, off, r.type, site);
+          continue;
+        }
+        // Not relaxed: the place addresses the GOT pair (or descriptor) the dynamic loader fills.
+        const d = arch.tlsDynamic(r.type)!;
+        if (d.expr === RelExpr.None) continue;
+        const pair = ctx.gotSlotAddr(fileIdx, r.sym, tlsPairKind(d.got));
+        val = d.expr === RelExpr.GotPC ? pair + A - P : d.expr === RelExpr.GotPagePC ? page(pair + A) - page(P) : pair + A;
+        break;
+      }
       case RelExpr.Size: val = t.Z + A; break;
       default: throw new LinkError(`${site.describe()}: unhandled relocation ${arch.relName(r.type)}`);
     }
@@ -145,12 +154,21 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
 export function gotContents(ctx: RelocContext, slots: readonly GotSlot[]): Uint8Array {
   const data = new Uint8Array(slots.length * 8);
   slots.forEach((slot, i) => {
-    // A shared library's symbol: the dynamic loader fills the slot (GLOB_DAT, TPOFF64).
+    // A preemptible symbol: the dynamic loader fills the slot (GLOB_DAT, TPOFF64, DTPMOD64/DTPOFF64, TLSDESC).
     if (ctx.isPreemptible(slot.file, slot.sym)) return;
+    // Module ids and descriptors are the loader's; the second slot of a general-dynamic pair is the symbol's
+    // offset in this module's TLS block.
+    if (slot.kind === GotSlotKind.TlsLd || slot.kind === GotSlotKind.TlsDesc || (slot.kind === GotSlotKind.TlsGd && !slot.second)) return;
     const t = ctx.target(slot.file, slot.sym, 0);
+    if (slot.kind === GotSlotKind.TlsGd) {
+      write64(data, i * 8, t.state === TargetState.Defined && ctx.tls ? t.S - ctx.tls.addr : 0);
+      return;
+    }
     let v = t.state === TargetState.Defined ? t.S : 0;
     if (slot.kind === GotSlotKind.TPOffset) {
       if (t.state === TargetState.Discarded) throw new LinkError(`${slot.where}: TLS symbol '${t.name}' is in a section that is not in the output`);
+      // A shared library's own block is placed by the loader: TPOFF64 against it, with the offset as addend.
+      if (ctx.sharedOutput) return;
       v = tpOffsetOf(ctx, t.state === TargetState.Defined ? t.S : ctx.tls?.addr ?? 0, () => slot.where);
     }
     write64(data, i * 8, v);

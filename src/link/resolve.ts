@@ -85,6 +85,8 @@ export interface Resolution {
   /** Shared libraries in command-line order, and whether each is a DT_NEEDED entry. */
   shared: SharedObject[];
   sharedNeeded: boolean[];
+  /** Per global id: 1 when the dynamic loader decides its address (set by the pipeline, dynamic.ts). */
+  preemptible?: Uint8Array;
 }
 
 const VIS_RANK = [0, 3, 2, 1]; // default < protected < hidden < internal

@@ -1,4 +1,4 @@
-import { SecFlag, type Atom, type Reloc } from '../obj/model.js';
+import { SecFlag, Visibility, type Atom, type Reloc } from '../obj/model.js';
 import { LinkError, hex } from '../obj/LinkError.js';
 import { RelExpr, type Arch } from './arch/Arch.js';
 import type { SectionPlan } from './outputSections.js';
@@ -35,6 +35,17 @@ export const enum GotDecision {
 export const enum GotSlotKind {
   Address = 0,
   TPOffset = 1,
+  /** General dynamic: the module id and the offset in its TLS block (two slots). */
+  TlsGd = 2,
+  /** Local dynamic: the module id of this output and 0 (two slots, one pair per output). */
+  TlsLd = 3,
+  /** A TLS descriptor: the resolver and its argument (two slots). */
+  TlsDesc = 4,
+}
+
+/** Whether a kind takes two consecutive slots. */
+export function isTlsPair(kind: GotSlotKind): boolean {
+  return kind === GotSlotKind.TlsGd || kind === GotSlotKind.TlsLd || kind === GotSlotKind.TlsDesc;
 }
 
 export interface GotSlot {
@@ -43,6 +54,8 @@ export interface GotSlot {
   kind: GotSlotKind;
   /** The first reference that needed it, `file:(section+0xoff)`, for messages. */
   where: string;
+  /** The second slot of a pair (isTlsPair). */
+  second?: boolean;
 }
 
 export interface GotPlan {
@@ -59,8 +72,9 @@ export function isGotExpr(e: RelExpr): boolean {
   return e === RelExpr.GotPC || e === RelExpr.GotPagePC || e === RelExpr.Got || e === RelExpr.GotRelPage || isTlsGotExpr(e);
 }
 
-/** The key of a GOT slot: globals by symbol id, locals by file and index. */
+/** The key of a GOT slot: globals by symbol id, locals by file and index; the one local-dynamic pair. */
 export function slotKey(res: Resolution, plan: SectionPlan, file: number, sym: number, kind: GotSlotKind): string {
+  if (kind === GotSlotKind.TlsLd) return `${kind}module`;
   const f = plan.files[file];
   if (sym >= f.firstGlobal && file !== plan.internal) return `${kind}g${res.globalIds[file][sym]}`;
   return `${kind}l${file}:${sym}`;
@@ -78,7 +92,7 @@ export function gotDecision(arch: Arch, tests: GotTests, file: number, atom: Ato
   if (!isGotExpr(expr)) return GotDecision.None;
   const data = atom.data!;
   if (tests.isPreemptible(file, r.sym)) return GotDecision.Slot;
-  if (isTlsGotExpr(expr)) return arch.canRelaxTlsIeToLe(data, r.offset, r.type) ? GotDecision.Relax : GotDecision.Slot;
+  if (isTlsGotExpr(expr)) return !tests.sharedOutput && arch.canRelaxTlsIeToLe(data, r.offset, r.type) ? GotDecision.Relax : GotDecision.Slot;
   if (expr !== RelExpr.GotPC) return GotDecision.Slot;
   return !tests.isUndefWeak(file, r.sym) && arch.canRelaxGot(data, r.offset, r.type, r.addend) ? GotDecision.Relax : GotDecision.Slot;
 }
@@ -86,12 +100,29 @@ export function gotDecision(arch: Arch, tests: GotTests, file: number, atom: Ato
 export interface GotTests {
   isUndefWeak: UndefWeakTest;
   isPreemptible: UndefWeakTest;
+  /**
+   * A shared library: the thread pointer's distance to its TLS block is not
+   * a link-time constant, so no TLS access is relaxed.
+   */
+  sharedOutput: boolean;
+}
+
+/** Whether a TLS access to a file's symbol is rewritten to local-exec (an executable's own symbol). */
+export function relaxesTls(tests: GotTests, file: number, sym: number): boolean {
+  return !tests.sharedOutput && !tests.isPreemptible(file, sym);
+}
+
+/** The GOT entry kind of an unrelaxed general- or local-dynamic reference or descriptor. */
+export function tlsPairKind(got: 'gd' | 'ld' | 'desc'): GotSlotKind {
+  return got === 'gd' ? GotSlotKind.TlsGd : got === 'ld' ? GotSlotKind.TlsLd : GotSlotKind.TlsDesc;
 }
 
 export function preemptibleIn(res: Resolution, plan: SectionPlan): UndefWeakTest {
   return (file, sym) => {
     if (sym < plan.files[file].firstGlobal || file === plan.internal) return false;
-    return res.symbols[res.globalIds[file][sym]].state === SymState.Shared;
+    const id = res.globalIds[file][sym];
+    const p = res.preemptible;
+    return p && id < p.length ? p[id] === 1 : res.symbols[id].state === SymState.Shared;
   };
 }
 
@@ -111,13 +142,15 @@ export function undefWeakIn(res: Resolution, plan: SectionPlan): UndefWeakTest {
 /**
  * The relocations a relaxed TLS sequence makes void: those inside the bytes
  * a general- or local-dynamic sequence spans, other than its first (the call
- * to __tls_get_addr). Null when there are none.
+ * to __tls_get_addr). Null when there are none. `relaxes(sym)` says whether
+ * a sequence for that symbol is relaxed at all (see relaxesTls).
  */
-export function tlsRelaxedAway(arch: Arch, atom: Atom): Set<number> | null {
+export function tlsRelaxedAway(arch: Arch, atom: Atom, relaxes: (sym: number) => boolean): Set<number> | null {
   let out: Set<number> | null = null;
   atom.relocs.forEach((r, i) => {
     const e = arch.relExpr(r.type);
     if (e !== RelExpr.TlsGd && e !== RelExpr.TlsLd) return;
+    if (!relaxes(r.sym)) return;
     const seq = arch.tlsSequence(r.type);
     if (!seq) return;
     atom.relocs.forEach((q, j) => {
@@ -127,22 +160,30 @@ export function tlsRelaxedAway(arch: Arch, atom: Atom): Set<number> | null {
   return out;
 }
 
-export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan): GotPlan {
+/** `allowUndefined`: a shared library, whose undefined symbols other modules define at load time. */
+export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, allowUndefined = false): GotPlan {
   const got: GotPlan = { slots: [], index: new Map() };
-  const tests: GotTests = { isUndefWeak: undefWeakIn(res, plan), isPreemptible: preemptibleIn(res, plan) };
+  const tests: GotTests = { isUndefWeak: undefWeakIn(res, plan), isPreemptible: preemptibleIn(res, plan), sharedOutput: allowUndefined };
+  const addSlot = (file: number, sym: number, kind: GotSlotKind, where: string) => {
+    const key = slotKey(res, plan, file, sym, kind);
+    if (got.index.has(key)) return;
+    got.index.set(key, got.slots.length);
+    got.slots.push({ file, sym, kind, where });
+    if (isTlsPair(kind)) got.slots.push({ file, sym, kind, where, second: true });
+  };
   const undefinedRefs = new Map<number, Set<string>>();
   for (const sec of plan.sections) {
     for (const ref of sec.atoms) {
       const file = plan.files[ref.file];
       const atom = file.atoms[ref.atom];
-      const relaxedAway = tlsRelaxedAway(arch, atom);
+      const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(tests, ref.file, sym));
       for (let k = 0; k < atom.relocs.length; k++) {
         const r = atom.relocs[k];
         if (relaxedAway?.has(k)) continue;
         if (r.sym >= file.firstGlobal && ref.file !== plan.internal) {
           const id = res.globalIds[ref.file][r.sym];
           const g = res.symbols[id];
-          if (g.state === SymState.Undefined && !g.weak) {
+          if (g.state === SymState.Undefined && !g.weak && !(allowUndefined && g.visibility === Visibility.Default)) {
             let files = undefinedRefs.get(id);
             if (!files) undefinedRefs.set(id, (files = new Set()));
             files.add(file.name);
@@ -155,13 +196,15 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan):
         if (!(atom.flags & SecFlag.Alloc) && isGotExpr(expr)) {
           throw new LinkError(`${file.name}:(${atom.name}+${hex(r.offset)}): ${arch.relName(r.type)} in a non-allocated section`);
         }
-        if (gotDecision(arch, tests, ref.file, atom, r, expr) !== GotDecision.Slot) continue;
-        const kind = gotSlotKind(expr);
-        const key = slotKey(res, plan, ref.file, r.sym, kind);
-        if (!got.index.has(key)) {
-          got.index.set(key, got.slots.length);
-          got.slots.push({ file: ref.file, sym: r.sym, kind, where: `${file.name}:(${atom.name}+${hex(r.offset)})` });
+        const where = `${file.name}:(${atom.name}+${hex(r.offset)})`;
+        if ((expr === RelExpr.TlsGd || expr === RelExpr.TlsLd) && !relaxesTls(tests, ref.file, r.sym)) {
+          const d = arch.tlsDynamic(r.type);
+          if (!d) throw new LinkError(`${where}: ${arch.relName(r.type)} can only be relaxed, and ${tests.sharedOutput ? 'a shared library cannot relax it' : `'${file.symbols[r.sym].name}' is another module's`}`);
+          addSlot(ref.file, r.sym, tlsPairKind(d.got), where);
+          continue;
         }
+        if (gotDecision(arch, tests, ref.file, atom, r, expr) !== GotDecision.Slot) continue;
+        addSlot(ref.file, r.sym, gotSlotKind(expr), where);
       }
     }
   }

@@ -76,6 +76,9 @@ export class SymbolValues {
       case SymState.Defined: {
         const s = this.res.files[g.file].symbols[g.sym];
         if (isIfunc(s)) return this.viaPlt(`g${this.res.globalIds[file][sym]}`, s, addend, g.name);
+        // A shared library's preemptible function: its references go through its PLT entry.
+        const plt = this.res.preemptible?.[this.res.globalIds[file][sym]] ? this.sharedAddress(this.res.globalIds[file][sym]) : undefined;
+        if (plt !== undefined) return { state: TargetState.Defined, S: plt, A: addend, Z: s.size, name: g.name };
         return this.definedIn(g.file, s, addend, g.name);
       }
       case SymState.Common: {
@@ -96,8 +99,12 @@ export class SymbolValues {
         const size = this.res.shared[g.file].symbols[g.sym].size;
         return { state: TargetState.Defined, S: this.sharedAddress(this.res.globalIds[file][sym]) ?? 0, A: addend, Z: size, name: g.name };
       }
-      default:
+      default: {
+        // A shared library's import: calls go through its PLT entry.
+        const plt = this.res.preemptible?.[this.res.globalIds[file][sym]] ? this.sharedAddress(this.res.globalIds[file][sym]) : undefined;
+        if (plt !== undefined) return { state: TargetState.Defined, S: plt, A: addend, Z: 0, name: g.name };
         return { state: TargetState.UndefWeak, S: 0, A: addend, Z: 0, name: g.name };
+      }
     }
   }
 

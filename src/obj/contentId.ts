@@ -1,4 +1,4 @@
-import { blake2b512 } from './blake2b.js';
+import { blake2b512, blake2b512One } from './blake2b.js';
 import { SymPlace, SymType, type Atom, type ObjectFile } from './model.js';
 
 /**
@@ -19,21 +19,49 @@ function targetName(file: ObjectFile, symIndex: number): string {
   return s.name;
 }
 
+/**
+ * Each symbol's target name, once per object (relocations name the same
+ * symbols over and over): the string when it is ASCII (written into the
+ * hashed bytes as it is), else its UTF-8 bytes.
+ */
+const targetNames = new WeakMap<ObjectFile, Array<string | Uint8Array | undefined>>();
+
+function cachedName(file: ObjectFile, symIndex: number): string | Uint8Array {
+  let names = targetNames.get(file);
+  if (!names) {
+    names = new Array<string | Uint8Array | undefined>(file.symbols.length);
+    targetNames.set(file, names);
+  }
+  let name = names[symIndex];
+  if (name === undefined) {
+    const text = targetName(file, symIndex);
+    name = /^[\x00-\x7f]*$/.test(text) ? text : encoder.encode(text);
+    names[symIndex] = name;
+  }
+  return name;
+}
+
 /** Bytes of the fixed part: kind, align, size, reloc count, has-data, flags, type, entry size. */
 const HEADER = 40;
+
+/** One buffer for the bytes each id hashes, grown as needed (no allocation per atom). */
+let scratch = new Uint8Array(1 << 16);
+let scratchView = new DataView(scratch.buffer);
 
 export function atomContentId(file: ObjectFile, atom: Atom): Uint8Array {
   if (atom.id) return atom.id;
   const relocs = atom.relocs;
-  // Fixed part (HEADER bytes); then per relocation 24 bytes + name.
-  const names: Uint8Array[] = new Array(relocs.length);
+  // Fixed part (HEADER bytes); then per relocation 24 bytes + name; then the atom's bytes: hashed in one call.
   let nameBytes = 0;
-  for (let i = 0; i < relocs.length; i++) {
-    names[i] = encoder.encode(targetName(file, relocs[i].sym));
-    nameBytes += names[i].length;
+  for (let i = 0; i < relocs.length; i++) nameBytes += cachedName(file, relocs[i].sym).length;
+  const metaSize = HEADER + relocs.length * 24 + nameBytes;
+  const total = metaSize + (atom.data ? atom.data.length : 0);
+  if (scratch.length < total) {
+    scratch = new Uint8Array(Math.max(total, scratch.length * 2));
+    scratchView = new DataView(scratch.buffer);
   }
-  const meta = new Uint8Array(HEADER + relocs.length * 24 + nameBytes);
-  const dv = new DataView(meta.buffer);
+  const meta = scratch;
+  const dv = scratchView;
   dv.setUint32(0, atom.kind, true);
   dv.setUint32(4, atom.align, true);
   dv.setFloat64(8, atom.size, true);
@@ -46,15 +74,21 @@ export function atomContentId(file: ObjectFile, atom: Atom): Uint8Array {
   let p = HEADER;
   for (let i = 0; i < relocs.length; i++) {
     const r = relocs[i];
+    const name = cachedName(file, r.sym);
     dv.setFloat64(p, r.offset, true);
     dv.setUint32(p + 8, r.type, true);
     dv.setFloat64(p + 12, r.addend, true);
-    dv.setUint32(p + 20, names[i].length, true);
-    meta.set(names[i], p + 24);
-    p += 24 + names[i].length;
+    dv.setUint32(p + 20, name.length, true);
+    p += 24;
+    if (typeof name === 'string') {
+      for (let k = 0; k < name.length; k++) meta[p + k] = name.charCodeAt(k);
+    } else {
+      meta.set(name, p);
+    }
+    p += name.length;
   }
-  const digest = blake2b512(atom.data ? [meta, atom.data] : [meta]);
-  atom.id = digest.slice(0, 32);
+  if (atom.data) meta.set(atom.data, metaSize);
+  atom.id = blake2b512One(meta.subarray(0, total)).slice(0, 32);
   return atom.id;
 }
 

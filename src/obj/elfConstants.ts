@@ -162,7 +162,9 @@ export const enum DT {
 }
 
 /** DT_FLAGS and DT_FLAGS_1 bits. */
+export const DF_SYMBOLIC = 0x2;
 export const DF_BIND_NOW = 0x8;
+export const DF_STATIC_TLS = 0x10;
 export const DF_1_NOW = 0x1;
 export const DF_1_PIE = 0x08000000;
 

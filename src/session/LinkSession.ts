@@ -4,20 +4,22 @@ import { isArchive, readArchive } from '../obj/archive.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
 import { isLinkerScript } from '../obj/linkerScript.js';
 import { isSharedObject, readSharedObject } from '../obj/readSharedObject.js';
+import { parseVersionScript } from '../obj/versionScript.js';
 import type { Archive, ArchName, FormatName, ObjectFile, SharedObject } from '../obj/model.js';
-import { chunkDigests } from '../link/buildId.js';
-import { parseBuildId, type BuildIdStyle } from '../link/buildId.js';
+import { BUILD_ID_CHUNK, parseBuildId, type BuildIdStyle } from '../link/buildId.js';
+import { blake2b512 } from '../obj/blake2b.js';
 import { PACKED } from '../link/layout.js';
 import { archFor, link, type LinkResult } from '../link/pipeline.js';
 import type { LinkInput, MemberLoader } from '../link/resolve.js';
-import { Fallback, archiveIndexHash, planPatch, type PatchInput, type Write } from './patch.js';
+import { Fallback, archiveIndexHash, planPatch, prepareIndex, type PatchInput, type Write } from './patch.js';
 import { recordGcSignatures } from './gcGate.js';
 import { removedSections } from '../link/gcSections.js';
 import { DEFAULT_SLACK, incrementalPolicy } from './placementPolicy.js';
 import {
-  STATE_VERSION, captureState, decodeState, encodeState, hashBytes, imageHash, sameBytes,
-  type InputRecord, type LinkState, type ObjectOrigin,
+  STATE_VERSION, captureState, decodeState, encodeState, hashBytes, imageHash, sameBytes, sameIdentity,
+  type FileIdentityRecord, type InputRecord, type LinkState, type ObjectOrigin,
 } from './state.js';
+import { SessionImage } from './image.js';
 
 /**
  * The one entry point of the library (DESIGN.md section 1). A session holds
@@ -75,6 +77,14 @@ export interface SessionOptions {
   startStopGc?: boolean;
   /** List what gcSections removed in the report's `removedSections` (--print-gc-sections). Default false. */
   printGcSections?: boolean;
+  /** A shared library's DT_SONAME (-soname). */
+  soname?: string;
+  /** -Bsymbolic ('all') or -Bsymbolic-functions ('functions'). Default 'none'. */
+  symbolic?: 'none' | 'functions' | 'all';
+  /** --version-script: the script's name (for messages) and text. */
+  versionScript?: { name: string; text: string };
+  /** The output's file name, for the base version of a versioned library without a soname. */
+  outputName?: string;
 }
 
 /** What a link did, counted as work rather than time. */
@@ -87,9 +97,64 @@ export interface WorkCount {
   relocsApplied: number;
   /** Input bytes hashed to decide what changed. */
   bytesHashed: number;
+  /** Input bytes read through the readers of inputs given as functions (an input known unchanged is not read). */
+  inputBytesRead: number;
+  /** Bytes of the prior image read through PriorImage.read (since the previous link, so setPriorState's too). */
+  imageBytesRead: number;
 }
 
 export type InputId = number;
+
+/**
+ * A file's identity as the file system reports it: what
+ * `fs.statSync(path, { bigint: true })` or `fs.fstatSync(fd, { bigint: true })`
+ * returns has these fields. Any write to the file, a rename over it, a chmod
+ * or a utimes changes one of them.
+ */
+export interface FileIdentity {
+  dev: bigint | number;
+  ino: bigint | number;
+  size: bigint | number;
+  mtimeNs: bigint | number;
+  ctimeNs: bigint | number;
+}
+
+/** An input's bytes, or a function that reads them when, and only if, the session needs them. */
+export type InputBytes = Uint8Array | (() => Uint8Array);
+
+/** How a session can know an input is unchanged without reading it (incremental links). */
+export interface UnchangedInputOptions {
+  /**
+   * The identity of the file the bytes are (to be) read from, observed
+   * before reading it. When it equals the identity the prior state recorded
+   * for the input at the same position, the input is taken as unchanged: not
+   * read (bytes given as a function are not called) nor hashed, unless the
+   * link falls back to a full one. The state records an identity for the next
+   * link only if the file's times were at least 2 seconds old when it was
+   * given, and never a thin archive's (its members are other files).
+   */
+  identity?: FileIdentity;
+  /**
+   * The caller vouches that these are the bytes of the input at the same
+   * position in the prior link (the state given to setPriorState, or this
+   * session's last link): taken as unchanged, not read nor hashed unless the
+   * link falls back to a full one. A wrong promise makes a wrong patch.
+   */
+  unchanged?: boolean;
+}
+
+/** The previous output, read only where a patch needs it (setPriorState). */
+export interface PriorImage {
+  size: number;
+  /** `length` bytes at `offset`. */
+  read(offset: number, length: number): Uint8Array;
+  /**
+   * The identity of the file it is read from. When it equals the identity
+   * given to serializeState with the state, the image is trusted to be the
+   * one the state describes without being read whole and hashed.
+   */
+  identity?: FileIdentity;
+}
 
 export interface ByteRange {
   offset: number;
@@ -124,99 +189,157 @@ export interface ImageWriter {
 }
 
 interface SessionInput {
-  kind: 'object' | 'archive' | 'shared';
+  /** null until its bytes are read (addInput with a reader). */
+  kind: 'object' | 'archive' | 'shared' | null;
   name: string;
-  bytes: Uint8Array;
+  /** null until read through `load`. */
+  bytes: Uint8Array | null;
+  load: (() => Uint8Array) | null;
+  /** The kind is told by the bytes (addInput), again whenever they are read. */
+  detect: boolean;
   whole: boolean;
   /** Shared libraries: --as-needed. */
   asNeeded?: boolean;
   readThinMember?: (path: string) => Uint8Array;
   parsed?: ObjectFile | Archive | SharedObject;
   hash?: Uint8Array;
+  /** The hash is the prior state's (the input is unchanged by identity or by the caller's word), not its bytes'. */
+  hashAssumed?: boolean;
+  identity?: FileIdentityRecord;
+  /** When the identity was given, in ns since the epoch. */
+  identityAt?: bigint;
+  unchanged?: boolean;
 }
+
+/** How old a file's times must be, when its identity is given, for the state to record it. */
+const SETTLED_NS = 2_000_000_000n;
 
 export class LinkSession {
   private readonly inputs = new Map<InputId, SessionInput>();
   private nextId = 0;
   private readonly buildId: BuildIdStyle;
-  private image_: Uint8Array | null = null;
+  private image_: SessionImage | null = null;
   /** The last link's writes: null after a full link (the whole image). */
   private lastWrites: Write[] | null = null;
   private state: LinkState | null = null;
   /** Why the prior state given by setPriorState cannot be used, if it cannot. */
   private priorProblem: string | null = null;
   private last: LinkReport | null = null;
+  /**
+   * The state's input records are this session's inputs, in order, and all
+   * but the `dirty` ones (replaced since) are known to match them: a patch
+   * looks at those alone.
+   */
+  private synced = false;
+  private readonly dirty = new Set<InputId>();
+  /** InputId -> position, rebuilt after inputs are added or removed. */
+  private positionOf: Map<InputId, number> | null = null;
+  private inputBytesRead = 0;
+  private priorBytesRead = 0;
   /** Test hook: how many whole-program symbol resolutions this session ran. */
   fullResolutions = 0;
 
   constructor(readonly options: SessionOptions) {
     if (options.format !== 'elf') throw new LinkError(`output format '${options.format}' is not supported yet: tslink writes ELF`);
-    if (options.output !== 'exe') throw new LinkError('shared library output (-shared) is not supported yet');
     this.buildId = options.buildId === undefined ? { kind: 'none' } : parseBuildId(options.buildId);
     for (const [k, v] of [['code', options.codeSlackPct], ['data', options.dataSlackPct]] as const) {
       if (v !== undefined && !(v >= 0 && v <= 1000)) throw new LinkError(`--${k}-slack: ${v} is not a percentage between 0 and 1000`);
     }
   }
 
-  addObject(name: string, bytes: Uint8Array): InputId {
-    return this.add({ kind: 'object', name, bytes, whole: false });
+  addObject(name: string, bytes: InputBytes, opts: UnchangedInputOptions = {}): InputId {
+    return this.add({ kind: 'object', name, ...source(bytes), detect: false, whole: false, ...unchangedBy(opts) });
   }
 
-  addArchive(name: string, bytes: Uint8Array, opts: { wholeArchive?: boolean; readThinMember?: (path: string) => Uint8Array } = {}): InputId {
-    return this.add({ kind: 'archive', name, bytes, whole: opts.wholeArchive ?? false, readThinMember: opts.readThinMember });
+  addArchive(name: string, bytes: InputBytes, opts: { wholeArchive?: boolean; readThinMember?: (path: string) => Uint8Array } & UnchangedInputOptions = {}): InputId {
+    return this.add({
+      kind: 'archive', name, ...source(bytes), detect: false, whole: opts.wholeArchive ?? false, readThinMember: opts.readThinMember, ...unchangedBy(opts),
+    });
   }
 
   /** A shared library (ELF ET_DYN): its exports resolve references, and it becomes a DT_NEEDED entry. */
-  addSharedLibrary(name: string, bytes: Uint8Array, opts: { asNeeded?: boolean } = {}): InputId {
-    return this.add({ kind: 'shared', name, bytes, whole: false, asNeeded: opts.asNeeded ?? false });
+  addSharedLibrary(name: string, bytes: InputBytes, opts: { asNeeded?: boolean } & UnchangedInputOptions = {}): InputId {
+    return this.add({ kind: 'shared', name, ...source(bytes), detect: false, whole: false, asNeeded: opts.asNeeded ?? false, ...unchangedBy(opts) });
   }
 
-  /** Adds an input whose kind is told by its magic bytes. */
-  addInput(name: string, bytes: Uint8Array, opts: { wholeArchive?: boolean; asNeeded?: boolean; readThinMember?: (path: string) => Uint8Array } = {}): InputId {
-    if (isArchive(bytes)) return this.addArchive(name, bytes, opts);
-    if (isSharedObject(bytes)) return this.addSharedLibrary(name, bytes, opts);
-    if (isElf(bytes)) return this.addObject(name, bytes);
-    if (isLinkerScript(bytes)) {
-      throw new LinkError(`${name}: a linker script is not an input the library reads: expand the inputs it names first (the command line does)`);
-    }
-    throw new LinkError(`${name}: unknown file type (neither an ELF object nor an archive)`);
+  /**
+   * Adds an input whose kind is told by its magic bytes. Given a function
+   * for the bytes, the kind is told when link() reads them, or taken from
+   * the prior state for an input known unchanged (UnchangedInputOptions).
+   */
+  addInput(
+    name: string, bytes: InputBytes,
+    opts: { wholeArchive?: boolean; asNeeded?: boolean; readThinMember?: (path: string) => Uint8Array } & UnchangedInputOptions = {},
+  ): InputId {
+    return this.add({
+      kind: bytes instanceof Uint8Array ? kindOf(name, bytes) : null, name, ...source(bytes), detect: true,
+      whole: opts.wholeArchive ?? false, asNeeded: opts.asNeeded ?? false, readThinMember: opts.readThinMember, ...unchangedBy(opts),
+    });
   }
 
   private add(input: SessionInput): InputId {
     const id = this.nextId++;
     this.inputs.set(id, input);
+    this.positionOf = null;
+    this.synced = false;
     return id;
   }
 
-  replaceInput(id: InputId, bytes: Uint8Array): void {
+  /**
+   * New bytes for an input (a live session: the next link patches against
+   * its own last one). The input keeps its kind and options.
+   */
+  replaceInput(id: InputId, bytes: InputBytes, opts: UnchangedInputOptions = {}): void {
     const input = this.inputs.get(id);
     if (!input) throw new LinkError(`no input with id ${id}`);
-    this.inputs.set(id, { ...input, bytes, parsed: undefined, hash: undefined });
+    this.inputs.set(id, { ...input, ...source(bytes), parsed: undefined, hash: undefined, hashAssumed: false, ...unchangedBy(opts) });
+    this.dirty.add(id);
   }
 
   removeInput(id: InputId): void {
     if (!this.inputs.delete(id)) throw new LinkError(`no input with id ${id}`);
+    this.dirty.delete(id);
+    this.positionOf = null;
+    this.synced = false;
   }
 
   /**
    * Seeds an incremental link in a fresh process: the state the last link
-   * persisted and the image it describes (the session takes the image over).
-   * A state that cannot be used is not an error: the next link is a full one
-   * and its reason says why.
+   * persisted and the image it describes. Given as bytes, the image is
+   * hashed whole to check it is the one the state describes, and the session
+   * takes the buffer over. Given as a PriorImage whose identity matches the
+   * one serializeState recorded, it is trusted and read only where a patch
+   * looks (a full link does not read it at all); otherwise it is read whole
+   * and hashed. A state that cannot be used is not an error: the next link
+   * is a full one and its reason says why.
    */
-  setPriorState(stateBytes: Uint8Array, priorImage?: Uint8Array): void {
+  setPriorState(stateBytes: Uint8Array, priorImage?: Uint8Array | PriorImage): void {
     this.state = null;
     this.image_ = null;
     this.priorProblem = null;
+    this.synced = false;
     try {
       const state = decodeState(stateBytes);
+      let image: SessionImage | null = null;
+      if (priorImage && !(priorImage instanceof Uint8Array) && priorImage.size === state.imageSize
+        && priorImage.identity && sameIdentity(identityRecord(priorImage.identity), state.imageIdentity)) {
+        image = SessionImage.lazy(priorImage.size, (offset, length) => priorImage.read(offset, length));
+      } else if (priorImage) {
+        let bytes: Uint8Array | null = null;
+        if (priorImage instanceof Uint8Array) bytes = priorImage;
+        else if (priorImage.size === state.imageSize) {
+          bytes = priorImage.read(0, priorImage.size);
+          this.priorBytesRead += bytes.length;
+        }
+        if (bytes && bytes.length === state.imageSize && sameBytes(identityOf(bytes, state), state.imageHash)) image = SessionImage.whole(bytes);
+      }
       if (!priorImage) {
         this.priorProblem = 'the previous output is missing';
-      } else if (priorImage.length !== state.imageSize || !sameBytes(identityOf(priorImage, state), state.imageHash)) {
+      } else if (!image) {
         this.priorProblem = 'the previous output no longer matches the incremental state (it was changed, or the last link was interrupted)';
       } else {
         this.state = state;
-        this.image_ = priorImage;
+        this.image_ = image;
       }
     } catch (e) {
       if (!(e instanceof LinkError)) throw e;
@@ -224,15 +347,22 @@ export class LinkSession {
     }
   }
 
-  serializeState(): Uint8Array {
+  /**
+   * The state for the next link. `imageIdentity`: the identity of the file
+   * the caller wrote this link's image to, taken after its last write; a
+   * later setPriorState given a PriorImage with the same identity trusts the
+   * file without reading it whole.
+   */
+  serializeState(opts: { imageIdentity?: FileIdentity } = {}): Uint8Array {
     if (!this.state) throw new LinkError('there is no incremental state: link() has not run with incremental: true');
+    this.state.imageIdentity = opts.imageIdentity ? identityRecord(opts.imageIdentity) : null;
     return encodeState(this.state);
   }
 
   link(): LinkReport {
     const t0 = performance.now();
     const timings: Record<string, number> = {};
-    const work: WorkCount = { atomsPlaced: 0, atomsWritten: 0, relocsApplied: 0, bytesHashed: 0 };
+    const work: WorkCount = { atomsPlaced: 0, atomsWritten: 0, relocsApplied: 0, bytesHashed: 0, inputBytesRead: 0, imageBytesRead: 0 };
     const incremental = this.options.incremental ?? false;
     const key = this.optionsKey();
     let reason: string | null = this.priorProblem;
@@ -243,15 +373,20 @@ export class LinkSession {
       if (this.state.optionsKey !== key) {
         reason = describeOptionsChange(this.state.optionsKey, key);
       } else {
-        const inputs = this.patchInputs(work);
-        timings.hash = performance.now() - t0;
         try {
-          const plan = planPatch(this.state, this.image_, inputs, archFor(this.options.arch), incrementalPolicy(this.slack()), readElfObject);
+          const { inputs, positions } = this.patchInputs(work);
+          timings.hash = performance.now() - t0;
+          const plan = planPatch(this.state, this.image_, inputs, archFor(this.options.arch), incrementalPolicy(this.slack()), readElfObject, positions);
           timings.patch = performance.now() - t0 - timings.hash;
-          // All or nothing: the writes land only now that every one of them is known.
+          // All or nothing: the writes land only now that every one of them is known (and every
+          // byte they land in has been read).
+          for (const w of plan.writes) this.image_.bytes(w.offset, w.bytes.length);
           for (const w of plan.writes) this.image_.set(w.bytes, w.offset);
-          this.state = plan.state;
+          plan.commit();
+          this.state.imageIdentity = null;
           this.lastWrites = plan.writes;
+          this.synced = true;
+          this.dirty.clear();
           Object.assign(work, plan.work);
           return this.report('patched', null, plan.writes.map((w) => ({ offset: w.offset, length: w.bytes.length })), [], work, timings);
         } catch (e) {
@@ -268,13 +403,15 @@ export class LinkSession {
     work.atomsPlaced = result.layout.sections.reduce((n, s) => n + s.atoms.length, 0);
     work.atomsWritten = result.counters.atomsWritten;
     work.relocsApplied = result.counters.relocsApplied;
-    this.image_ = result.image;
+    // What a patch that fell back read of the prior image counts too.
+    this.priorBytesRead += this.image_?.takeBytesRead() ?? 0;
+    this.image_ = SessionImage.whole(result.image);
     this.lastWrites = null;
     if (incremental) {
       const s = performance.now();
       const inputs = this.inputRecords(work);
       const hashOf = new Map<Uint8Array, Uint8Array>();
-      for (const input of this.inputs.values()) if (input.hash) hashOf.set(input.bytes, input.hash);
+      for (const input of this.inputs.values()) if (input.hash && input.bytes) hashOf.set(input.bytes, input.hash);
       this.state = captureState(result, this.options.arch, key, inputs, origins, (file) => {
         const known = hashOf.get(file.bytes);
         if (known) return known;
@@ -283,7 +420,10 @@ export class LinkSession {
       });
       // With --gc-sections, what decided each object's part in the collection (gcGate.ts).
       if (this.options.gcSections) recordGcSignatures(this.state, result.res.files);
+      prepareIndex(this.state);
       timings.state = performance.now() - s;
+      this.synced = true;
+      this.dirty.clear();
     } else {
       this.state = null;
     }
@@ -295,6 +435,10 @@ export class LinkSession {
   }
 
   private report(outcome: LinkReport['outcome'], reason: string | null, writes: ByteRange[], warnings: string[], work: WorkCount, timings: Record<string, number>): LinkReport {
+    work.inputBytesRead = this.inputBytesRead;
+    this.inputBytesRead = 0;
+    work.imageBytesRead = this.priorBytesRead + (this.image_?.takeBytesRead() ?? 0);
+    this.priorBytesRead = 0;
     this.last = { outcome, reason, writes, warnings, removedSections: [], size: this.image_!.length, work, timings };
     return this.last;
   }
@@ -305,17 +449,23 @@ export class LinkSession {
     const archiveInput = new Map<Archive, number>();
     let index = 0;
     for (const input of this.inputs.values()) {
+      // An input taken as unchanged is read now, and hashed from its bytes: the state records what was linked.
+      if (input.hashAssumed) {
+        input.hash = undefined;
+        input.hashAssumed = false;
+      }
+      const bytes = this.bytesOf(input);
       if (input.kind === 'object') {
-        input.parsed ??= readElfObject(input.name, input.bytes);
+        input.parsed ??= readElfObject(input.name, bytes);
         origins.set(input.parsed as ObjectFile, { input: index, member: '' });
         inputs.push({ kind: 'object', file: input.parsed as ObjectFile });
       } else if (input.kind === 'shared') {
-        input.parsed ??= readSharedObject(input.name, input.bytes);
+        input.parsed ??= readSharedObject(input.name, bytes);
         const lib = input.parsed as SharedObject;
         if (lib.arch !== this.options.arch) throw new LinkError(`${input.name} is incompatible with ${this.options.arch} (it is ${lib.arch})`);
         inputs.push({ kind: 'shared', lib, asNeeded: input.asNeeded ?? false });
       } else {
-        input.parsed ??= readArchive(input.name, input.bytes, input.readThinMember);
+        input.parsed ??= readArchive(input.name, bytes, input.readThinMember);
         archiveInput.set(input.parsed as Archive, index);
         inputs.push({ kind: 'archive', archive: input.parsed as Archive, whole: input.whole });
       }
@@ -330,13 +480,18 @@ export class LinkSession {
     this.fullResolutions++;
     const result = link(inputs, loadMember, {
       arch: this.options.arch,
-      entry: this.options.entry ?? '_start',
+      entry: this.options.entry ?? (this.options.output === 'shared' ? '' : '_start'),
       buildId: this.buildId,
       undefinedRoots: this.options.undefinedSymbols ?? [],
       keepChunkDigests: incremental,
       ehFrameHdr: this.options.ehFrameHdr ?? false,
       dynamic: this.isDynamic() ? {
-        pie: this.options.pie ?? false,
+        pie: (this.options.pie ?? false) || this.options.output === 'shared',
+        shared: this.options.output === 'shared',
+        soname: this.options.soname ?? null,
+        symbolic: this.options.symbolic ?? 'none',
+        versionScript: this.options.versionScript ? parseVersionScript(this.options.versionScript.text, this.options.versionScript.name) : null,
+        baseVersion: this.options.soname ?? this.options.outputName ?? 'a.out',
         interp: this.options.dynamicLinker ?? null,
         now: this.options.bindNow ?? false,
         runpath: this.options.runpath ?? [],
@@ -352,7 +507,7 @@ export class LinkSession {
 
   /** A PIE, or an executable that links shared libraries. */
   private isDynamic(): boolean {
-    return (this.options.pie ?? false) || [...this.inputs.values()].some((i) => i.kind === 'shared');
+    return this.options.output === 'shared' || (this.options.pie ?? false) || [...this.inputs.values()].some((i) => i.kind === 'shared');
   }
 
   private slack() {
@@ -371,45 +526,115 @@ export class LinkSession {
       buildId: o.buildId ?? 'none', undefinedSymbols: o.undefinedSymbols ?? [], ehFrameHdr: o.ehFrameHdr ?? false, ...this.slack(),
       pie: o.pie ?? false, dynamicLinker: o.dynamicLinker ?? null, bindNow: o.bindNow ?? false, relro: o.relro ?? true,
       runpath: o.runpath ?? [], hashStyle: o.hashStyle ?? 'both', exportDynamic: o.exportDynamic ?? false,
+      soname: o.soname ?? null, symbolic: o.symbolic ?? 'none', versionScript: o.versionScript?.text ?? null,
       gcSections: o.gcSections ?? false, startStopGc: o.startStopGc ?? true,
     });
   }
 
+  /** The input's bytes, read now if they were not (and its kind told by them, for addInput's). */
+  private bytesOf(input: SessionInput): Uint8Array {
+    if (!input.bytes) {
+      const bytes = input.load!();
+      if (!(bytes instanceof Uint8Array)) throw new LinkError(`${input.name}: its reader gave no bytes`);
+      this.inputBytesRead += bytes.length;
+      input.bytes = bytes;
+      if (input.detect) input.kind = kindOf(input.name, bytes);
+    }
+    input.kind ??= kindOf(input.name, input.bytes);
+    return input.bytes;
+  }
+
+  /**
+   * The hash of the input's bytes. A thin archive's covers its members'
+   * bytes too: they are other files, which can change while the archive
+   * does not.
+   */
   private hashInput(input: SessionInput, work: WorkCount): Uint8Array {
     if (!input.hash) {
-      work.bytesHashed += input.bytes.length;
-      input.hash = hashBytes(input.bytes);
+      const bytes = this.bytesOf(input);
+      const parts = [bytes];
+      if (input.kind === 'archive' && isThinArchive(bytes)) {
+        input.parsed ??= readArchive(input.name, bytes, input.readThinMember);
+        for (const m of (input.parsed as Archive).members) parts.push(m.bytes);
+      }
+      for (const p of parts) work.bytesHashed += p.length;
+      input.hash = parts.length === 1 ? hashBytes(bytes) : blake2b512(parts).slice(0, 32);
     }
     return input.hash;
   }
 
-  private patchInputs(work: WorkCount): PatchInput[] {
-    return [...this.inputs.values()].map((input) => ({
-      name: input.name, kind: input.kind, bytes: input.bytes, hash: this.hashInput(input, work), readThinMember: input.readThinMember,
-    }));
+  /** The identity the state records for the input: given, settled (SETTLED_NS), and not a thin archive's. */
+  private recordedIdentity(input: SessionInput): FileIdentityRecord | null {
+    const id = input.identity;
+    if (!id || input.identityAt === undefined) return null;
+    if (input.bytes && input.kind === 'archive' && isThinArchive(input.bytes)) return null;
+    const newest = id.mtimeNs > id.ctimeNs ? id.mtimeNs : id.ctimeNs;
+    return newest + SETTLED_NS <= input.identityAt ? id : null;
+  }
+
+  /**
+   * What planPatch needs of the inputs: all of them, or, when the state is in
+   * step with this session's inputs, only those replaced since (the rest of
+   * the list left empty). An input known unchanged (identity, or the
+   * caller's word) takes the state's hash without being read.
+   */
+  private patchInputs(work: WorkCount): { inputs: PatchInput[]; positions: number[] | null } {
+    const state = this.state!;
+    const entry = (input: SessionInput, p: number): PatchInput => {
+      const rec = state.inputs[p];
+      if (!input.hash && rec && (input.kind === null || input.kind === rec.kind)
+        && (input.unchanged || sameIdentity(input.identity, rec.identity))) {
+        input.hash = rec.hash;
+        input.hashAssumed = true;
+        input.kind ??= rec.kind;
+      }
+      const hash = this.hashInput(input, work);
+      return {
+        name: input.name, kind: input.kind!, hash, bytes: () => this.bytesOf(input), identity: this.recordedIdentity(input),
+        readThinMember: input.readThinMember,
+      };
+    };
+    if (!this.positionOf) {
+      this.positionOf = new Map();
+      for (const id of this.inputs.keys()) this.positionOf.set(id, this.positionOf.size);
+    }
+    if (this.synced && state.inputs.length === this.inputs.size) {
+      const list = new Array<PatchInput>(this.inputs.size);
+      const positions: number[] = [];
+      for (const id of this.dirty) {
+        const p = this.positionOf.get(id)!;
+        list[p] = entry(this.inputs.get(id)!, p);
+        positions.push(p);
+      }
+      return { inputs: list, positions: positions.sort((a, b) => a - b) };
+    }
+    const list: PatchInput[] = [];
+    for (const input of this.inputs.values()) list.push(entry(input, list.length));
+    return { inputs: list, positions: null };
   }
 
   private inputRecords(work: WorkCount): InputRecord[] {
     return [...this.inputs.values()].map((input) => ({
       name: input.name,
-      kind: input.kind,
+      kind: input.kind!,
       hash: this.hashInput(input, work),
       indexHash: input.kind === 'archive' ? archiveIndexHash(input.parsed as Archive) : new Uint8Array(32),
+      identity: this.recordedIdentity(input),
     }));
   }
 
-  /** The image of the last link. */
+  /** The image of the last link (a prior image read only in part is read whole now). */
   image(): Uint8Array {
     if (!this.image_ || !this.last) throw new LinkError('link() has not run');
-    return this.image_;
+    return this.image_.whole();
   }
 
   /** Writes the last link's result: the whole image after a full link, only the changed ranges after a patch. */
   emit(writer: ImageWriter): void {
-    const image = this.image();
-    writer.setSize(image.length);
+    if (!this.image_ || !this.last) throw new LinkError('link() has not run');
+    writer.setSize(this.image_.length);
     if (this.lastWrites === null) {
-      writer.write(0, image);
+      writer.write(0, this.image_.whole());
       return;
     }
     for (const w of this.lastWrites) writer.write(w.offset, w.bytes);
@@ -421,16 +646,63 @@ export class LinkSession {
   }
 }
 
-/** The identity of an image as the state records it (see state.ts imageHash). */
+/** The identity of an image as the state records it (see state.ts imageHash): chunk digests, the build id zeroed. */
 function identityOf(image: Uint8Array, state: LinkState): Uint8Array {
-  let zeroed = image;
-  let buildId: Uint8Array = new Uint8Array(0);
-  if (state.buildIdOffset >= 0) {
-    buildId = image.slice(state.buildIdOffset, state.buildIdOffset + state.buildIdSize);
-    zeroed = image.slice();
-    zeroed.fill(0, state.buildIdOffset, state.buildIdOffset + state.buildIdSize);
+  const idFrom = state.buildIdOffset;
+  const idTo = idFrom >= 0 ? idFrom + state.buildIdSize : -1;
+  const digests: Uint8Array[] = [];
+  for (let at = 0; at < image.length; at += BUILD_ID_CHUNK) {
+    let chunk = image.subarray(at, Math.min(image.length, at + BUILD_ID_CHUNK));
+    if (idFrom >= 0 && idFrom < at + chunk.length && idTo > at) {
+      chunk = chunk.slice();
+      chunk.fill(0, Math.max(0, idFrom - at), Math.min(chunk.length, idTo - at));
+    }
+    digests.push(blake2b512([chunk]).subarray(0, 32));
   }
-  return imageHash(chunkDigests(zeroed), buildId);
+  const buildId = idFrom >= 0 ? image.slice(idFrom, idTo) : new Uint8Array(0);
+  return imageHash(digests, buildId);
+}
+
+function source(bytes: InputBytes): { bytes: Uint8Array | null; load: (() => Uint8Array) | null } {
+  if (bytes instanceof Uint8Array) return { bytes, load: null };
+  if (typeof bytes === 'function') return { bytes: null, load: bytes };
+  throw new LinkError('an input is given as bytes (a Uint8Array) or as a function that reads them');
+}
+
+function unchangedBy(opts: UnchangedInputOptions): Pick<SessionInput, 'identity' | 'identityAt' | 'unchanged'> {
+  return {
+    identity: opts.identity ? identityRecord(opts.identity) : undefined,
+    identityAt: opts.identity ? BigInt(Date.now()) * 1_000_000n : undefined,
+    unchanged: opts.unchanged ?? false,
+  };
+}
+
+function identityRecord(id: FileIdentity): FileIdentityRecord {
+  const big = (v: bigint | number, what: string): bigint => {
+    if (typeof v === 'bigint') return BigInt.asUintN(64, v);
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new LinkError(`a file identity's ${what} must be an integer (bigint or number), not ${String(v)}`);
+    return BigInt.asUintN(64, BigInt(v));
+  };
+  return { dev: big(id.dev, 'dev'), ino: big(id.ino, 'ino'), size: big(id.size, 'size'), mtimeNs: big(id.mtimeNs, 'mtimeNs'), ctimeNs: big(id.ctimeNs, 'ctimeNs') };
+}
+
+/** The kind of input its magic bytes tell; a LinkError for anything else. */
+function kindOf(name: string, bytes: Uint8Array): 'object' | 'archive' | 'shared' {
+  if (isArchive(bytes)) return 'archive';
+  if (isSharedObject(bytes)) return 'shared';
+  if (isElf(bytes)) return 'object';
+  if (isLinkerScript(bytes)) {
+    throw new LinkError(`${name}: a linker script is not an input the library reads: expand the inputs it names first (the command line does)`);
+  }
+  throw new LinkError(`${name}: unknown file type (neither an ELF object nor an archive)`);
+}
+
+const THIN_MAGIC = '!<thin>\n';
+
+function isThinArchive(bytes: Uint8Array): boolean {
+  if (bytes.length < THIN_MAGIC.length) return false;
+  for (let i = 0; i < THIN_MAGIC.length; i++) if (bytes[i] !== THIN_MAGIC.charCodeAt(i)) return false;
+  return true;
 }
 
 function describeOptionsChange(before: string, now: string): string {

@@ -37,8 +37,12 @@ interface DynRecord {
   addend: number;
 }
 
-interface ImageTables {
+export interface ImageTables {
   pie: boolean;
+  /** A shared library: its own exports and its undefined symbols are preemptible. */
+  shared: boolean;
+  /** Symbol name -> its PLT entry's address (from the JUMP_SLOT records). */
+  pltEntries: Map<string, number>;
   /** r_offset -> the record there. */
   relocs: Map<number, DynRecord>;
   /** Sorted places, for range queries. */
@@ -49,7 +53,7 @@ interface ImageTables {
 }
 
 /** Reads the prior image's dynamic tables; null for a static executable. */
-export function readImageTables(state: LinkState, image: Uint8Array): ImageTables | null {
+export function readImageTables(state: LinkState, image: Uint8Array, arch: Arch): ImageTables | null {
   const sec = (name: string) => state.sections.find((s) => s.name === name && s.flags & SecFlag.Alloc);
   const dynsym = sec('.dynsym');
   const dynstr = sec('.dynstr');
@@ -77,7 +81,27 @@ export function readImageTables(state: LinkState, image: Uint8Array): ImageTable
     }
   }
   const plt = sec('.plt');
+  // Entry i of .plt jumps through .got.plt slot 3 + i; .rela.plt names each slot's symbol.
+  const pltEntries = new Map<string, number>();
+  const relaPlt = sec('.rela.plt');
+  const gotPlt = sec('.got.plt');
+  if (plt && relaPlt && gotPlt) {
+    for (let at = relaPlt.offset; at + RELA_SIZE <= relaPlt.offset + relaPlt.used; at += RELA_SIZE) {
+      const info = dv.getBigUint64(at + 8, true);
+      if (Number(info & 0xffffffffn) !== arch.dynRel.jumpSlot) continue;
+      const slot = Number(dv.getBigUint64(at, true));
+      const i = (slot - gotPlt.addr) / 8 - 3;
+      pltEntries.set(names[Number(info >> 32n)] ?? '', plt.addr + arch.pltHeaderSize + i * arch.pltEntrySize);
+    }
+  }
+  let shared = false;
+  try {
+    shared = (JSON.parse(state.optionsKey) as { output?: string }).output === 'shared';
+  } catch {
+    shared = false;
+  }
   return {
+    shared, pltEntries,
     pie: dv.getUint16(0x10, true) === 3,
     relocs, places: [...relocs.keys()].sort((a, b) => a - b), dynsyms,
     plt: plt ? { addr: plt.addr, size: plt.used } : null,
@@ -108,7 +132,11 @@ export function checkDynamicUse(
     const rec = atoms[a];
     if (rec.sec < 0 || !(sectionFlags(rec.sec) & SecFlag.Alloc) || !atom.relocs.length) return;
     const writable = (atom.flags & SecFlag.Write) !== 0;
-    const relaxedAway = tlsRelaxedAway(arch, atom);
+    const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => {
+      if (tables.shared) return false;
+      const g = sym >= file.firstGlobal ? globals.get(file.symbols[sym].name) : undefined;
+      return g?.kind !== GlobalKind.Shared;
+    });
     atom.relocs.forEach((r, i) => {
       if (relaxedAway?.has(i)) return;
       const expr = arch.relExpr(r.type);
@@ -117,17 +145,20 @@ export function checkDynamicUse(
       const where = `${file.name}:(${atom.name}+${hex(r.offset)})`;
       const place = rec.addr + r.offset;
       const g = r.sym >= file.firstGlobal ? globals.get(s.name) : undefined;
-      if (g?.kind === GlobalKind.Shared) {
+      if (tables.shared && (expr === RelExpr.TlsGd || expr === RelExpr.TlsLd || expr === RelExpr.TPRel || isGotExpr(expr) && expr >= RelExpr.GotTPRelPC && expr <= RelExpr.GotTPRel)) {
+        throw new Fallback(`${where} uses a thread-local variable, which a shared library cannot yet have`);
+      }
+      const preemptible = g !== undefined && (g.kind === GlobalKind.Shared || g.kind === GlobalKind.Preemptible || (tables.shared && g.kind === GlobalKind.UndefWeak));
+      if (g && preemptible) {
         if (expr === RelExpr.Branch) {
-          const p = tables.plt;
-          if (!p || g.value < p.addr || g.value >= p.addr + p.size) throw new Fallback(`${where} now calls ${s.name}, which has no PLT entry yet`);
+          if (!tables.pltEntries.has(s.name)) throw new Fallback(`${where} now calls ${s.name}, which has no PLT entry yet`);
         } else if (isGotExpr(expr)) {
           // Checked where the slot is looked up.
         } else if (expr === RelExpr.Abs && r.type === arch.dynRel.abs64 && writable) {
           expected.set(place, { type: arch.dynRel.abs64, sym: s.name, addend: r.addend });
         } else {
           const d = tables.dynsyms.get(s.name);
-          if (!d || (d.shndx === SHN.UNDEF && d.value === 0)) {
+          if (tables.shared || !d || (d.shndx === SHN.UNDEF && d.value === 0)) {
             throw new Fallback(`${where} now needs the address of ${s.name} in the program (a copy or a canonical PLT entry), which it does not have yet`);
           }
         }

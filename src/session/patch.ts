@@ -6,18 +6,18 @@ import type { Arch } from '../link/arch/Arch.js';
 import { alignTo } from '../link/align.js';
 import { isMergeable, pieceIndex, pieceKey, splitPieces } from '../link/mergeSections.js';
 import { fillPattern } from '../link/padding.js';
-import { ehFrameHdrBytes } from '../link/ehFrameHdr.js';
-import { BUILD_ID_CHUNK, buildIdFromChunks } from '../link/buildId.js';
+import { ehFrameHdrBytes, fdeStarts } from '../link/ehFrameHdr.js';
+import { BUILD_ID_CHUNK } from '../link/buildId.js';
 import type { PlacementPolicy } from '../link/layout.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from '../link/relocate.js';
 import { GotSlotKind } from '../link/scan.js';
 import { TargetState, isIfunc, type Target } from '../link/symbols.js';
 import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
-import { checkDynamicUse, readImageTables } from './dynamicGate.js';
+import { checkDynamicUse, readImageTables, type ImageTables } from './dynamicGate.js';
 import {
-  atomKeys, gotKey, hashBytes, imageHash, localSymbolHash, referenceOrder, sameBytes, symbolShape,
-  GlobalKind, type AtomRecord, type FreeRange, type LinkState, type ObjectRecord,
+  atomKeys, gotKey, hashBytes, localPlaceHash, localSymbolHash, referenceOrder, sameBytes, symbolShape,
+  GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalRecord, type LinkState, type ObjectRecord,
 } from './state.js';
 import { blake2b512 } from '../obj/blake2b.js';
 import { gcLivenessChange } from './gcGate.js';
@@ -44,7 +44,11 @@ import { gcLivenessChange } from './gcGate.js';
  *  - every GOT reference has its slot already.
  *
  * Everything is computed before anything is written: the result is a list
- * of writes, applied all at once by the caller.
+ * of writes, applied all at once by the caller, and a commit that turns the
+ * prior state into the new one in place. Work is proportional to the changed
+ * objects: the prior state is not copied, and the lookups a patch needs over
+ * the whole program (globals by name, objects by input, GOT slots by object,
+ * the dynamic tables) are built once per state and kept (StateIndex).
  */
 
 export class Fallback extends Error {
@@ -56,9 +60,26 @@ export class Fallback extends Error {
 export interface PatchInput {
   name: string;
   kind: 'object' | 'archive' | 'shared';
-  bytes: Uint8Array;
   hash: Uint8Array;
+  /** The input's bytes: asked for only when its hash differs from the state's. */
+  bytes: () => Uint8Array;
+  /** The file identity the new state records for it (null: none). */
+  identity: FileIdentityRecord | null;
   readThinMember?: (path: string) => Uint8Array;
+}
+
+/**
+ * The prior image as a patch reads it: only where it looks (the ranges it
+ * rewrites, .symtab entries, merged pieces, the chunks it rehashes, the
+ * dynamic tables), so that an image not read whole (LinkSession's lazily
+ * read prior output) is read only there.
+ */
+export interface ImageView {
+  readonly length: number;
+  /** The `length` bytes at `offset`: a view, valid until the image is written. */
+  bytes(offset: number, length: number): Uint8Array;
+  /** The whole image's buffer: only the ranges bytes() was asked for are certain to be there. */
+  readonly buffer: Uint8Array;
 }
 
 export interface Write {
@@ -68,8 +89,73 @@ export interface Write {
 
 export interface PatchPlan {
   writes: Write[];
-  state: LinkState;
   work: { atomsPlaced: number; atomsWritten: number; relocsApplied: number };
+  /** Turns the prior state into the new one, in place; once the writes are in the image. */
+  commit(): void;
+}
+
+/**
+ * What a patch looks up over the whole program, built once per state and
+ * kept while patches update that state in place (commit keeps it valid: a
+ * patch adds and removes no global, object or GOT slot).
+ */
+interface StateIndex {
+  globals: Map<string, GlobalRecord>;
+  objectsByInput: Map<number, number[]>;
+  /** Object -> the GOT slots holding its local symbols (key kind, symbol name). */
+  localGot: Map<number, Array<{ addr: number; kind: GotSlotKind; name: string }>>;
+  /** The image's dynamic tables once read (null: a static executable); undefined: not read yet. */
+  dynamic?: ImageTables | null;
+}
+
+const indexes = new WeakMap<LinkState, StateIndex>();
+
+/**
+ * Builds the state's index now, so that the next link's patch does not (a
+ * live session: its first relink after a full link stays as fast as the rest).
+ */
+export function prepareIndex(state: LinkState): void {
+  indexOf(state);
+}
+
+function indexOf(state: LinkState): StateIndex {
+  let index = indexes.get(state);
+  if (index) return index;
+  const globals = new Map<string, GlobalRecord>();
+  for (const g of state.globals) globals.set(g.name, g);
+  const objectsByInput = new Map<number, number[]>();
+  state.objects.forEach((o, i) => {
+    const list = objectsByInput.get(o.input);
+    if (list) list.push(i); else objectsByInput.set(o.input, [i]);
+  });
+  const localGot = new Map<number, Array<{ addr: number; kind: GotSlotKind; name: string }>>();
+  for (const [key, addr] of state.got) {
+    const m = /^(\d)l:(\d+):(.*)$/s.exec(key);
+    if (!m) continue;
+    const obj = Number(m[2]);
+    const list = localGot.get(obj);
+    const slot = { addr, kind: Number(m[1]) as GotSlotKind, name: m[3] };
+    if (list) list.push(slot); else localGot.set(obj, [slot]);
+  }
+  index = { globals, objectsByInput, localGot };
+  indexes.set(state, index);
+  return index;
+}
+
+/**
+ * The parts of the image readImageTables (dynamicGate.ts) may read: the ELF
+ * header and the dynamic linker's sections. A prior image read lazily holds
+ * only the ranges asked for, so these are read before it runs; a table it
+ * reads must be in this list.
+ */
+const DYNAMIC_TABLES = /^(\.interp|\.dynamic|\.dynsym|\.dynstr|\.hash|\.gnu\.hash|\.gnu\.version(_[rd])?|\.rela?\..*|\.got(\.plt)?|\.plt(\..*)?)$/;
+
+function dynamicTableRanges(state: LinkState): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [[0, 64]];
+  for (const s of state.sections) {
+    if (s.flags & SecFlag.Alloc && !(s.flags & SecFlag.NoBits) && DYNAMIC_TABLES.test(s.name)) ranges.push([s.offset, s.offset + s.used]);
+  }
+  return ranges;
 }
 
 interface Changed {
@@ -78,6 +164,8 @@ interface Changed {
   file: ObjectFile;
   /** The new records of its atoms. */
   atoms: AtomRecord[];
+  /** localPlaceHash of the new object. */
+  places: Uint8Array;
 }
 
 export type ObjectReader = (name: string, bytes: Uint8Array) => ObjectFile;
@@ -89,36 +177,45 @@ export function archiveIndexHash(ar: Archive): Uint8Array {
   return hashBytes(new TextEncoder().encode(lines.join('\n')));
 }
 
-export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInput[], arch: Arch, policy: PlacementPolicy, readObject: ObjectReader): PatchPlan {
+/**
+ * `maybeChanged`: the positions of the inputs that may differ from the
+ * state's records (in increasing order); the others are known to have the
+ * same kind, name, bytes and identity (a live session's inputs not replaced
+ * since its last link). Null: any may.
+ */
+export function planPatch(
+  prior: LinkState, image: ImageView, inputs: PatchInput[], arch: Arch, policy: PlacementPolicy, readObject: ObjectReader,
+  maybeChanged: readonly number[] | null = null,
+): PatchPlan {
+  const index = indexOf(prior);
   // The input files: the same ones, in the same order.
   if (inputs.length !== prior.inputs.length) {
     throw new Fallback(`the set of input files changed (${prior.inputs.length} before, ${inputs.length} now)`);
   }
+  const positions = maybeChanged ?? inputs.map((_, i) => i);
   // Inputs match by position and content; a new path with the same bytes is the same input.
-  inputs.forEach((input, i) => {
+  for (const i of positions) {
+    const input = inputs[i];
     const was = prior.inputs[i];
     const what = { object: 'an object', archive: 'an archive', shared: 'a shared library' };
     if (was.kind !== input.kind) throw new Fallback(`input ${i + 1} changed from ${what[was.kind]} (${was.name}) to ${input.name}`);
-  });
+  }
 
   // Which objects changed: plain objects by their bytes, archive members by theirs.
-  const byInput = new Map<number, number[]>();
-  prior.objects.forEach((o, i) => {
-    const list = byInput.get(o.input);
-    if (list) list.push(i); else byInput.set(o.input, [i]);
-  });
   const changed: Changed[] = [];
   const changedArchives: Array<{ input: number; ar: Archive }> = [];
-  inputs.forEach((input, i) => {
-    if (sameBytes(input.hash, prior.inputs[i].hash)) return;
+  for (const i of positions) {
+    const input = inputs[i];
+    if (sameBytes(input.hash, prior.inputs[i].hash)) continue;
     // What a library exports and needs decides imports, versions and copies: any change is a full link.
     if (input.kind === 'shared') throw new Fallback(`the shared library ${input.name} changed`);
-    const objs = byInput.get(i) ?? [];
+    const objs = index.objectsByInput.get(i) ?? [];
+    const bytes = input.bytes();
     if (input.kind === 'object') {
-      for (const o of objs) changed.push(newChanged(prior, o, readObject(input.name, input.bytes)));
-      return;
+      for (const o of objs) changed.push(newChanged(prior, o, readObject(input.name, bytes)));
+      continue;
     }
-    const ar = readArchive(input.name, input.bytes, input.readThinMember);
+    const ar = readArchive(input.name, bytes, input.readThinMember);
     changedArchives.push({ input: i, ar });
     for (const o of objs) {
       const rec = prior.objects[o];
@@ -127,7 +224,7 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       if (sameBytes(hashBytes(member.bytes), rec.hash)) continue;
       changed.push(newChanged(prior, o, readObject(`${input.name}(${rec.member})`, member.bytes)));
     }
-  });
+  }
 
   // Symbol resolution is unchanged if every changed object has the same symbol shape, and, where
   // several objects define one symbol, its references come in the same order.
@@ -166,7 +263,15 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
   const gcWhy = gcLivenessChange(prior, changed);
   if (gcWhy) throw new Fallback(gcWhy);
 
-  const state = cloneState(prior);
+  // The new state is drafted beside the prior one, sharing what a patch does not change (objects,
+  // globals, inputs, GOT, chunk digests), and replaces it only in commit(): a patch that falls back
+  // leaves the prior state as it was. The draft's islands are only the new ones.
+  const state: LinkState = {
+    ...prior,
+    sections: prior.sections.map((x) => ({ ...x })),
+    free: prior.free.map((f) => ({ ...f })),
+    islands: [],
+  };
   const writes: Write[] = [];
   const work = { atomsPlaced: 0, atomsWritten: 0, relocsApplied: 0 };
 
@@ -238,35 +343,45 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
   });
 
   // Every global the changed objects define keeps the address the program uses.
-  const globals = new Map(state.globals.map((g) => [g.name, g]));
+  const globals = index.globals;
+  /** New sizes of globals, set on the records by commit(). */
+  const sizes = new Map<GlobalRecord, number>();
   for (const c of changed) {
     for (let i = c.file.firstGlobal; i < c.file.symbols.length; i++) {
       const s = c.file.symbols[i];
       const g = globals.get(s.name);
-      if (s.atom < 0 || !g || g.kind !== GlobalKind.Defined || g.object !== c.obj) continue;
+      if (s.atom < 0 || !g || (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.Preemptible) || g.object !== c.obj) continue;
       const rec = c.atoms[s.atom];
       if (rec.sec < 0) continue;
       if (isIfunc(s)) throw new Fallback(`${s.name} in ${c.file.name} is an IFUNC, whose PLT entry and IRELATIVE record a patch does not rewrite`);
       if (rec.canonical + s.value !== g.value) {
         throw new Fallback(`${s.name} would move from ${hex(g.value)} to ${hex(rec.canonical + s.value)} within ${c.rec.atoms[s.atom].key} of ${c.file.name}`);
       }
-      g.size = s.size;
+      if (s.size !== g.size) sizes.set(g, s.size);
     }
   }
 
   // Relocate every atom of each changed object and write what differs.
   const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
-  const dynamic = readImageTables(state, image);
+  if (changed.length && index.dynamic === undefined) {
+    for (const [from, to] of dynamicTableRanges(prior)) image.bytes(from, to - from);
+    index.dynamic = readImageTables(prior, image.buffer, arch);
+  }
+  const dynamic = index.dynamic ?? null;
   changed.forEach((c, k) => {
-    const ctx = patchContext(state, changed, k, globals, arch);
+    const ctx = patchContext(state, changed, k, globals, arch, dynamic, sizes);
     // A dynamic executable: the object must need exactly the PLT entries, copies and dynamic relocations it has.
     if (dynamic) {
-      const slots = localGotSlots(state, c).filter((g) => g.kind === GotSlotKind.Address);
+      const slots = localGotSlots(index, c).filter((g) => g.kind === GotSlotKind.Address);
       checkDynamicUse(arch, dynamic, globals, c.file, c.atoms, k, ctx, (sec) => state.sections[sec].flags, slots);
     }
+    // With its local symbols where they were, an atom whose content, place and targets are all the same
+    // would be relocated into the bytes the image has: it is left as it is.
+    const samePlaces = sameBytes(c.places, c.rec.localPlaces);
     c.file.atoms.forEach((atom, a) => {
       const rec = c.atoms[a];
       if (rec.sec < 0) return;
+      if (samePlaces && unchangedAtom(c, a, globals, sizes)) return;
       work.atomsPlaced++;
       const sec = state.sections[rec.sec];
       if (sec.flags & SecFlag.NoBits) return;
@@ -276,49 +391,97 @@ export function planPatch(prior: LinkState, image: Uint8Array, inputs: PatchInpu
       diffInto(writes, image, sec.offset + (rec.addr - sec.addr), region);
     });
     // GOT slots that hold addresses of this object's local symbols.
-    for (const { addr, sym, kind } of localGotSlots(state, c)) {
+    for (const { addr, sym, kind } of localGotSlots(index, c)) {
       const name = c.file.symbols[sym].name;
       const value = gotContents(ctx, [{ file: k, sym, kind, where: `${c.file.name}:(GOT entry for ${name})` }]);
       diffInto(writes, image, fileOffsetOf(state, addr), value);
     }
-    patchSymbols(state, c, ctx, image, writes);
+    patchSymbols(state, c, ctx, image, writes, globals);
   });
   work.atomsWritten = counters.atomsWritten;
   work.relocsApplied = counters.relocsApplied;
 
-  // The new state: the changed objects' records, every input's hash and name.
-  for (const c of changed) state.objects[c.obj] = { ...c.rec, hash: hashBytes(c.file.bytes), atoms: c.atoms };
-  inputs.forEach((input, i) => {
-    state.inputs[i].hash = input.hash;
-    state.inputs[i].name = input.name;
-  });
-  state.objects.forEach((o, i) => {
-    const name = o.member ? `${inputs[o.input].name}(${o.member})` : inputs[o.input].name;
-    if (name !== o.name) state.objects[i] = { ...o, name };
-  });
-
   const merged = coalesce(writes);
-  refreshEhFrameHdr(state, image, merged);
-  finishImageIdentity(state, image, merged);
-  return { writes: merged, state, work };
+  refreshEhFrameHdr(state, image, merged, changed);
+  const identity = finishImageIdentity(state, image, merged);
+  const hashes = changed.map((c) => hashBytes(c.file.bytes));
+  const places = changed.map((c) => c.places);
+
+  // The new state, in place: sections, free list, islands, the changed objects' records, the
+  // inputs' hashes, names and identities (objects renamed with their input), the image's identity.
+  const commit = () => {
+    prior.sections = state.sections;
+    prior.free = state.free;
+    prior.islands.push(...state.islands);
+    for (const [g, size] of sizes) g.size = size;
+    changed.forEach((c, k) => {
+      prior.objects[c.obj] = { ...c.rec, hash: hashes[k], localPlaces: places[k], atoms: c.atoms };
+    });
+    for (const i of positions) {
+      const rec = prior.inputs[i];
+      const input = inputs[i];
+      rec.hash = input.hash;
+      rec.identity = input.identity;
+      if (rec.name === input.name) continue;
+      rec.name = input.name;
+      for (const o of index.objectsByInput.get(i) ?? []) {
+        const obj = prior.objects[o];
+        const name = obj.member ? `${input.name}(${obj.member})` : input.name;
+        if (name !== obj.name) prior.objects[o] = { ...obj, name };
+      }
+    }
+    for (const [c, d] of identity.digests) prior.chunkDigests[c] = d;
+    prior.imageHash = identity.imageHash;
+    // A patch does not rewrite the dynamic tables; if one ever did, they are read again.
+    const tables = dynamicTableRanges(prior);
+    if (merged.some((w) => tables.some(([from, to]) => w.offset < to && w.offset + w.bytes.length > from))) index.dynamic = undefined;
+  };
+  return { writes: merged, work, commit };
 }
 
 /** The GOT slots holding this object's local symbols (their addresses or TP offsets). */
-function localGotSlots(state: LinkState, c: Changed): Array<{ addr: number; sym: number; kind: GotSlotKind }> {
+function localGotSlots(index: StateIndex, c: Changed): Array<{ addr: number; sym: number; kind: GotSlotKind }> {
   const out: Array<{ addr: number; sym: number; kind: GotSlotKind }> = [];
-  for (const [key, addr] of state.got) {
-    const m = /^(\d)l:(\d+):(.*)$/s.exec(key);
-    if (!m || Number(m[2]) !== c.obj) continue;
-    const sym = c.file.symbols.findIndex((s, i) => i > 0 && i < c.file.firstGlobal && s.name === m[3]);
-    if (sym < 0) throw new Fallback(`${c.file.name} no longer has local symbol ${m[3]}, which a GOT entry holds`);
-    out.push({ addr, sym, kind: Number(m[1]) as GotSlotKind });
+  for (const { addr, kind, name } of index.localGot.get(c.obj) ?? []) {
+    const sym = c.file.symbols.findIndex((s, i) => i > 0 && i < c.file.firstGlobal && s.name === name);
+    if (sym < 0) throw new Fallback(`${c.file.name} no longer has local symbol ${name}, which a GOT entry holds`);
+    out.push({ addr, sym, kind });
   }
   return out;
 }
 
 function newChanged(prior: LinkState, obj: number, file: ObjectFile): Changed {
   const rec = prior.objects[obj];
-  return { obj, rec, file, atoms: rec.atoms.map((a) => ({ ...a })) };
+  return { obj, rec, file, atoms: rec.atoms.map((a) => ({ ...a })), places: localPlaceHash(file) };
+}
+
+/**
+ * Whether atom `a` of a changed object, relocated again, would give the bytes
+ * the image has at its place (the caller knows the object's local symbols
+ * are where they were): the same content id (bytes, relocations by target
+ * name, kind, flags), the same place and slot, and every relocation's target
+ * where it was: a global whose size is the same (its address is, the gate
+ * made sure), or a local one in an atom of the object that did not move and
+ * was not re-merged.
+ */
+function unchangedAtom(c: Changed, a: number, globals: ReadonlyMap<string, GlobalRecord>, sizes: ReadonlyMap<GlobalRecord, number>): boolean {
+  const was = c.rec.atoms[a];
+  const now = c.atoms[a];
+  if (!sameBytes(now.id, was.id) || now.addr !== was.addr || now.slot !== was.slot || now.canonical !== was.canonical) return false;
+  const file = c.file;
+  for (const r of file.atoms[a].relocs) {
+    const s = file.symbols[r.sym];
+    if (r.sym >= file.firstGlobal) {
+      const g = globals.get(s.name);
+      if (g && sizes.has(g)) return false;
+      continue;
+    }
+    if (s.atom < 0) continue;
+    const tw = c.rec.atoms[s.atom];
+    const tn = c.atoms[s.atom];
+    if (!tw || !tn || tn.sec !== tw.sec || tn.addr !== tw.addr || tn.canonical !== tw.canonical || tn.mergeOut !== tw.mergeOut || tn.mergeIn !== tw.mergeIn) return false;
+  }
+  return true;
 }
 
 /** Why two symbol shapes differ, in words; null when they do not. */
@@ -363,7 +526,7 @@ function describeShapeChange(obj: string, before: string[], after: string[]): st
 }
 
 /** Gives a code atom that outgrew its slot a new place, and leaves a jump island at the address callers use. */
-function moveAtom(state: LinkState, c: Changed, a: number, arch: Arch, policy: PlacementPolicy, writes: Write[], image: Uint8Array): void {
+function moveAtom(state: LinkState, c: Changed, a: number, arch: Arch, policy: PlacementPolicy, writes: Write[], image: ImageView): void {
   const atom = c.file.atoms[a];
   const rec = c.atoms[a];
   const what = `${atom.name} of ${c.file.name}`;
@@ -415,7 +578,7 @@ function moveAtom(state: LinkState, c: Changed, a: number, arch: Arch, policy: P
  * The old copy stays, unreferenced, except in .debug_info, which consumers
  * walk unit by unit: there the old place becomes an empty unit.
  */
-function moveDebugAtom(state: LinkState, c: Changed, a: number, writes: Write[], image: Uint8Array): void {
+function moveDebugAtom(state: LinkState, c: Changed, a: number, writes: Write[], image: ImageView): void {
   const atom = c.file.atoms[a];
   const rec = c.atoms[a];
   const sec = state.sections[rec.sec];
@@ -431,8 +594,8 @@ function moveDebugAtom(state: LinkState, c: Changed, a: number, writes: Write[],
  * An empty DWARF unit covering `size` bytes: the old unit's header, its
  * length stretched over the region, and nothing but null entries after it.
  */
-function paddingUnit(image: Uint8Array, at: number, size: number): Uint8Array {
-  const old = image.subarray(at, at + size);
+function paddingUnit(image: ImageView, at: number, size: number): Uint8Array {
+  const old = image.bytes(at, size);
   const dv = new DataView(old.buffer, old.byteOffset, old.byteLength);
   const version = size >= 6 ? dv.getUint16(4, true) : 0;
   const header = version >= 5 ? 12 : 11;
@@ -451,7 +614,7 @@ function paddingUnit(image: Uint8Array, at: number, size: number): Uint8Array {
  * link would also deduplicate the new pieces against other objects'; the
  * program cannot tell.)
  */
-function remergeAtom(state: LinkState, c: Changed, a: number, writes: Write[], image: Uint8Array, appended: Map<string, number>): void {
+function remergeAtom(state: LinkState, c: Changed, a: number, writes: Write[], image: ImageView, appended: Map<string, number>): void {
   const atom = c.file.atoms[a];
   const was = c.rec.atoms[a];
   const rec = c.atoms[a];
@@ -463,7 +626,7 @@ function remergeAtom(state: LinkState, c: Changed, a: number, writes: Write[], i
   const oldOut = was.mergeOut!;
   for (let k = 0; k < oldIn.length; k++) {
     const len = (k + 1 < oldIn.length ? oldIn[k + 1] : was.size) - oldIn[k];
-    known.set(pieceKey(image.subarray(fileOff(oldOut[k]), fileOff(oldOut[k]) + len)), oldOut[k]);
+    known.set(pieceKey(image.bytes(fileOff(oldOut[k]), len)), oldOut[k]);
   }
   const pieces = splitPieces(atom, c.file.name);
   const ins = new Uint32Array(pieces.length);
@@ -506,7 +669,12 @@ function allocate(state: LinkState, secIndex: number, size: number, align: numbe
 }
 
 /** How the relocations of changed object k see the rest of the program: through the prior state. */
-function patchContext(state: LinkState, changed: Changed[], k: number, globals: Map<string, LinkState['globals'][number]>, arch: Arch): RelocContext {
+function patchContext(
+  state: LinkState, changed: Changed[], k: number, globals: Map<string, LinkState['globals'][number]>, arch: Arch, dynamic: ImageTables | null,
+  sizes: ReadonlyMap<GlobalRecord, number>,
+): RelocContext {
+  const preemptible = (g: GlobalRecord) => g.kind === GlobalKind.Shared || g.kind === GlobalKind.Preemptible
+    || (g.kind === GlobalKind.UndefWeak && dynamic?.shared === true);
   const files = changed.map((c) => c.file);
   const c = changed[k];
   const target = (file: number, sym: number, addend: number): Target => {
@@ -516,8 +684,11 @@ function patchContext(state: LinkState, changed: Changed[], k: number, globals: 
     if (sym >= f.firstGlobal) {
       const g = globals.get(s.name);
       if (!g) throw new Fallback(`${owner.rec.name} refers to ${s.name}, which the last link did not know`);
+      // A preemptible symbol's references go through its PLT entry, as in the full link (SymbolValues.target).
+      const plt = preemptible(g) ? dynamic?.pltEntries.get(s.name) : undefined;
+      if (plt !== undefined) return { state: TargetState.Defined, S: plt, A: addend, Z: sizes.get(g) ?? g.size, name: s.name };
       if (g.kind === GlobalKind.UndefWeak) return { state: TargetState.UndefWeak, S: 0, A: addend, Z: 0, name: s.name };
-      return { state: TargetState.Defined, S: g.value, A: addend, Z: g.size, name: s.name };
+      return { state: TargetState.Defined, S: g.value, A: addend, Z: sizes.get(g) ?? g.size, name: s.name };
     }
     if (s.atom === SymPlace.Absolute) return { state: TargetState.Defined, S: s.value, A: addend, Z: s.size, name: s.name };
     if (s.atom < 0) return { state: TargetState.Discarded, S: 0, A: addend, Z: 0, name: s.name };
@@ -544,8 +715,10 @@ function patchContext(state: LinkState, changed: Changed[], k: number, globals: 
     },
     isPreemptible: (file, sym) => {
       const f = files[file];
-      return sym >= f.firstGlobal && globals.get(f.symbols[sym].name)?.kind === GlobalKind.Shared;
+      const g = sym >= f.firstGlobal ? globals.get(f.symbols[sym].name) : undefined;
+      return g !== undefined && preemptible(g);
     },
+    sharedOutput: dynamic?.shared ?? false,
     gotSlotAddr: (file, sym, kind) => {
       const f = files[file];
       const s = f.symbols[sym];
@@ -560,11 +733,11 @@ function patchContext(state: LinkState, changed: Changed[], k: number, globals: 
 }
 
 /** Rewrites the .symtab entries of a changed object's symbols whose value, size or section changed. */
-function patchSymbols(state: LinkState, c: Changed, ctx: RelocContext, image: Uint8Array, writes: Write[]): void {
+function patchSymbols(state: LinkState, c: Changed, ctx: RelocContext, image: ImageView, writes: Write[], globals: ReadonlyMap<string, GlobalRecord>): void {
   const file = c.file;
   const entry = (index: number, atomIdx: number, addr: number, size: number, tlsSym: boolean) => {
     const at = state.symtabOffset + index * 24;
-    const bytes = image.slice(at, at + 24);
+    const bytes = image.bytes(at, 24).slice();
     const dv = new DataView(bytes.buffer);
     const rec = atomIdx >= 0 ? c.atoms[atomIdx] : undefined;
     if (rec && rec.sec >= 0) dv.setUint16(6, rec.sec + 1, true);
@@ -584,11 +757,10 @@ function patchSymbols(state: LinkState, c: Changed, ctx: RelocContext, image: Ui
     if (t.state !== TargetState.Defined) continue;
     entry(index, c.atoms[s.atom].mergeIn ? -1 : s.atom, t.S, s.size, s.type === SymType.TLS);
   }
-  const globals = new Map(state.globals.map((g) => [g.name, g]));
   for (let i = file.firstGlobal; i < file.symbols.length; i++) {
     const s = file.symbols[i];
     const g = globals.get(s.name);
-    if (s.atom < 0 || !g || g.object !== c.obj || g.symtab < 0 || g.kind !== GlobalKind.Defined) continue;
+    if (s.atom < 0 || !g || g.object !== c.obj || g.symtab < 0 || (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.Preemptible)) continue;
     const rec = c.atoms[s.atom];
     if (rec.sec < 0) continue;
     // The symbol table shows where the body is; the program keeps using the island.
@@ -612,22 +784,23 @@ function fillTrap(region: Uint8Array, arch: Arch): void {
 }
 
 /** Records the runs where `bytes` differs from the image at `offset`. */
-function diffInto(writes: Write[], image: Uint8Array, offset: number, bytes: Uint8Array): void {
+function diffInto(writes: Write[], image: ImageView, offset: number, bytes: Uint8Array): void {
+  const old = image.bytes(offset, bytes.length);
   let i = 0;
   while (i < bytes.length) {
-    if (image[offset + i] === bytes[i]) {
+    if (old[i] === bytes[i]) {
       i++;
       continue;
     }
     let j = i + 1;
     // Runs separated by fewer than 8 equal bytes are one write.
     while (j < bytes.length) {
-      if (image[offset + j] !== bytes[j]) {
+      if (old[j] !== bytes[j]) {
         j++;
         continue;
       }
       let k = j;
-      while (k < bytes.length && k - j < 8 && image[offset + k] === bytes[k]) k++;
+      while (k < bytes.length && k - j < 8 && old[k] === bytes[k]) k++;
       if (k < bytes.length && k - j < 8) j = k;
       else break;
     }
@@ -638,28 +811,164 @@ function diffInto(writes: Write[], image: Uint8Array, offset: number, bytes: Uin
 
 /**
  * When a patch rewrote .eh_frame (a moved function's FDE points elsewhere),
- * the unwinder's sorted index in .eh_frame_hdr is rebuilt from the patched
- * bytes and whatever changed in it is written too.
+ * the unwinder's sorted index in .eh_frame_hdr follows: the entries of the
+ * FDEs whose function moved are taken out and put back in order
+ * (updatedHdrTable), or, when that cannot be done, the index is rebuilt from
+ * the whole patched .eh_frame. Whatever changed in it is written too.
  */
-function refreshEhFrameHdr(state: LinkState, image: Uint8Array, writes: Write[]): void {
+function refreshEhFrameHdr(state: LinkState, image: ImageView, writes: Write[], changed: Changed[]): void {
   const hdr = state.sections.find((s) => s.name === '.eh_frame_hdr');
-  const eh = state.sections.find((s) => s.flags & SecFlag.EhFrame && s.flags & SecFlag.Alloc);
-  if (!hdr || !eh) return;
+  const ehIndex = state.sections.findIndex((s) => s.flags & SecFlag.EhFrame && s.flags & SecFlag.Alloc);
+  if (!hdr || ehIndex < 0) return;
+  const eh = state.sections[ehIndex];
   const from = eh.offset;
   const to = eh.offset + eh.used;
-  if (!writes.some((w) => w.offset < to && w.offset + w.bytes.length > from)) return;
-  const bytes = image.slice(from, to);
-  for (const w of writes) {
-    const a = Math.max(w.offset, from);
-    const b = Math.min(w.offset + w.bytes.length, to);
-    if (a < b) bytes.set(w.bytes.subarray(a - w.offset, b - w.offset), a - from);
-  }
+  const touching = writes.filter((w) => w.offset < to && w.offset + w.bytes.length > from);
+  if (!touching.length) return;
   const code = state.sections.filter((s) => s.flags & SecFlag.Exec);
-  const fresh = ehFrameHdrBytes({ addr: eh.addr, bytes }, hdr.addr, hdr.used, code);
   const extra: Write[] = [];
-  diffInto(extra, image, hdr.offset, fresh);
+  if (!updatedHdrTable(image, eh, ehIndex, hdr, touching, changed, code, extra)) {
+    const bytes = image.bytes(from, to - from).slice();
+    overlay(bytes, from, touching);
+    diffInto(extra, image, hdr.offset, ehFrameHdrBytes({ addr: eh.addr, bytes }, hdr.addr, hdr.used, code));
+  }
   writes.push(...extra);
   writes.sort((a, b) => a.offset - b.offset);
+}
+
+/** Copies into `bytes` (the image's bytes from file offset `at`) what the writes put there. */
+function overlay(bytes: Uint8Array, at: number, writes: readonly Write[]): void {
+  for (const w of writes) {
+    const a = Math.max(w.offset, at);
+    const b = Math.min(w.offset + w.bytes.length, at + bytes.length);
+    if (a < b) bytes.set(w.bytes.subarray(a - w.offset, b - w.offset), a - at);
+  }
+}
+
+/**
+ * The .eh_frame_hdr table after `touching` (the writes into .eh_frame), work
+ * proportional to the changed FDEs and the entries that shift, written into
+ * `out`. False when it cannot tell (a write outside the changed objects'
+ * .eh_frame atoms, an FDE whose CIE is in another atom, an entry the table
+ * does not have, more entries than room): then the caller rebuilds it.
+ * Table entries are (initial location, FDE address) pairs relative to the
+ * header, sorted by location; an FDE is listed when its function is in code.
+ */
+function updatedHdrTable(
+  image: ImageView, eh: LinkState['sections'][number], ehIndex: number, hdr: LinkState['sections'][number], touching: readonly Write[],
+  changed: readonly Changed[], code: ReadonlyArray<{ addr: number; size: number }>, out: Write[],
+): boolean {
+  const atoms: Array<{ at: number; size: number; end: number }> = [];
+  for (const c of changed) {
+    c.atoms.forEach((rec, a) => {
+      if (rec.sec === ehIndex) atoms.push({ at: eh.offset + (rec.addr - eh.addr), size: c.file.atoms[a].size, end: eh.offset + (rec.addr - eh.addr) + rec.slot });
+    });
+  }
+  atoms.sort((x, y) => x.at - y.at);
+  // Every write is covered by those atoms' slots.
+  for (const w of touching) {
+    let pos = w.offset;
+    for (const x of atoms) if (x.at <= pos && x.end > pos) pos = x.end;
+    if (pos < w.offset + w.bytes.length) return false;
+  }
+  const inCode = (start: number) => code.some((s) => start >= s.addr && start < s.addr + s.size);
+  const removals: Array<[number, number]> = [];
+  const additions: Array<[number, number]> = [];
+  for (const x of atoms) {
+    const before = image.bytes(x.at, x.size);
+    const after = before.slice();
+    overlay(after, x.at, touching);
+    const addr = eh.addr + (x.at - eh.offset);
+    const was = fdeStarts(before, addr, '.eh_frame');
+    const now = fdeStarts(after, addr, '.eh_frame');
+    if (!was || !now) return false;
+    const listed = (list: Array<{ fde: number; start: number }>) => new Map(list.filter((e) => inCode(e.start)).map((e) => [e.fde, e.start]));
+    const wasListed = listed(was);
+    const nowListed = listed(now);
+    for (const [fde, start] of wasListed) if (nowListed.get(fde) !== start) removals.push([start - hdr.addr, fde - hdr.addr]);
+    for (const [fde, start] of nowListed) if (wasListed.get(fde) !== start) additions.push([start - hdr.addr, fde - hdr.addr]);
+  }
+  if (!removals.length && !additions.length) return true;
+
+  const head = image.bytes(hdr.offset, 12);
+  const count = new DataView(head.buffer, head.byteOffset, 12).getUint32(8, true);
+  const capacity = Math.floor((hdr.used - 12) / 8);
+  if (count > capacity) return false;
+  const table = image.bytes(hdr.offset + 12, count * 8);
+  const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
+  const startAt = (i: number) => dv.getInt32(i * 8, true);
+  const fdeAt = (i: number) => dv.getInt32(i * 8 + 4, true);
+  /** The first entry whose location is not below `start`. */
+  const lowerBound = (start: number) => {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (startAt(m) < start) lo = m + 1; else hi = m;
+    }
+    return lo;
+  };
+  const removed = new Set<number>();
+  for (const [start, fde] of removals) {
+    let i = lowerBound(start);
+    while (i < count && startAt(i) === start && (fdeAt(i) !== fde || removed.has(i))) i++;
+    if (i >= count || startAt(i) !== start) return false;
+    removed.add(i);
+  }
+  additions.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const newCount = count - removed.size + additions.length;
+  if (newCount > capacity) return false;
+  /** The first entry whose location is above `start`: a new entry goes after the kept ones at its location. */
+  const upperBound = (start: number) => {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const m = (lo + hi) >>> 1;
+      if (startAt(m) <= start) lo = m + 1; else hi = m;
+    }
+    return lo;
+  };
+  const inserts = additions.map(([start, fde]) => ({ at: upperBound(start), start, fde }));
+  const gone = [...removed].sort((a, b) => a - b);
+  // Entries before `first` stay where they are; from there on, runs of kept entries are copied
+  // whole, with the new ones put in between and the removed ones left out.
+  const first = Math.min(inserts.length ? inserts[0].at : count, gone.length ? gone[0] : count);
+  let tail = new Uint8Array((Math.max(count, newCount) - first) * 8);
+  const tdv = new DataView(tail.buffer);
+  let n = 0;
+  let i = first;
+  let k = 0;
+  let g = 0;
+  while (i < count || k < inserts.length) {
+    // As many entries in as out: past the last change the table is as it was.
+    if (k >= inserts.length && g >= gone.length && newCount === count) {
+      tail = tail.subarray(0, n * 8);
+      break;
+    }
+    const next = Math.min(k < inserts.length ? inserts[k].at : count, g < gone.length ? gone[g] : count);
+    tail.set(table.subarray(i * 8, next * 8), n * 8);
+    n += next - i;
+    i = next;
+    while (k < inserts.length && inserts[k].at === i) {
+      tdv.setInt32(n * 8, inserts[k].start, true);
+      tdv.setInt32(n * 8 + 4, inserts[k].fde, true);
+      n++;
+      k++;
+    }
+    if (g < gone.length && gone[g] === i) {
+      i++;
+      g++;
+    }
+    if (i >= count && k >= inserts.length) break;
+  }
+  // Past the last entry the table is zeros, as a full link leaves it.
+  if (newCount !== count) {
+    const n4 = new Uint8Array(4);
+    new DataView(n4.buffer).setUint32(0, newCount, true);
+    diffInto(out, image, hdr.offset + 8, n4);
+  }
+  diffInto(out, image, hdr.offset + 12 + first * 8, tail);
+  return true;
 }
 
 /** Sorts writes by offset, later writes to the same bytes winning, and joins adjacent ones. */
@@ -685,56 +994,45 @@ function coalesce(writes: Write[]): Write[] {
 /**
  * The build id and the image hash after the writes: only the chunks the
  * writes touch are rehashed (with the build id's bytes zeroed, as when the
- * full link computed them).
+ * full link computed them). Adds the build id's write; returns the touched
+ * chunks' new digests and the new image hash, for commit().
  */
-function finishImageIdentity(state: LinkState, image: Uint8Array, writes: Write[]): void {
+function finishImageIdentity(state: LinkState, image: ImageView, writes: Write[]): { digests: Map<number, Uint8Array>; imageHash: Uint8Array } {
+  // Nothing written: the same image, the same identity (and the build id's chunk is not read).
+  if (writes.length === 0) return { digests: new Map(), imageHash: state.imageHash };
   const touched = new Set<number>();
   for (const w of writes) {
     for (let c = Math.floor(w.offset / BUILD_ID_CHUNK); c <= Math.floor((w.offset + w.bytes.length - 1) / BUILD_ID_CHUNK); c++) touched.add(c);
   }
-  const digests = state.chunkDigests.slice();
+  const digests = new Map<number, Uint8Array>();
   for (const c of [...touched].sort((a, b) => a - b)) {
     const start = c * BUILD_ID_CHUNK;
-    const chunk = image.slice(start, Math.min(image.length, start + BUILD_ID_CHUNK));
-    for (const w of writes) {
-      const from = Math.max(w.offset, start);
-      const to = Math.min(w.offset + w.bytes.length, start + chunk.length);
-      if (from < to) chunk.set(w.bytes.subarray(from - w.offset, to - w.offset), from - start);
-    }
+    const chunk = image.bytes(start, Math.min(image.length, start + BUILD_ID_CHUNK) - start).slice();
+    overlay(chunk, start, writes);
     if (state.buildIdOffset >= 0) {
       const from = Math.max(state.buildIdOffset, start);
       const to = Math.min(state.buildIdOffset + state.buildIdSize, start + chunk.length);
       if (from < to) chunk.fill(0, from - start, to - start);
     }
-    digests[c] = blake2b512([chunk]).slice(0, 32);
+    digests.set(c, blake2b512([chunk]).slice(0, 32));
   }
-  state.chunkDigests = digests;
+  // One buffer of every digest: one hash call rather than one per chunk (the same bytes).
+  const all = new Uint8Array(state.chunkDigests.length * 32);
+  state.chunkDigests.forEach((d, c) => all.set(digests.get(c) ?? d, c * 32));
   let buildId: Uint8Array = new Uint8Array(0);
   if (state.buildIdOffset >= 0) {
-    const old = image.slice(state.buildIdOffset, state.buildIdOffset + state.buildIdSize);
+    const old = image.bytes(state.buildIdOffset, state.buildIdSize).slice();
     // A literal --build-id=0x... never changes; a hash does when anything did.
-    buildId = touched.size === 0 ? old : buildIdFromChunks(digests, state.buildIdSize);
-    if (touched.size > 0 && !isLiteralBuildId(state)) writes.push({ offset: state.buildIdOffset, bytes: buildId });
-    else buildId = old;
+    buildId = old;
+    if (touched.size > 0 && !isLiteralBuildId(state)) {
+      buildId = blake2b512([all]).slice(0, state.buildIdSize);
+      writes.push({ offset: state.buildIdOffset, bytes: buildId });
+    }
     writes.sort((a, b) => a.offset - b.offset);
   }
-  state.imageHash = imageHash(digests, buildId);
+  return { digests, imageHash: blake2b512([all, buildId]).slice(0, 32) };
 }
 
 function isLiteralBuildId(state: LinkState): boolean {
   return state.optionsKey.includes('"buildId":"0x');
-}
-
-function cloneState(s: LinkState): LinkState {
-  return {
-    ...s,
-    inputs: s.inputs.map((i) => ({ ...i })),
-    objects: s.objects.slice(),
-    sections: s.sections.map((x) => ({ ...x })),
-    free: s.free.map((f) => ({ ...f })),
-    islands: s.islands.map((i) => ({ ...i })),
-    globals: s.globals.map((g) => ({ ...g })),
-    got: new Map(s.got),
-    chunkDigests: s.chunkDigests.slice(),
-  };
 }

@@ -1,4 +1,4 @@
-import { blake2b512 } from '../obj/blake2b.js';
+import { blake2b512, blake2b512One } from '../obj/blake2b.js';
 import { atomContentId } from '../obj/contentId.js';
 import { SecFlag, SymPlace, SymType, type ArchName, type ObjectFile } from '../obj/model.js';
 import { BUILD_ID_CHUNK } from '../link/buildId.js';
@@ -18,7 +18,7 @@ import { StateError, StateReader, StateWriter } from './stateCodec.js';
  */
 
 export const STATE_MAGIC = 'TSLINKST';
-export const STATE_VERSION = 2;
+export const STATE_VERSION = 3;
 
 export interface AtomRecord {
   /** Section name, `#k` appended for the k-th repeat of a name within the object. */
@@ -55,6 +55,8 @@ export interface ObjectRecord {
   localFirst: number;
   localCount: number;
   localHash: Uint8Array;
+  /** Hash of where every local symbol is (atom, value, size, type): when it is the same, so are local targets (localPlaceHash). */
+  localPlaces: Uint8Array;
   /** With --gc-sections: a hash of what decides the object's part in the collection (gcGate.ts); empty without. */
   gc: Uint8Array;
   atoms: AtomRecord[];
@@ -67,6 +69,8 @@ export const enum GlobalKind {
   Common = 3,
   /** Defined by a shared library; the value is its copy or PLT entry in the program, 0 when it has neither. */
   Shared = 4,
+  /** Defined here, in a shared library, but preemptible: references go through the PLT or GOT. */
+  Preemptible = 5,
 }
 
 export interface GlobalRecord {
@@ -110,6 +114,29 @@ export interface InputRecord {
   hash: Uint8Array;
   /** Archives: hash of the symbol index (names and member names). */
   indexHash: Uint8Array;
+  /**
+   * The identity of the file the bytes were read from, when the caller gave
+   * one old enough to trust (LinkSession.addInput): a later link that finds
+   * the same identity takes the input as unchanged without reading it.
+   */
+  identity: FileIdentityRecord | null;
+}
+
+/**
+ * A file's identity as a file system reports it (stat): device, inode, size,
+ * and the modification and status-change times in nanoseconds. Any write to
+ * the file, a rename over it, a chmod or a utimes changes it.
+ */
+export interface FileIdentityRecord {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+export function sameIdentity(a: FileIdentityRecord | null | undefined, b: FileIdentityRecord | null | undefined): boolean {
+  return !!a && !!b && a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 export interface LinkState {
@@ -117,6 +144,12 @@ export interface LinkState {
   arch: ArchName;
   imageSize: number;
   imageHash: Uint8Array;
+  /**
+   * The identity of the file the caller wrote this image to, when it said
+   * (LinkSession.serializeState): a later link that finds the file with the
+   * same identity uses it without reading and hashing it whole.
+   */
+  imageIdentity: FileIdentityRecord | null;
   chunkDigests: Uint8Array[];
   buildIdOffset: number;
   buildIdSize: number;
@@ -159,7 +192,11 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** The image's identity: its chunk digests (build id zeroed) and the build id's bytes. */
 export function imageHash(digests: readonly Uint8Array[], buildId: Uint8Array): Uint8Array {
-  return blake2b512([...digests, buildId]).slice(0, 32);
+  // One buffer rather than one hash update per digest: the same bytes, hashed in one call.
+  const all = new Uint8Array(digests.length * 32 + buildId.length);
+  digests.forEach((d, i) => all.set(d, i * 32));
+  all.set(buildId, digests.length * 32);
+  return blake2b512([all]).slice(0, 32);
 }
 
 /**
@@ -252,6 +289,26 @@ export function localSymbolHash(file: ObjectFile, emitted: (sym: number) => bool
   return hashBytes(encoder.encode(names.join('\n')));
 }
 
+/**
+ * Where an object's local symbols are: each one's atom (or place: absolute,
+ * undefined, ...), value, size and type. An atom's content id names its
+ * relocations' targets, not where they are; with this the same, a patch
+ * knows an unchanged atom's local targets did not move within their atoms.
+ */
+export function localPlaceHash(file: ObjectFile): Uint8Array {
+  const n = Math.max(1, file.firstGlobal);
+  const buf = new Uint8Array(n * 32);
+  const dv = new DataView(buf.buffer);
+  for (let i = 1; i < n; i++) {
+    const s = file.symbols[i];
+    dv.setFloat64(i * 32, s.atom, true);
+    dv.setFloat64(i * 32 + 8, s.value, true);
+    dv.setFloat64(i * 32 + 16, s.size, true);
+    dv.setFloat64(i * 32 + 24, s.type, true);
+  }
+  return blake2b512One(buf).slice(0, 32);
+}
+
 /** Records a full link's result as the state for the next link. */
 export function captureState(
   r: LinkResult, arch: ArchName, optionsKey: string, inputs: InputRecord[], origins: Map<ObjectFile, ObjectOrigin>,
@@ -309,7 +366,7 @@ export function captureState(
     return {
       input: origin.input, member: origin.member, name: file.name, hash: inputHash(file), shape: symbolShape(file),
       refOrder: referenceOrder(file),
-      localFirst, localCount, localHash: localSymbolHash(file, (i) => li[i] >= 0), gc: new Uint8Array(0), atoms,
+      localFirst, localCount, localHash: localSymbolHash(file, (i) => li[i] >= 0), localPlaces: localPlaceHash(file), gc: new Uint8Array(0), atoms,
     };
   });
 
@@ -325,7 +382,7 @@ export function captureState(
       // What the program uses: an IFUNC's PLT entry rather than its resolver.
       const addr = r.values.programAddress(g);
       if (addr === undefined) return;
-      kind = g.state === SymState.Common ? GlobalKind.Common : GlobalKind.Defined;
+      kind = g.state === SymState.Common ? GlobalKind.Common : res.preemptible?.[id] ? GlobalKind.Preemptible : GlobalKind.Defined;
       value = addr;
       size = s.size;
       tls = s.type === SymType.TLS;
@@ -353,7 +410,7 @@ export function captureState(
 
   const buildId = r.buildIdOffset >= 0 ? r.image.slice(r.buildIdOffset, r.buildIdOffset + r.buildIdSize) : new Uint8Array(0);
   return {
-    optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId),
+    optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId), imageIdentity: null,
     chunkDigests: r.chunkDigests, buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize,
     symtabOffset: tables.symtabOff, shdrOffset: tables.shoff, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
     contested: contestedName(res, origins),
@@ -361,7 +418,7 @@ export function captureState(
 }
 
 export function encodeState(s: LinkState): Uint8Array {
-  const w = new StateWriter();
+  const w = new StateWriter(1 << 20);
   w.str(s.optionsKey);
   w.str(s.arch);
   w.num(s.imageSize);
@@ -372,12 +429,14 @@ export function encodeState(s: LinkState): Uint8Array {
   w.u32(s.buildIdSize);
   w.num(s.symtabOffset);
   w.num(s.shdrOffset);
+  writeIdentity(w, s.imageIdentity);
   w.u32(s.inputs.length);
   for (const i of s.inputs) {
     w.str(i.name);
     w.u8(i.kind === 'object' ? 0 : i.kind === 'archive' ? 1 : 2);
     w.raw(i.hash);
     w.raw(i.indexHash);
+    writeIdentity(w, i.identity);
   }
   w.u32(s.objects.length);
   for (const o of s.objects) {
@@ -391,6 +450,7 @@ export function encodeState(s: LinkState): Uint8Array {
     w.num(o.localFirst);
     w.u32(o.localCount);
     w.raw(o.localHash);
+    w.raw(o.localPlaces);
     w.bytes(o.gc);
     w.u32(o.atoms.length);
     for (const a of o.atoms) {
@@ -456,13 +516,31 @@ export function encodeState(s: LinkState): Uint8Array {
     w.num(s.tls.memSize);
     w.num(s.tls.align);
   }
-  const payload = w.result();
-  const out = new StateWriter();
+  // The header, then the payload, copied once (the payload can be tens of MB).
+  const payload = w.view();
+  const out = new StateWriter(48);
   out.raw(encoder.encode(STATE_MAGIC));
   out.u32(STATE_VERSION);
   out.raw(hashBytes(payload));
-  out.bytes(payload);
-  return out.result();
+  out.u32(payload.length);
+  const head = out.view();
+  const bytes = new Uint8Array(head.length + payload.length);
+  bytes.set(head);
+  bytes.set(payload, head.length);
+  return bytes;
+}
+
+function writeIdentity(w: StateWriter, id: FileIdentityRecord | null): void {
+  w.u8(id ? 1 : 0);
+  if (!id) return;
+  for (const v of [id.dev, id.ino, id.size, id.mtimeNs, id.ctimeNs]) w.u64(v);
+}
+
+function readIdentity(r: StateReader): FileIdentityRecord | null {
+  const present = r.u8();
+  if (present === 0) return null;
+  if (present !== 1) throw new StateError(`a file identity has marker ${present}`);
+  return { dev: r.u64(), ino: r.u64(), size: r.u64(), mtimeNs: r.u64(), ctimeNs: r.u64() };
 }
 
 /** Decodes a state; a StateError says in words why it cannot be used. */
@@ -487,13 +565,14 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const buildIdSize = r.u32();
   const symtabOffset = r.num();
   const shdrOffset = r.num();
+  const imageIdentity = readIdentity(r);
   const inputs: InputRecord[] = [];
-  for (let n = r.count(69); n > 0; n--) {
+  for (let n = r.count(70); n > 0; n--) {
     const name = r.str();
     const k = r.u8();
     if (k > 2) throw new StateError(`input ${inputs.length} has unknown kind ${k}`);
     const kind = k === 0 ? 'object' : k === 1 ? 'archive' : 'shared';
-    inputs.push({ name, kind, hash: r.raw(32), indexHash: r.raw(32) });
+    inputs.push({ name, kind, hash: r.raw(32), indexHash: r.raw(32), identity: readIdentity(r) });
   }
   const objects: ObjectRecord[] = [];
   for (let n = r.count(64); n > 0; n--) {
@@ -507,6 +586,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
     const localFirst = r.num();
     const localCount = r.u32();
     const localHash = r.raw(32);
+    const localPlaces = r.raw(32);
     const gc = r.bytes();
     const atoms: AtomRecord[] = [];
     for (let k = r.count(80); k > 0; k--) {
@@ -521,7 +601,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
       }
       atoms.push(rec);
     }
-    objects.push({ input, member, name, hash, shape, refOrder, localFirst, localCount, localHash, gc, atoms });
+    objects.push({ input, member, name, hash, shape, refOrder, localFirst, localCount, localHash, localPlaces, gc, atoms });
   }
   const sections: SectionRecord[] = [];
   for (let n = r.count(40); n > 0; n--) {
@@ -541,7 +621,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const tls = r.u8() === 1 ? { addr: r.num(), fileSize: r.num(), memSize: r.num(), align: r.num() } : null;
   if (!r.done) throw new StateError('the incremental state has trailing bytes');
   const state: LinkState = {
-    optionsKey, arch, imageSize, imageHash: imageHashV, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,
+    optionsKey, arch, imageSize, imageHash: imageHashV, imageIdentity, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,
     inputs, objects, sections, free, islands, globals, got, tls, contested,
   };
   checkStateInvariants(state);
@@ -628,7 +708,7 @@ export function checkStateInvariants(s: LinkState): void {
     inSection(atom!.sec, x.addr, 0, `jump island ${i}`);
   });
   s.globals.forEach((g) => {
-    if (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.UndefWeak && g.kind !== GlobalKind.Synthetic && g.kind !== GlobalKind.Common && g.kind !== GlobalKind.Shared) bad(`${g.name} has kind ${g.kind}`);
+    if (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.UndefWeak && g.kind !== GlobalKind.Synthetic && g.kind !== GlobalKind.Common && g.kind !== GlobalKind.Shared && g.kind !== GlobalKind.Preemptible) bad(`${g.name} has kind ${g.kind}`);
     int(g.value, `the value of ${g.name}`);
     int(g.size, `the size of ${g.name}`);
     if (int(g.symtab, `the .symtab index of ${g.name}`, -1) >= symtabEntries) bad(`the .symtab entry of ${g.name} lies outside .symtab`);

@@ -13,9 +13,14 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export class StateWriter {
-  private buf = new Uint8Array(1 << 16);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private dv: DataView;
   length = 0;
+
+  constructor(capacity = 1 << 16) {
+    this.buf = new Uint8Array(capacity);
+    this.dv = new DataView(this.buf.buffer);
+  }
 
   private ensure(n: number): void {
     if (this.length + n <= this.buf.length) return;
@@ -24,7 +29,7 @@ export class StateWriter {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.length));
     this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.dv = new DataView(next.buffer);
   }
   u8(v: number): void {
     this.ensure(1);
@@ -32,13 +37,19 @@ export class StateWriter {
   }
   u32(v: number): void {
     this.ensure(4);
-    this.view.setUint32(this.length, v, true);
+    this.dv.setUint32(this.length, v, true);
     this.length += 4;
   }
   /** Any JS number (addresses, sizes): stored as a float64, exact below 2^53. */
   num(v: number): void {
     this.ensure(8);
-    this.view.setFloat64(this.length, v, true);
+    this.dv.setFloat64(this.length, v, true);
+    this.length += 8;
+  }
+  /** An unsigned 64-bit integer (file identities: device and inode numbers, sizes, times in ns). */
+  u64(v: bigint): void {
+    this.ensure(8);
+    this.dv.setBigUint64(this.length, BigInt.asUintN(64, v), true);
     this.length += 8;
   }
   bytes(b: Uint8Array): void {
@@ -54,10 +65,27 @@ export class StateWriter {
     this.length += b.length;
   }
   str(s: string): void {
-    this.bytes(encoder.encode(s));
+    // Encoded in place (at most 3 bytes per UTF-16 unit); ASCII, the usual case, without the encoder.
+    const n = s.length;
+    this.ensure(4 + n * 3);
+    const at = this.length + 4;
+    const buf = this.buf;
+    let written = 0;
+    while (written < n) {
+      const c = s.charCodeAt(written);
+      if (c >= 0x80) break;
+      buf[at + written++] = c;
+    }
+    if (written < n) written = encoder.encodeInto(s, buf.subarray(at)).written;
+    this.dv.setUint32(this.length, written, true);
+    this.length = at + written;
   }
   result(): Uint8Array {
     return this.buf.slice(0, this.length);
+  }
+  /** What was written, without a copy: valid until the next write. */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
   }
 }
 
@@ -84,6 +112,12 @@ export class StateReader {
   num(): number {
     this.need(8);
     const v = this.view.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
+  u64(): bigint {
+    this.need(8);
+    const v = this.view.getBigUint64(this.pos, true);
     this.pos += 8;
     return v;
   }

@@ -291,8 +291,8 @@ describe('tslink command line', function () {
       { title: 'truncated object (names the file and the offset)', args: ['main.o', 'trunc.o'], parts: ['trunc.o', 'offset'], lldFails: true },
       { title: 'a text file that is not an object', args: ['main.o', 'foo.o', 'notes.txt'], parts: ['notes.txt'], lldFails: true },
       { title: 'malformed archive member (names lib.a(member.o))', args: ['main.o', 'lib.a'], parts: ['lib.a(member.o)'], lldFails: true },
-      { title: '-shared is not supported yet', args: ['-shared', 'main.o', 'foo.o'], parts: ['-shared', 'not supported yet'], lldFails: false },
-      { title: '-static-pie is not supported yet', args: ['-static-pie', 'main.o', 'foo.o'], parts: ['-static-pie', 'not supported yet'], lldFails: false },
+      { title: 'an unknown -z keyword', args: ['-z', 'nosuchkeyword', 'main.o', 'foo.o'], parts: ['-z nosuchkeyword'], lldFails: false },
+      { title: 'a version script that does not exist', args: ['--version-script=nope.map', 'main.o', 'foo.o'], parts: ['nope.map'], lldFails: true },
       {
         title: 'x86-64 object then AArch64 object: incompatible',
         args: ['main.o', 'foo_a64.o'], parts: ['foo_a64.o', 'incompatible'], lldFails: true,

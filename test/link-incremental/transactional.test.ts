@@ -181,6 +181,39 @@ describe('incremental linking: transactional writes through the command line (x8
     s.expectNoTemporaries('after the good edit');
   });
 
+  it('a relink reads the rebuilt input only, and a no-op relink reads nothing (file identities in the state)', async function () {
+    const s = scenario('reads');
+    s.edit('a11');
+    // The state trusts a file's identity only when its times were 2 s old when it was read.
+    const settle = () => new Promise((r) => setTimeout(r, 2100));
+    await settle();
+    await expectLink(s.link, /^tslink: full:/, 'the first link');
+    const read = (r: ExecResult) => {
+      const m = /(\d+) input bytes read, (\d+) bytes of the previous output read/.exec(r.stdout);
+      expect(m, `the --explain line counts what was read: ${r.stdout}`).to.not.equal(null);
+      return { inputs: Number(m![1]), output: Number(m![2]) };
+    };
+    s.edit('a22');
+    const size = fs.statSync(path.join(s.build, 'a.o')).size;
+    const r1 = read(await expectLink(s.link, /^tslink: patched:/, 'the relink of the rebuilt a.o'));
+    expect(r1.inputs, 'input bytes read: a.o, not main.o').to.equal(size);
+    expect(await runStatus(s.out, arch)).to.equal(22);
+    await settle();
+    // a.o was too new to trust when the last link read it: this link reads it once more (and records it).
+    const r2 = read(await expectLink(s.link, /^tslink: patched: 0 bytes/, 'a no-op relink'));
+    expect(r2, 'a no-op relink reads a.o, which was too new to trust, and none of the previous output').to.deep.equal({ inputs: size, output: 0 });
+    const r3 = read(await expectLink(s.link, /^tslink: patched: 0 bytes/, 'another no-op relink'));
+    expect(r3, 'then a no-op relink reads nothing').to.deep.equal({ inputs: 0, output: 0 });
+    expect(await runStatus(s.out, arch)).to.equal(22);
+    // The output replaced behind tslink's back (another inode, same bytes): read whole, checked, still patched.
+    const image = readBytes(s.out);
+    fs.rmSync(s.out);
+    fs.writeFileSync(s.out, image, { mode: 0o755 });
+    const r4 = read(await expectLink(s.link, /^tslink: patched:/, 'a relink after the output was rewritten'));
+    expect(r4.output, 'the previous output is read whole').to.equal(image.length);
+    s.expectNoTemporaries('after the relinks');
+  });
+
   it('an image newer than its state (an interruption between the two writes) falls back, and the result runs', async function () {
     const s = scenario('interrupted');
     s.edit('a11');

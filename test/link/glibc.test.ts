@@ -1,8 +1,9 @@
 /**
- * glibc programs linked through the compiler driver, in three modes: static
- * (`-static`), the driver's default (a dynamically linked PIE), and a
+ * glibc programs linked through the compiler driver, in four modes: static
+ * (`-static`), the driver's default (a dynamically linked PIE), a
  * dynamically linked non-PIE (`-no-pie`, units compiled `-fno-pie`, so
- * that the link needs copy relocations and canonical PLT entries).
+ * that the link needs copy relocations and canonical PLT entries), and a
+ * static PIE (`-static-pie`: glibc relocates itself at start-up).
  *
  * Each program in test/glibc is compiled as a user would (clang / clang++
  * with glibc and libstdc++ headers, `-c` per unit), then linked twice by the
@@ -354,6 +355,7 @@ const MODES: Mode[] = [
   { name: 'static', link: ['-static'], compile: [], type: 'EXEC', interp: false },
   { name: 'dynamic PIE', link: [], compile: [], type: 'DYN', interp: true },
   { name: 'dynamic non-PIE', link: ['-no-pie'], compile: ['-fno-pie'], type: 'EXEC', interp: true },
+  { name: 'static PIE', link: ['-static-pie'], compile: [], type: 'DYN', interp: false },
 ];
 
 /** Compile one unit: `clang[++] --target=ARCH-linux-gnu MODEFLAGS CFLAGS UNITFLAGS [extra] -c SRC -o OBJ`. */
@@ -485,7 +487,7 @@ for (const arch of ARCHES) for (const mode of MODES) {
       if (work && !process.env.TSLINK_KEEP_TMP) fs.rmSync(work, { recursive: true, force: true });
     });
 
-    it(`clang ${mode.link.join(' ') || '(no flag)'} passes ${mode.name === 'static' ? '-static and no -pie' : mode.type === 'DYN' ? '-pie and -dynamic-linker' : '-dynamic-linker and no -pie'} to the linker`, async function () {
+    it(`clang ${mode.link.join(' ') || '(no flag)'} passes ${mode.interp ? '-dynamic-linker' : '-static'} and ${mode.type === 'DYN' ? '-pie' : 'no -pie'} to the linker`, async function () {
       const b = await buildOf(PROGRAMS[0]);
       const args = ['-###', ...linkArgs(arch, mode, PROGRAMS[0], 'tslink', b.objs, path.join(b.dir, 'unused'))];
       const r = await exec('clang', args);
@@ -493,7 +495,7 @@ for (const arch of ARCHES) for (const mode of MODES) {
       const ldLine = r.stderr.split('\n').find((l) => l.includes(TSLINK));
       expect(ldLine, `linker command in:\n${r.stderr}`).to.be.a('string');
       const argv = [...ldLine!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
-      if (mode.name === 'static') expect(argv, ldLine).to.include('-static');
+      if (!mode.interp) expect(argv, ldLine).to.include('-static');
       else expect(argv, ldLine).to.include('-dynamic-linker');
       if (mode.type === 'DYN') expect(argv, ldLine).to.include('-pie');
       else expect(argv, ldLine).to.not.include('-pie');

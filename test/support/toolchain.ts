@@ -41,6 +41,8 @@ export interface ExecOptions {
   cwd?: string;
   /** Kill the process after this many milliseconds (default 60 s). */
   timeoutMs?: number;
+  /** The environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 let cachedRoot: string | undefined;
@@ -73,7 +75,7 @@ export function showCommand(cmd: string, args: readonly string[]): string {
  */
 export function exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -216,6 +218,77 @@ export async function run(prog: string, arch: Arch): Promise<ExecResult> {
   const abs = path.resolve(prog);
   if (arch === 'aarch64') return exec('qemu-aarch64', [...aarch64Sysroot(), abs], { cwd: path.dirname(abs), timeoutMs: 30_000 });
   return exec(abs, [], { cwd: path.dirname(abs), timeoutMs: 10_000 });
+}
+
+/** A program running in the background (see startProgram). */
+export interface BackgroundProgram {
+  /** Everything it printed so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Has it exited (or been killed)? */
+  exited(): boolean;
+  /** Resolves when it has exited; never rejects. */
+  readonly done: Promise<ExecResult>;
+  /**
+   * Poll its standard output until `ready(stdout)` holds. Rejects, with what
+   * it printed, if it exits first or nothing matches within `timeoutMs`
+   * (default 120 s: a generous limit for a loaded machine, not a measurement).
+   */
+  waitFor(what: string, ready: (stdout: string) => boolean, timeoutMs?: number): Promise<void>;
+  /** SIGKILL it if it is still running. */
+  kill(): void;
+}
+
+/**
+ * Start a linked program with arguments and keep it running in the
+ * background (AArch64 under qemu-aarch64, as `run` does). The caller must
+ * end it: let it exit, or `kill()` it (in a `finally`).
+ */
+export function startProgram(prog: string, args: readonly string[], arch: Arch, opts: { cwd?: string } = {}): BackgroundProgram {
+  const abs = path.resolve(prog);
+  const [cmd, argv] = arch === 'aarch64' ? ['qemu-aarch64', [...aarch64Sysroot(), abs, ...args]] : [abs, [...args]];
+  const child = spawn(cmd, argv, { cwd: opts.cwd ?? path.dirname(abs), stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let ended = false;
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  const stdout = () => Buffer.concat(out).toString('utf8');
+  const stderr = () => Buffer.concat(err).toString('utf8');
+  const done = new Promise<ExecResult>((resolve) => {
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      ended = true;
+      const hint = e.code === 'ENOENT' ? ' (is it installed and in PATH?)' : '';
+      err.push(Buffer.from(`cannot run ${showCommand(cmd, argv)}: ${e.message}${hint}\n`));
+      resolve({ status: null, signal: null, stdout: stdout(), stderr: stderr(), timedOut: false });
+    });
+    child.on('close', (status, signal) => {
+      ended = true;
+      resolve({ status, signal, stdout: stdout(), stderr: stderr(), timedOut: false });
+    });
+  });
+  const describe = () => `${showCommand(cmd, argv)}\nstdout:\n${stdout()}${stderr() ? `stderr:\n${stderr()}` : ''}`;
+  return {
+    stdout,
+    stderr,
+    exited: () => ended,
+    done,
+    async waitFor(what, ready, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (ready(stdout())) return;
+        if (ended) {
+          const r = await done;
+          throw new Error(`${describeExit(r)} before it printed ${what}: ${describe()}`);
+        }
+        if (Date.now() > deadline) throw new Error(`no ${what} after ${timeoutMs / 1000} s: ${describe()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    kill() {
+      if (!ended) child.kill('SIGKILL');
+    },
+  };
 }
 
 /** Run async jobs with at most `limit` in flight. */

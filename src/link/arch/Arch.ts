@@ -129,7 +129,20 @@ export interface Arch {
     /** The 64-bit absolute type (R_X86_64_64, R_AARCH64_ABS64): in writable data it becomes a dynamic relocation. */
     abs64: number;
     tpoff64: number;
+    dtpmod64: number;
+    dtpoff64: number;
+    /** R_AARCH64_TLSDESC; 0 where tslink does not use descriptors (x86-64). */
+    tlsdesc: number;
   };
+  /**
+   * A general- or local-dynamic reference (or a TLS descriptor's) that is
+   * not relaxed: in a shared library, or to a symbol another module defines.
+   * Which GOT entry it uses (a module/offset pair, the module's pair, or a
+   * descriptor; two slots each) and how the place's value follows from that
+   * entry's address G (G + A - P, Page(G + A) - Page(P), the low bits of
+   * G + A, or nothing: the call of a descriptor).
+   */
+  tlsDynamic(type: number): { got: 'gd' | 'ld' | 'desc'; expr: RelExpr } | undefined;
   /**
    * Whether a type uses only the low 12 bits of S + A (AArch64's *_ABS_LO12_NC,
    * paired with an ADRP): position-independent, as a PIE's base is page-aligned.

@@ -440,6 +440,7 @@ function applyReloc(buf: Uint8Array, off: number, type: number, val: number, _P:
     case RelocType.R_AARCH64_ADR_PREL_PG_HI21:
     case RelocType.R_AARCH64_ADR_GOT_PAGE:
     case RelocType.R_AARCH64_TLSIE_ADR_GOTTPREL_PAGE21:
+    case RelocType.R_AARCH64_TLSDESC_ADR_PAGE21:
       checkRange(site, name, val, 33, true);
       applyAdrp(buf, off, val);
       return;
@@ -450,7 +451,10 @@ function applyReloc(buf: Uint8Array, off: number, type: number, val: number, _P:
     // The low 12 bits, for ADD and for scaled loads and stores.
     case RelocType.R_AARCH64_ADD_ABS_LO12_NC:
     case RelocType.R_AARCH64_TLSLE_ADD_TPREL_LO12_NC:
+    case RelocType.R_AARCH64_TLSDESC_ADD_LO12:
       applyAdd12(buf, off, bitsOf(val, 0, 12));
+      return;
+    case RelocType.R_AARCH64_TLSDESC_CALL:
       return;
     case RelocType.R_AARCH64_TLSLE_ADD_TPREL_LO12:
       checkRange(site, name, val, 12, false);
@@ -476,6 +480,7 @@ function applyReloc(buf: Uint8Array, off: number, type: number, val: number, _P:
     case RelocType.R_AARCH64_TLSLE_LDST64_TPREL_LO12_NC:
     case RelocType.R_AARCH64_LD64_GOT_LO12_NC:
     case RelocType.R_AARCH64_TLSIE_LD64_GOTTPREL_LO12_NC:
+    case RelocType.R_AARCH64_TLSDESC_LD64_LO12:
       applyLdSt(buf, off, val, 3, site, name);
       return;
     // ldr xt, [x, #off] where x holds the page of _GLOBAL_OFFSET_TABLE_: a 15-bit offset, scaled by 8.
@@ -659,7 +664,16 @@ export const aarch64: Arch = {
     writeSlotJump(buf, off, at, slot);
   },
 
-  dynRel: { relative: 1027, globDat: 1025, jumpSlot: 1026, copy: 1024, abs64: 257, tpoff64: 1030 },
+  dynRel: { relative: 1027, globDat: 1025, jumpSlot: 1026, copy: 1024, abs64: 257, tpoff64: 1030, dtpmod64: 1028, dtpoff64: 1029, tlsdesc: 1031 },
+  // adrp x0, :tlsdesc:v; ldr x1, [x0, :tlsdesc_lo12:v]; add x0, x0, :tlsdesc_lo12:v; blr x1
+  tlsDynamic(type: number) {
+    switch (type) {
+      case RelocType.R_AARCH64_TLSDESC_ADR_PAGE21: return { got: 'desc' as const, expr: RelExpr.GotPagePC };
+      case RelocType.R_AARCH64_TLSDESC_LD64_LO12: case RelocType.R_AARCH64_TLSDESC_ADD_LO12: return { got: 'desc' as const, expr: RelExpr.Got };
+      case RelocType.R_AARCH64_TLSDESC_CALL: return { got: 'desc' as const, expr: RelExpr.None };
+      default: return undefined;
+    }
+  },
   usesOnlyLowPageBits: (type: number) => LOW_PAGE_BITS.has(type),
   pltHeaderSize: 32,
   pltEntrySize: 16,

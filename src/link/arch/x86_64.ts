@@ -133,7 +133,7 @@ export const x86_64: Arch = {
         write32(buf, off, val);
         return;
       case R.X86_64_32S: case R.PC32: case R.PLT32: case R.GOTPCREL: case R.GOTPCRELX: case R.REX_GOTPCRELX:
-      case R.GOTTPOFF: case R.TPOFF32: case R.DTPOFF32: case R.SIZE32:
+      case R.GOTTPOFF: case R.TPOFF32: case R.DTPOFF32: case R.SIZE32: case R.TLSGD: case R.TLSLD:
         checkRange(site, name, val, 32, true);
         write32(buf, off, val);
         return;
@@ -254,7 +254,13 @@ export const x86_64: Arch = {
     write32(buf, off + 2, slot - (at + 6));
   },
 
-  dynRel: { relative: 8, globDat: 6, jumpSlot: 7, copy: 5, abs64: 1, tpoff64: 18 },
+  dynRel: { relative: 8, globDat: 6, jumpSlot: 7, copy: 5, abs64: 1, tpoff64: 18, dtpmod64: 16, dtpoff64: 17, tlsdesc: 0 },
+  // leaq x@tlsgd(%rip), %rdi and leaq x@tlsld(%rip), %rdi: the pair's address, PC-relative.
+  tlsDynamic(type: number) {
+    if (type === R.TLSGD) return { got: 'gd' as const, expr: RelExpr.GotPC };
+    if (type === R.TLSLD) return { got: 'ld' as const, expr: RelExpr.GotPC };
+    return undefined;
+  },
   usesOnlyLowPageBits: () => false,
   pltHeaderSize: 16,
   pltEntrySize: 16,
