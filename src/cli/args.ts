@@ -56,6 +56,8 @@ export interface CliOptions {
   symbolic: 'none' | 'functions' | 'all';
   /** --version-script FILE */
   versionScript: string | undefined;
+  /** --watch: stay, and relink incrementally whenever an input changes. */
+  watch: boolean;
 }
 
 const EMULATIONS: Record<string, ArchName> = {
@@ -90,7 +92,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     incremental: false, incrementalState: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
     ehFrameHdr: false, pie: false, staticLink: false, dynamicLinker: undefined, bindNow: false, relro: true, runpath: [],
     hashStyle: 'both', exportDynamic: false, gcSections: false, printGcSections: false, startStopGc: true,
-    shared: false, soname: undefined, symbolic: 'none', versionScript: undefined,
+    shared: false, soname: undefined, symbolic: 'none', versionScript: undefined, watch: false,
   };
   let whole = false;
   let staticOnly = false;
@@ -200,6 +202,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (a === '--incremental') { o.incremental = true; continue; }
     if (a === '--no-incremental') { o.incremental = false; continue; }
     if (a === '--explain') { o.explain = true; continue; }
+    if (a === '--watch') { o.watch = true; o.incremental = true; continue; }
     if ((v = long(['--incremental-state'])) !== undefined) { o.incrementalState = v; continue; }
     if ((v = long(['--code-slack'])) !== undefined) { o.codeSlackPct = percent('--code-slack', v); continue; }
     if ((v = long(['--data-slack'])) !== undefined) { o.dataSlackPct = percent('--data-slack', v); continue; }
@@ -268,6 +271,8 @@ Incremental linking:
   --incremental-state=FILE   Where the state lives (default: OUTPUT.tslink-state)
   --code-slack=PCT           Room left after each function (default 33)
   --data-slack=PCT           Room left after each data object (default 50)
+  --watch                    Stay, and relink (incrementally) whenever an input
+                             file changes, printing each outcome and its time
   --explain                  Print what the link did (full, patched, or
                              fell-back-full and why) and its time per phase
 

@@ -9,7 +9,7 @@ import { isArchive, readArchive } from '../obj/archive.js';
 import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
 import { isSharedObject } from '../obj/readSharedObject.js';
 import type { ArchName } from '../obj/model.js';
-import { LinkSession, type LinkReport } from '../session/LinkSession.js';
+import { LinkSession, type InputId, type LinkReport } from '../session/LinkSession.js';
 import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 
@@ -30,7 +30,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`tslink ${VERSION} (compatible with GNU linkers)\n`);
       if (opts.version || opts.inputs.length === 0) return 0;
     }
-    return runLink(opts);
+    return await runLink(opts);
   } catch (e) {
     return reportError(e);
   }
@@ -58,7 +58,7 @@ function systemMessage(code: string): string {
   }
 }
 
-function runLink(opts: CliOptions): number {
+function runLink(opts: CliOptions): number | Promise<number> {
   if (opts.inputs.length === 0) throw new LinkError('no input files');
   const tInputs = performance.now();
   const files: InputFile[] = [];
@@ -92,14 +92,13 @@ function runLink(opts: CliOptions): number {
     const readMs = performance.now() - tRead;
     // An input is read only if the session needs its bytes: not when the state shows it unchanged
     // (its identity: device, inode, size, times), unless the link falls back to a full one.
-    for (const f of files) {
+    const ids = files.map((f) =>
       session.addInput(f.path, f.bytes ?? (() => bytesOf(f)), {
         wholeArchive: f.input.wholeArchive,
         asNeeded: f.input.asNeeded,
         readThinMember: (member) => readInput(member),
         identity: opts.incremental && !isThin(f.head) ? f.identity : undefined,
-      });
-    }
+      }));
     const report = session.link();
     if (opts.fatalWarnings && report.warnings.length) throw new LinkError(report.warnings.join('\n'));
     for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
@@ -112,10 +111,84 @@ function runLink(opts: CliOptions): number {
     if (opts.incremental) writeFileAtomically(statePath, session.serializeState({ imageIdentity: written }));
     const writeMs = performance.now() - tWrite;
     if (opts.explain) explain(report, { inputs: inputsMs, read: readMs, ...report.timings, write: writeMs });
+    if (opts.watch) {
+      if (prior) closeSync(prior.fd);
+      prior = null;
+      return watch(opts, session, files, ids, statePath);
+    }
     return 0;
   } finally {
     if (prior) closeSync(prior.fd);
   }
+}
+
+/**
+ * --watch: the session stays in memory; whenever an input file changes (its
+ * identity: device, inode, size, times, the same on two polls in a row, so
+ * that a compiler is done writing it), the changed inputs are replaced and
+ * the output relinked, and the outcome and time printed. A failed relink is
+ * reported and the watch goes on; SIGINT or SIGTERM ends it (status 0).
+ */
+function watch(opts: CliOptions, session: LinkSession, files: InputFile[], ids: InputId[], statePath: string): Promise<number> {
+  const POLL_MS = 100;
+  const key = (path: string): string => {
+    try {
+      const st = statSync(path, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    } catch {
+      return 'missing';
+    }
+  };
+  const seen = files.map((f) => key(f.path));
+  const pending = new Map<number, string>();
+  process.stdout.write(`tslink: watching ${files.length} inputs of ${opts.output}; relinking when one changes (Ctrl-C ends)\n`);
+  return new Promise<number>((done) => {
+    const timer = setInterval(() => {
+      files.forEach((f, i) => {
+        const now = key(f.path);
+        if (now === seen[i] || now === 'missing') {
+          pending.delete(i);
+          return;
+        }
+        // Changed: relink once the file has stayed the same for a whole poll.
+        if (pending.get(i) !== now) {
+          pending.set(i, now);
+          return;
+        }
+        seen[i] = now;
+        pending.delete(i);
+        session.replaceInput(ids[i], readInput(f.path));
+        relinkNow = true;
+      });
+      if (!relinkNow) return;
+      relinkNow = false;
+      const t0 = performance.now();
+      let prior: PriorOutput | null = null;
+      try {
+        if (existsSync(opts.output)) prior = openPriorOutput(opts.output);
+        const report = session.link();
+        for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
+        const written = writeOutput(opts.output, session, report.outcome === 'patched' ? prior : null);
+        writeFileAtomically(statePath, session.serializeState({ imageIdentity: written }));
+        const ms = (performance.now() - t0).toFixed(1);
+        const bytes = report.writes.reduce((n, w) => n + w.length, 0);
+        const what = report.outcome === 'patched' ? `patched (${bytes} bytes written)`
+          : report.outcome === 'fell-back-full' ? `fell-back-full: ${report.reason}` : 'full';
+        process.stdout.write(`tslink: ${what} in ${ms} ms\n`);
+      } catch (e) {
+        reportError(e);
+      } finally {
+        if (prior) closeSync(prior.fd);
+      }
+    }, POLL_MS);
+    let relinkNow = false;
+    const stop = () => {
+      clearInterval(timer);
+      done(0);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }
 
 /** The previous output, read through a descriptor that stays open until the new one is written. */

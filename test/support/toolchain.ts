@@ -235,8 +235,8 @@ export interface BackgroundProgram {
    * (default 120 s: a generous limit for a loaded machine, not a measurement).
    */
   waitFor(what: string, ready: (stdout: string) => boolean, timeoutMs?: number): Promise<void>;
-  /** SIGKILL it if it is still running. */
-  kill(): void;
+  /** Send it `signal` (default SIGKILL) if it is still running. */
+  kill(signal?: NodeJS.Signals): void;
 }
 
 /**
@@ -285,8 +285,8 @@ export function startProgram(prog: string, args: readonly string[], arch: Arch, 
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    kill() {
-      if (!ended) child.kill('SIGKILL');
+    kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (!ended) child.kill(signal);
     },
   };
 }
