@@ -6,7 +6,8 @@
  *    symbol interposition (the program's definition of a function the
  *    library also defines wins, with -fsemantic-interposition), hidden and
  *    protected visibility, data imported by the program (a copy relocation),
- *    function pointers in the library's data, and callbacks;
+ *    function pointers in the library's data, callbacks, and a constructor
+ *    (DT_INIT_ARRAY);
  *  - the same with -Bsymbolic, where the library binds to its own definition;
  *  - `llvm-readelf --dyn-syms`: the library exports the same symbols as
  *    ld.lld's, undefined ones the same too, and has the same DT_SONAME;
@@ -40,7 +41,9 @@ int (*op)(int, int) = lib_add;
 int lib_mix(int x) { counter++; return triple(x) + hidden_inc(x) + protected_dec(x) + op(1, 2); }
 int lib_apply(int (*f)(int), int x) { return f(x) + 1; }
 void lib_hello(const char *who) { printf("hello %s from the library (%d)\\n", who, counter); }
-long lib_value(void) { return counter > 0 ? 42 : overridable(); }
+static int ready; /* set by a constructor: DT_INIT_ARRAY must run */
+__attribute__((constructor)) static void init_ready(void) { ready = 1; }
+long lib_value(void) { return counter > 0 && ready ? 42 : overridable(); }
 `;
 
 const MAIN = `
