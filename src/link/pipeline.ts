@@ -96,6 +96,8 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
     entry: opts.entry, undefinedRoots: opts.undefinedRoots, startStopGc: opts.startStopGc,
     extraRoots: opts.dynamic ? exportedDefinitions(res, opts.dynamic).map((id) => res.symbols[id].name) : [],
   }) : null;
+  // With --as-needed, a library is needed only for references from what is kept (lld's rule).
+  if (gc) neededFromLive(res, gc.live);
   // Which atoms go to which output section, in what order; merged strings and commons.
   const plan = planSections(res, opts.arch, gc ? (f, a) => gc.live[f][a] === 1 : () => true, gc ? (id) => gc.commons[id] === 1 : undefined);
 
@@ -178,6 +180,22 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
     image, warnings, counters, res, plan, layout, buildIdOffset, buildIdSize: idSize, chunkDigests: digests,
     got, gotAddr, tables, ctx, values, thunks, dynamic: dyn,
   };
+}
+
+/** --as-needed under --gc-sections: the libraries that non-weak references in kept atoms bind to. */
+function neededFromLive(res: Resolution, live: Uint8Array[]): void {
+  if (!res.sharedAsNeeded.some(Boolean)) return;
+  res.sharedNeeded = res.sharedAsNeeded.map((asNeeded) => !asNeeded);
+  res.files.forEach((file, f) => {
+    for (const atom of file.atoms) {
+      if (!live[f][atom.index]) continue;
+      for (const r of atom.relocs) {
+        if (r.sym < file.firstGlobal) continue;
+        const g = res.symbols[res.globalIds[f][r.sym]];
+        if (g.state === SymState.Shared && !g.weak) res.sharedNeeded[g.file] = true;
+      }
+    }
+  });
 }
 
 /** The GOT, when any reference needs a slot (or the program names _GLOBAL_OFFSET_TABLE_). */

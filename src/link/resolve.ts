@@ -85,6 +85,8 @@ export interface Resolution {
   /** Shared libraries in command-line order, and whether each is a DT_NEEDED entry. */
   shared: SharedObject[];
   sharedNeeded: boolean[];
+  /** Per shared library: given under --as-needed. */
+  sharedAsNeeded: boolean[];
   /** Per global id: 1 when the dynamic loader decides its address (set by the pipeline, dynamic.ts). */
   preemptible?: Uint8Array;
 }
@@ -109,7 +111,7 @@ export function resolveSymbols(
 ): Resolution {
   const res: Resolution = {
     files: [], discarded: [], globalIds: [], symbols: [], byName: new Map(), archives: [],
-    loadedMembers: new Map(), comdatOwners: new Map(), shared: [], sharedNeeded: [],
+    loadedMembers: new Map(), comdatOwners: new Map(), shared: [], sharedNeeded: [], sharedAsNeeded: [],
   };
   /** Per shared library so far: name -> index of its default-version export. */
   const sharedExports: Array<Map<string, number>> = [];
@@ -219,6 +221,7 @@ export function resolveSymbols(
     const li = res.shared.length;
     res.shared.push(lib);
     res.sharedNeeded.push(!asNeeded);
+    res.sharedAsNeeded.push(asNeeded);
     const exports = new Map<string, number>();
     lib.symbols.forEach((s, k) => {
       if (s.isDefault && !exports.has(s.name)) exports.set(s.name, k);

@@ -24,6 +24,8 @@ interface Case {
   tags: string[];
   /** Sections whose presence must match. */
   sections?: string[];
+  /** More objects to link after main.o. */
+  objs?: string[];
 }
 
 const CASES: Case[] = [
@@ -34,6 +36,10 @@ const CASES: Case[] = [
   { title: '--as-needed drops libraries nothing uses; --no-as-needed keeps them', flags: ['-Wl,--as-needed', '-lm', '-lz', '-Wl,--no-as-needed', '-lrt'], tags: ['NEEDED'] },
   { title: '-z norelro: no PT_GNU_RELRO', flags: ['-Wl,-z,norelro'], tags: [], sections: [] },
   { title: '--export-dynamic exports main', flags: ['-Wl,--export-dynamic'], tags: [] },
+  {
+    title: '--as-needed with --gc-sections: a library only removed code uses is not needed',
+    flags: ['-Wl,--gc-sections', '-Wl,--as-needed', '-lz', '-Wl,--no-as-needed'], tags: ['NEEDED'], objs: ['dead.o'],
+  },
 ];
 
 async function clang(arch: Arch, args: string[]): Promise<void> {
@@ -61,6 +67,9 @@ for (const arch of ARCHES) {
       work = tmpDir(`tslink-dynopts-${arch}`);
       fs.writeFileSync(path.join(work, 'main.c'), MAIN);
       await clang(arch, ['-O1', '-c', path.join(work, 'main.c'), '-o', path.join(work, 'main.o')]);
+      // A function nothing calls, which alone uses zlib.
+      fs.writeFileSync(path.join(work, 'dead.c'), 'const char *zlibVersion(void);\nconst char *unused_version(void) { return zlibVersion(); }\n');
+      await clang(arch, ['-O1', '-ffunction-sections', '-c', path.join(work, 'dead.c'), '-o', path.join(work, 'dead.o')]);
     });
     after(function () {
       if (work && !process.env.TSLINK_KEEP_TMP) fs.rmSync(work, { recursive: true, force: true });
@@ -72,7 +81,7 @@ for (const arch of ARCHES) {
         for (const linker of ['tslink', 'ld.lld']) {
           out[linker] = path.join(work, `case${n}.${linker}`);
           const ld = linker === 'tslink' ? `--ld-path=${TSLINK}` : '-fuse-ld=lld';
-          await clang(arch, [ld, path.join(work, 'main.o'), ...c.flags, '-lm', '-o', out[linker]]);
+          await clang(arch, [ld, path.join(work, 'main.o'), ...(c.objs ?? []).map((o) => path.join(work, o)), ...c.flags, '-lm', '-o', out[linker]]);
         }
         const ours = await tool('llvm-readelf', ['-d', '-S', '-l', '--dyn-syms', '--wide', out.tslink]);
         const theirs = await tool('llvm-readelf', ['-d', '-S', '-l', '--dyn-syms', '--wide', out['ld.lld']]);
