@@ -9,7 +9,7 @@ import { versionMatcher, type VersionScript } from '../obj/versionScript.js';
 import { RelExpr, write16, write32, write64, type Arch } from './arch/Arch.js';
 import type { Layout } from './layout.js';
 import { addInternalAtom, addSyntheticSection, type SectionPlan } from './outputSections.js';
-import { SymState, type GlobalSymbol, type Resolution } from './resolve.js';
+import { SymState, isPreemptibleId, type GlobalSymbol, type Resolution } from './resolve.js';
 import { GotSlotKind, isGotExpr, preemptibleIn, relaxesTls, tlsRelaxedAway, undefWeakIn, type GotPlan, type GotTests } from './scan.js';
 import { TargetState, type SymbolValues } from './symbols.js';
 
@@ -187,11 +187,6 @@ function versionOf(opts: DynamicOptions, name: string): { local: boolean; node: 
 /** A definition the version script lists under `local:`: not exported, bound within the output. */
 function hiddenByScript(opts: DynamicOptions, name: string): boolean {
   return versionOf(opts, name).local;
-}
-
-export function isPreemptibleId(res: Resolution, id: number): boolean {
-  const p = res.preemptible;
-  return p && id < p.length ? p[id] === 1 : res.symbols[id].state === SymState.Shared;
 }
 
 /** Decides every dynamic relocation, PLT entry and copy, and creates the dynamic sections (all but .dynamic). */
@@ -468,12 +463,13 @@ function buildTables(arch: Arch, res: Resolution, plan: SectionPlan, dyn: Dynami
   }
   if (named.length) {
     // lld records no parent (vd_cnt 1), and neither does the loader need one.
-    const b = verdefBytes(dyn, named.map((v) => ({ name: v.name!, parent: null })));
+    const b = verdefBytes(dyn, named.map((v) => v.name!));
     dyn.verdefCount = 1 + named.length;
     dyn.atoms.verdef = add('.gnu.version_d', AtomKind.ROData, 0, SHT_GNU_verdef, 4, b.length, b);
   }
   if (dyn.verneeds.length) {
-    dyn.atoms.verneed = add('.gnu.version_r', AtomKind.ROData, 0, SHT.GNU_VERNEED, 4, verneedBytes(dyn).length, verneedBytes(dyn));
+    const b = verneedBytes(dyn);
+    dyn.atoms.verneed = add('.gnu.version_r', AtomKind.ROData, 0, SHT.GNU_VERNEED, 4, b.length, b);
   }
   const hashStyle = dyn.opts.hashStyle;
   if (hashStyle !== 'sysv') {
@@ -511,26 +507,22 @@ function buildTables(arch: Arch, res: Resolution, plan: SectionPlan, dyn: Dynami
   set(dyn.atoms.relaPlt, RELA_SIZE, '.dynsym', '.got.plt');
 }
 
-/** .gnu.version_d: the base version, then each named node (with the version it inherits from, if any). */
-function verdefBytes(dyn: DynamicPlan, named: Array<{ name: string; parent: string | null }>): Uint8Array {
-  const defs = [{ name: dyn.opts.baseVersion, parent: null as string | null, base: true }, ...named.map((v) => ({ ...v, base: false }))];
-  const size = defs.reduce((n, d) => n + VERDEF_SIZE + VERDAUX_SIZE * (d.parent ? 2 : 1), 0);
-  const out = new Uint8Array(size);
-  let at = 0;
-  defs.forEach((d, k) => {
-    const aux = d.parent ? 2 : 1;
-    const len = VERDEF_SIZE + VERDAUX_SIZE * aux;
+/** .gnu.version_d: the base version, then each named node, one name each. */
+function verdefBytes(dyn: DynamicPlan, named: string[]): Uint8Array {
+  const names = [dyn.opts.baseVersion, ...named];
+  const len = VERDEF_SIZE + VERDAUX_SIZE;
+  const out = new Uint8Array(names.length * len);
+  names.forEach((name, k) => {
+    const at = k * len;
     write16(out, at, VER_DEF_CURRENT);
-    write16(out, at + 2, d.base ? VER_FLG_BASE : 0);
+    write16(out, at + 2, k === 0 ? VER_FLG_BASE : 0);
     write16(out, at + 4, k + 1);
-    write16(out, at + 6, aux);
-    write32(out, at + 8, sysvHash(d.name));
+    write16(out, at + 6, 1);
+    write32(out, at + 8, sysvHash(name));
     write32(out, at + 12, VERDEF_SIZE);
-    write32(out, at + 16, k + 1 < defs.length ? len : 0);
-    write32(out, at + VERDEF_SIZE, dyn.dynstr.add(d.name));
-    write32(out, at + VERDEF_SIZE + 4, d.parent ? VERDAUX_SIZE : 0);
-    if (d.parent) write32(out, at + VERDEF_SIZE + VERDAUX_SIZE, dyn.dynstr.add(d.parent));
-    at += len;
+    write32(out, at + 16, k + 1 < names.length ? len : 0);
+    write32(out, at + VERDEF_SIZE, dyn.dynstr.add(name));
+    write32(out, at + VERDEF_SIZE + 4, 0);
   });
   return out;
 }

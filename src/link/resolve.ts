@@ -272,6 +272,16 @@ export function resolveSymbols(
   return res;
 }
 
+/**
+ * Whether the dynamic loader decides a global's address: per the pipeline's
+ * `preemptible` (dynamic.ts); a global added after it was computed (a copied
+ * variable's alias) is preemptible when a shared library defines it.
+ */
+export function isPreemptibleId(res: Resolution, id: number): boolean {
+  const p = res.preemptible;
+  return p && id < p.length ? p[id] === 1 : res.symbols[id].state === SymState.Shared;
+}
+
 function addDefined(res: Resolution, g: GlobalSymbol, fi: number, i: number, weak: boolean, duplicates: string[]): void {
   switch (g.state) {
     case SymState.Undefined:

@@ -2,7 +2,7 @@ import { SecFlag, Visibility, type Atom, type Reloc } from '../obj/model.js';
 import { LinkError, hex } from '../obj/LinkError.js';
 import { RelExpr, type Arch } from './arch/Arch.js';
 import type { SectionPlan } from './outputSections.js';
-import { SymState, type Resolution } from './resolve.js';
+import { SymState, isPreemptibleId, type Resolution } from './resolve.js';
 
 /**
  * The relocation scan: before addresses exist, decide for every reference
@@ -64,7 +64,7 @@ export interface GotPlan {
   index: Map<string, number>;
 }
 
-function isTlsGotExpr(e: RelExpr): boolean {
+export function isTlsGotExpr(e: RelExpr): boolean {
   return e === RelExpr.GotTPRelPC || e === RelExpr.GotTPRelPagePC || e === RelExpr.GotTPRel;
 }
 
@@ -120,9 +120,7 @@ export function tlsPairKind(got: 'gd' | 'ld' | 'desc'): GotSlotKind {
 export function preemptibleIn(res: Resolution, plan: SectionPlan): UndefWeakTest {
   return (file, sym) => {
     if (sym < plan.files[file].firstGlobal || file === plan.internal) return false;
-    const id = res.globalIds[file][sym];
-    const p = res.preemptible;
-    return p && id < p.length ? p[id] === 1 : res.symbols[id].state === SymState.Shared;
+    return isPreemptibleId(res, res.globalIds[file][sym]);
   };
 }
 

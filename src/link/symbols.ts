@@ -3,7 +3,7 @@ import { LinkError } from '../obj/LinkError.js';
 import { mergedOffset } from './mergeSections.js';
 import type { Layout } from './layout.js';
 import type { SectionPlan } from './outputSections.js';
-import { SymState, type GlobalSymbol, type Resolution } from './resolve.js';
+import { SymState, isPreemptibleId, type GlobalSymbol, type Resolution } from './resolve.js';
 
 /**
  * Symbol values once addresses are known. A reference is (file, symbol
@@ -77,7 +77,7 @@ export class SymbolValues {
         const s = this.res.files[g.file].symbols[g.sym];
         if (isIfunc(s)) return this.viaPlt(`g${this.res.globalIds[file][sym]}`, s, addend, g.name);
         // A shared library's preemptible function: its references go through its PLT entry.
-        const plt = this.res.preemptible?.[this.res.globalIds[file][sym]] ? this.sharedAddress(this.res.globalIds[file][sym]) : undefined;
+        const plt = this.pltOf(file, sym);
         if (plt !== undefined) return { state: TargetState.Defined, S: plt, A: addend, Z: s.size, name: g.name };
         return this.definedIn(g.file, s, addend, g.name);
       }
@@ -101,11 +101,17 @@ export class SymbolValues {
       }
       default: {
         // A shared library's import: calls go through its PLT entry.
-        const plt = this.res.preemptible?.[this.res.globalIds[file][sym]] ? this.sharedAddress(this.res.globalIds[file][sym]) : undefined;
+        const plt = this.pltOf(file, sym);
         if (plt !== undefined) return { state: TargetState.Defined, S: plt, A: addend, Z: 0, name: g.name };
         return { state: TargetState.UndefWeak, S: 0, A: addend, Z: 0, name: g.name };
       }
     }
+  }
+
+  /** The PLT entry of a preemptible global (a library's own export, or an import), if it has one. */
+  private pltOf(file: number, sym: number): number | undefined {
+    const id = this.res.globalIds[file][sym];
+    return isPreemptibleId(this.res, id) ? this.sharedAddress(id) : undefined;
   }
 
   private viaPlt(key: string, s: InputSymbol, addend: number, name: string): Target {

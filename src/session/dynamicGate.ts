@@ -3,7 +3,7 @@ import { hex } from '../obj/LinkError.js';
 import { RELA_SIZE, SHN, SYM_SIZE } from '../obj/elfConstants.js';
 import { RelExpr, type Arch } from '../link/arch/Arch.js';
 import type { RelocContext } from '../link/relocate.js';
-import { isGotExpr, tlsRelaxedAway } from '../link/scan.js';
+import { isGotExpr, isTlsGotExpr, tlsRelaxedAway } from '../link/scan.js';
 import { TargetState } from '../link/symbols.js';
 import { GlobalKind, type AtomRecord, type GlobalRecord, type LinkState } from './state.js';
 import { Fallback } from './patch.js';
@@ -108,6 +108,15 @@ export function readImageTables(state: LinkState, image: Uint8Array, arch: Arch)
   };
 }
 
+/**
+ * The patch's view of preemptibility (the full link's is resolve.ts
+ * isPreemptibleId): a shared library's symbol, a library's own preemptible
+ * export, and in a library its imports (undefined symbols).
+ */
+export function isPreemptibleRecord(g: GlobalRecord, sharedOutput: boolean): boolean {
+  return g.kind === GlobalKind.Shared || g.kind === GlobalKind.Preemptible || (sharedOutput && g.kind === GlobalKind.UndefWeak);
+}
+
 function sameRecord(a: DynRecord | undefined, b: DynRecord | undefined): boolean {
   if (!a || !b) return a === b;
   return a.type === b.type && a.sym === b.sym && a.addend === b.addend;
@@ -135,7 +144,7 @@ export function checkDynamicUse(
     const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => {
       if (tables.shared) return false;
       const g = sym >= file.firstGlobal ? globals.get(file.symbols[sym].name) : undefined;
-      return g?.kind !== GlobalKind.Shared;
+      return !(g && isPreemptibleRecord(g, false));
     });
     atom.relocs.forEach((r, i) => {
       if (relaxedAway?.has(i)) return;
@@ -145,11 +154,10 @@ export function checkDynamicUse(
       const where = `${file.name}:(${atom.name}+${hex(r.offset)})`;
       const place = rec.addr + r.offset;
       const g = r.sym >= file.firstGlobal ? globals.get(s.name) : undefined;
-      if (tables.shared && (expr === RelExpr.TlsGd || expr === RelExpr.TlsLd || expr === RelExpr.TPRel || isGotExpr(expr) && expr >= RelExpr.GotTPRelPC && expr <= RelExpr.GotTPRel)) {
+      if (tables.shared && (expr === RelExpr.TlsGd || expr === RelExpr.TlsLd || expr === RelExpr.TPRel || isTlsGotExpr(expr))) {
         throw new Fallback(`${where} uses a thread-local variable, which a shared library cannot yet have`);
       }
-      const preemptible = g !== undefined && (g.kind === GlobalKind.Shared || g.kind === GlobalKind.Preemptible || (tables.shared && g.kind === GlobalKind.UndefWeak));
-      if (g && preemptible) {
+      if (g && isPreemptibleRecord(g, tables.shared)) {
         if (expr === RelExpr.Branch) {
           if (!tables.pltEntries.has(s.name)) throw new Fallback(`${where} now calls ${s.name}, which has no PLT entry yet`);
         } else if (isGotExpr(expr)) {

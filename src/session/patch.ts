@@ -14,7 +14,7 @@ import { GotSlotKind } from '../link/scan.js';
 import { TargetState, isIfunc, type Target } from '../link/symbols.js';
 import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
-import { checkDynamicUse, readImageTables, type ImageTables } from './dynamicGate.js';
+import { checkDynamicUse, isPreemptibleRecord, readImageTables, type ImageTables } from './dynamicGate.js';
 import {
   atomKeys, gotKey, hashBytes, localPlaceHash, localSymbolHash, referenceOrder, sameBytes, symbolShape,
   GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalRecord, type LinkState, type ObjectRecord,
@@ -673,8 +673,7 @@ function patchContext(
   state: LinkState, changed: Changed[], k: number, globals: Map<string, LinkState['globals'][number]>, arch: Arch, dynamic: ImageTables | null,
   sizes: ReadonlyMap<GlobalRecord, number>,
 ): RelocContext {
-  const preemptible = (g: GlobalRecord) => g.kind === GlobalKind.Shared || g.kind === GlobalKind.Preemptible
-    || (g.kind === GlobalKind.UndefWeak && dynamic?.shared === true);
+  const preemptible = (g: GlobalRecord) => isPreemptibleRecord(g, dynamic?.shared === true);
   const files = changed.map((c) => c.file);
   const c = changed[k];
   const target = (file: number, sym: number, addend: number): Target => {

@@ -1150,30 +1150,15 @@ function readInput(c: FuzzCase): { outcome: CaseOutcome; message: string | null;
 /** Runs one case in this thread and judges it. Never throws. */
 export function runCase(corpus: ArchCorpus, c: FuzzCase, slowMs = 2000): CaseResult {
   if (c.kind === 'script' || c.kind === 'shared') return runReaderCase(c, slowMs);
-  const m0 = process.memoryUsage();
-  const t0 = performance.now();
-  const res: CaseResult = {
-    kind: c.kind, arch: c.arch, index: c.index, target: c.target, mutations: c.mutations, outcome: 'error', message: null, problem: null,
-    ms: 0, heapGrowth: 0, inputBytes: c.inputs.reduce((n, i) => n + i.bytes.length, 0) + (c.prior ? c.prior.state.length + c.prior.image.length : 0),
-    outputBytes: 0, paddingBytes: 0,
-  };
-  let keep: unknown = null;
-  try {
+  const inputBytes = c.inputs.reduce((n, i) => n + i.bytes.length, 0) + (c.prior ? c.prior.state.length + c.prior.image.length : 0);
+  const res = measured(c, inputBytes, (out) => {
     const r = link(c, true);
-    keep = r.session;
-    if (r.outcome !== 'error') res.outputBytes = r.session.image().length;
-    res.outcome = r.outcome;
-    res.message = r.message;
-    res.problem = judge(corpus, c, r);
-  } catch (e) {
-    res.outcome = 'crash';
-    res.message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    res.problem = `uncaught ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
-  }
-  res.ms = performance.now() - t0;
-  const m1 = process.memoryUsage();
-  res.heapGrowth = m1.heapUsed + m1.arrayBuffers - (m0.heapUsed + m0.arrayBuffers);
-  keep = null;
+    if (r.outcome !== 'error') out.outputBytes = r.session.image().length;
+    out.outcome = r.outcome;
+    out.message = r.message;
+    out.problem = judge(corpus, c, r);
+    return r.session;
+  });
   // A big output (alignment padding the input asked for) may take its time: 50 MB/s.
   const timeLimit = slowMs + res.outputBytes / 50e3;
   const bound = memoryBound(res.inputBytes, res.outputBytes);
@@ -1191,19 +1176,35 @@ export function runCase(corpus: ArchCorpus, c: FuzzCase, slowMs = 2000): CaseRes
 }
 
 function runReaderCase(c: FuzzCase, slowMs: number): CaseResult {
+  const res = measured(c, c.inputs[0].bytes.length, (out) => {
+    const r = readInput(c);
+    out.outcome = r.outcome;
+    out.message = r.message;
+    out.problem = r.problem;
+    return r.keep;
+  });
+  // Reading is linear: 50 MB/s is far below what any reader does.
+  const limit = slowMs + res.inputBytes / 50e3;
+  const mem = memoryBound(res.inputBytes, 0);
+  if (!res.problem && res.ms > limit) res.problem = `slow: ${res.ms.toFixed(0)} ms (limit ${limit.toFixed(0)} ms)`;
+  else if (!res.problem && res.heapGrowth > mem) res.problem = `memory: grew by ${res.heapGrowth} bytes for ${res.inputBytes} input bytes (bound ${mem})`;
+  return res;
+}
+
+/**
+ * Runs `body` on a fresh result, timing it and measuring how much the heap
+ * grew while what it returns is still held; an exception is a crash.
+ */
+function measured(c: FuzzCase, inputBytes: number, body: (res: CaseResult) => unknown): CaseResult {
   const m0 = process.memoryUsage();
   const t0 = performance.now();
   const res: CaseResult = {
     kind: c.kind, arch: c.arch, index: c.index, target: c.target, mutations: c.mutations, outcome: 'error', message: null, problem: null,
-    ms: 0, heapGrowth: 0, inputBytes: c.inputs[0].bytes.length, outputBytes: 0, paddingBytes: 0,
+    ms: 0, heapGrowth: 0, inputBytes, outputBytes: 0, paddingBytes: 0,
   };
   let keep: unknown = null;
   try {
-    const r = readInput(c);
-    keep = r.keep;
-    res.outcome = r.outcome;
-    res.message = r.message;
-    res.problem = r.problem;
+    keep = body(res);
   } catch (e) {
     res.outcome = 'crash';
     res.message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -1214,11 +1215,6 @@ function runReaderCase(c: FuzzCase, slowMs: number): CaseResult {
   res.heapGrowth = m1.heapUsed + m1.arrayBuffers - (m0.heapUsed + m0.arrayBuffers);
   keep = null;
   void keep;
-  // Reading is linear: 50 MB/s is far below what any reader does.
-  const limit = slowMs + res.inputBytes / 50e3;
-  const mem = memoryBound(res.inputBytes, 0);
-  if (!res.problem && res.ms > limit) res.problem = `slow: ${res.ms.toFixed(0)} ms (limit ${limit.toFixed(0)} ms)`;
-  else if (!res.problem && res.heapGrowth > mem) res.problem = `memory: grew by ${res.heapGrowth} bytes for ${res.inputBytes} input bytes (bound ${mem})`;
   return res;
 }
 

@@ -8,7 +8,8 @@
  *    protected visibility, data imported by the program (a copy relocation),
  *    function pointers in the library's data, callbacks, and a constructor
  *    (DT_INIT_ARRAY);
- *  - the same with -Bsymbolic, where the library binds to its own definition;
+ *  - the same with -Bsymbolic and -Bsymbolic-functions, where the library
+ *    binds (its functions) to its own definitions;
  *  - `llvm-readelf --dyn-syms`: the library exports the same symbols as
  *    ld.lld's, undefined ones the same too, and has the same DT_SONAME;
  *  - thread-local variables in the library (general- and local-dynamic,
@@ -109,12 +110,12 @@ for (const arch of ARCHES) {
       await clang(arch, ['-O1', '-fPIC', '-fsemantic-interposition', '-c', path.join(work, 'lib.c'), '-o', path.join(work, 'lib.o')]);
       await clang(arch, ['-O1', '-c', path.join(work, 'main.c'), '-o', path.join(work, 'main.o')]);
       for (const linker of ['tslink', 'ld.lld'] as const) {
-        for (const symbolic of [false, true]) {
-          const dir = path.join(work, `${linker}${symbolic ? '-symbolic' : ''}`);
+        for (const symbolic of ['', '-symbolic', '-symbolic-functions']) {
+          const dir = path.join(work, `${linker}${symbolic}`);
           fs.mkdirSync(dir, { recursive: true });
           const lib = path.join(dir, 'libdemo.so');
-          await clang(arch, ['-shared', ldFlag(linker), '-Wl,-soname,libdemo.so', ...(symbolic ? ['-Wl,-Bsymbolic'] : []), path.join(work, 'lib.o'), '-o', lib]);
-          libs[`${linker}${symbolic ? '-symbolic' : ''}`] = dir;
+          await clang(arch, ['-shared', ldFlag(linker), '-Wl,-soname,libdemo.so', ...(symbolic ? [`-Wl,-B${symbolic.slice(1)}`] : []), path.join(work, 'lib.o'), '-o', lib]);
+          libs[`${linker}${symbolic}`] = dir;
         }
         const prog = path.join(work, `prog.${linker}`);
         // Linked against ld.lld's library: the program links to whichever libdemo.so is found at run time.
@@ -147,6 +148,13 @@ for (const arch of ARCHES) {
       const want = await runWith(arch, progs['ld.lld'], libs['ld.lld-symbolic']);
       expect(want.stdout).to.include('overridable through the library: 100');
       const got = await runWith(arch, progs['ld.lld'], libs['tslink-symbolic']);
+      expect({ status: got.status, stdout: got.stdout }, got.stderr).to.deep.equal({ status: want.status, stdout: want.stdout });
+    });
+
+    it('-Bsymbolic-functions: the library binds its functions to its own definitions, as with ld.lld', async function () {
+      const want = await runWith(arch, progs['ld.lld'], libs['ld.lld-symbolic-functions']);
+      expect(want.stdout).to.include('overridable through the library: 100');
+      const got = await runWith(arch, progs['ld.lld'], libs['tslink-symbolic-functions']);
       expect({ status: got.status, stdout: got.stdout }, got.stderr).to.deep.equal({ status: want.status, stdout: want.stdout });
     });
 
