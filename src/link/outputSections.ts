@@ -57,6 +57,26 @@ export interface SectionPlan {
   commonAtoms: Map<number, number>;
 }
 
+/**
+ * How a format names, separates and orders output sections. ELF's rules are
+ * below (ELF_RULES); PE's are in src/link/pe/sections.ts.
+ */
+export interface SectionRules {
+  /** The output section an input atom goes to. */
+  outputName(atom: Atom, file: ObjectFile): string;
+  /** What separates output sections of one name (ELF: their flags). */
+  key(name: string, flags: number): string;
+  rank(name: string, flags: number): number;
+  /** A last ordering of each output section's atoms (PE: by their full input names). */
+  order?(sec: OutputSection, files: readonly ObjectFile[]): void;
+}
+
+export const ELF_RULES: SectionRules = {
+  outputName: (atom) => outputSectionName(atom.name),
+  key: (name, flags) => name + '\0' + (flags & (SecFlag.Alloc | SecFlag.Write | SecFlag.Exec | SecFlag.TLS | SecFlag.NoBits)),
+  rank: (name, flags) => rankOf(name, flags),
+};
+
 /** lld's mapping of input section names to output section names. */
 const PREFIXES = [
   '.text', '.rodata', '.data.rel.ro', '.data', '.bss', '.tdata', '.tbss', '.init_array', '.fini_array',
@@ -160,6 +180,7 @@ export function addInternalAtom(file: ObjectFile, a: Omit<Atom, 'index' | 'reloc
 export function planSections(
   res: Resolution, arch: ObjectFile['arch'], isLive: (file: number, atom: number) => boolean,
   isCommonLive: (id: number) => boolean = () => true,
+  rules: SectionRules = ELF_RULES,
 ): SectionPlan {
   const internal = newInternalFile(arch);
   const files = [...res.files, internal];
@@ -171,7 +192,7 @@ export function planSections(
   const merged = new Map<string, { builder: MergedSection; atom: number }>();
 
   const sectionFor = (name: string, atom: Atom): number => {
-    const key = name + '\0' + (atom.flags & (SecFlag.Alloc | SecFlag.Write | SecFlag.Exec | SecFlag.TLS | SecFlag.NoBits));
+    const key = rules.key(name, atom.flags);
     let idx = byName.get(key);
     if (idx === undefined) {
       idx = sections.length;
@@ -179,7 +200,7 @@ export function planSections(
       sections.push({
         name, kind: atom.kind, flags: atom.flags & ~(SecFlag.Merge | SecFlag.Retain), rawType: outputType(atom),
         entSize: atom.flags & SecFlag.Strings && !(atom.flags & SecFlag.Alloc) ? 1 : 0,
-        rank: rankOf(name, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0, used: 0,
+        rank: rules.rank(name, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0, used: 0,
       });
     }
     return idx;
@@ -190,7 +211,7 @@ export function planSections(
     const discarded = res.discarded[f];
     for (const atom of file.atoms) {
       if (discarded[atom.index] || !isLive(f, atom.index)) continue;
-      const name = outputSectionName(atom.name);
+      const name = rules.outputName(atom, file);
       if (isMergeable(atom)) {
         const strings = (atom.flags & SecFlag.Strings) !== 0;
         const key = `${name}\0${atom.entSize}\0${strings}\0${atom.flags & (SecFlag.Alloc | SecFlag.Write)}`;
@@ -234,7 +255,7 @@ export function planSections(
     });
     commonAtoms.set(id, a);
     atomOut[internalIndex] = grow(atomOut[internalIndex], internal.atoms.length);
-    const sec = sectionFor('.bss', internal.atoms[a]);
+    const sec = sectionFor(rules.outputName(internal.atoms[a], internal), internal.atoms[a]);
     sections[sec].atoms.push({ file: internalIndex, atom: a });
     atomOut[internalIndex][a] = sec;
   }
@@ -248,6 +269,7 @@ export function planSections(
         .sort((a, b) => a.p - b.p || a.i - b.i)
         .map((x) => x.r);
     }
+    rules.order?.(sec, files);
   }
 
   return { files, internal: internalIndex, sections, atomOut, mergeMaps, commonAtoms };

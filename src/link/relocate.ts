@@ -39,6 +39,10 @@ export interface RelocContext {
    * or undefined when the link has none (a patch never adds thunks).
    */
   thunkFor?(file: number, sym: number, addend: number, P: number): number | undefined;
+  /** A PE image: its preferred base, which RVAs (COFF ADDR32NB) are measured from. */
+  imageBase?: number;
+  /** A PE image: the 1-based index and the start of the output section holding `addr` (COFF SECTION, SECREL). */
+  outputSectionOf?(addr: number): { index: number; addr: number } | undefined;
 }
 
 /** Work counters: what a link did, for tests and for the incremental claims. */
@@ -144,6 +148,13 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
         break;
       }
       case RelExpr.Size: val = t.Z + A; break;
+      case RelExpr.ImageRel: val = S + A - (ctx.imageBase ?? 0); break;
+      case RelExpr.SecRel: case RelExpr.SecIndex: {
+        const sec = ctx.outputSectionOf?.(S);
+        if (!sec) throw new LinkError(`${site.describe()}: relocation ${arch.relName(r.type)} refers to '${t.name}', which is not in an output section`);
+        val = expr === RelExpr.SecIndex ? sec.index : S + A - sec.addr;
+        break;
+      }
       default: throw new LinkError(`${site.describe()}: unhandled relocation ${arch.relName(r.type)}`);
     }
     arch.applyReloc(image, off, r.type, val, P, site);

@@ -1,7 +1,7 @@
 import { LinkError } from '../obj/LinkError.js';
 import {
-  SymBinding, SymPlace, SymType, Visibility,
-  type Archive, type ObjectFile, type SharedObject,
+  ComdatSelect, SymBinding, SymPlace, SymType, Visibility,
+  type Archive, type ComdatGroup, type ObjectFile, type SharedObject,
 } from '../obj/model.js';
 
 /**
@@ -18,6 +18,13 @@ import {
  * alignment. COMDAT groups: the first group with a signature wins; later
  * groups with the same signature are discarded whole, and global symbols
  * defined in them resolve to the winner's definitions by name.
+ *
+ * COFF adds two things. A COMDAT group's selection says what a second copy
+ * means (lld's handleComdatSelection): NoDuplicates is a duplicate symbol,
+ * SameSize and ExactMatch must match the first copy, Any keeps the first.
+ * A weak external whose default is not defined in its own file
+ * (InputSymbol.weakAlias) resolves to that default when nothing defines
+ * its name.
  *
  * Shared libraries: from the point a library appears on the command line,
  * its exports (default versions only) define the names that are still
@@ -151,6 +158,9 @@ export function resolveSymbols(
     pending.push([g.archive, g.member]);
   };
 
+  /** COFF weak externals: global id -> the global id of the default it falls back to. */
+  const weakAliases = new Map<number, number>();
+
   const addFile = (file: ObjectFile): number => {
     const fi = res.files.length;
     res.files.push(file);
@@ -159,7 +169,11 @@ export function resolveSymbols(
     for (const group of file.groups) {
       const owner = res.comdatOwners.get(group.signature);
       if (owner === undefined) res.comdatOwners.set(group.signature, fi);
-      else for (const a of group.atoms) discarded[a] = 1;
+      else {
+        const problem = comdatConflict(res.files[owner], ownerGroup(res.files[owner], group.signature), file, group);
+        if (problem) duplicates.push(problem);
+        for (const a of group.atoms) discarded[a] = 1;
+      }
     }
     res.discarded.push(discarded);
 
@@ -174,6 +188,10 @@ export function resolveSymbols(
       const weak = s.binding === SymBinding.Weak;
       const defined = s.atom >= 0 ? !discarded[s.atom] : s.atom === SymPlace.Absolute;
 
+      if (s.weakAlias !== undefined && s.atom === SymPlace.Undefined && !weakAliases.has(id)) {
+        const d = file.symbols[s.weakAlias];
+        if (d) weakAliases.set(id, intern(d.name));
+      }
       if (s.atom === SymPlace.Common) {
         addCommon(res, g, fi, i);
       } else if (defined) {
@@ -262,6 +280,21 @@ export function resolveSymbols(
 
   if (duplicates.length) throw new LinkError(duplicates.join('\n'));
 
+  // COFF weak externals that nothing defined take their default's definition (a chain is followed).
+  for (const [id, alias] of weakAliases) {
+    const g = res.symbols[id];
+    if (g.state !== SymState.Undefined && g.state !== SymState.Lazy) continue;
+    let d = res.symbols[alias];
+    for (let hops = 0; hops < 64 && (d.state === SymState.Undefined || d.state === SymState.Lazy) && weakAliases.has(res.byName.get(d.name)!); hops++) {
+      d = res.symbols[weakAliases.get(res.byName.get(d.name)!)!];
+    }
+    if (d.state !== SymState.Defined) continue;
+    g.state = SymState.Defined;
+    g.file = d.file;
+    g.sym = d.sym;
+    g.weak = true;
+  }
+
   // What is still undefined: linker-defined names become synthetic. A strong reference to anything
   // else is an error once a relocation that is kept uses it (scan.ts), as in lld: a call to
   // __tls_get_addr that TLS relaxation removes needs no definition.
@@ -325,6 +358,57 @@ function addCommon(res: Resolution, g: GlobalSymbol, fi: number, i: number): voi
   g.file = fi;
   g.sym = i;
   g.weak = false;
+}
+
+function ownerGroup(file: ObjectFile, signature: string): ComdatGroup {
+  return file.groups.find((g) => g.signature === signature)!;
+}
+
+/** The size and bytes of a COMDAT group's leader section (the member that is no other's associate). */
+function leaderOf(file: ObjectFile, group: ComdatGroup): { size: number; data: Uint8Array | null } {
+  const a = file.atoms[group.atoms.find((k) => file.atoms[k].linkOrder === undefined) ?? group.atoms[0]];
+  return a ? { size: a.size, data: a.data } : { size: 0, data: null };
+}
+
+const SELECT_NAMES: Record<number, string> = { 1: 'NoDuplicates', 2: 'Any', 3: 'SameSize', 4: 'ExactMatch', 6: 'Largest', 7: 'Newest' };
+
+/**
+ * What is wrong with a second copy of a COFF COMDAT group, or null (ELF
+ * groups have no selection: any copy will do). lld's rules: the selections
+ * must agree, except that Any mixes with Largest and with SameSize.
+ */
+function comdatConflict(first: ObjectFile, a: ComdatGroup, second: ObjectFile, b: ComdatGroup): string | null {
+  if (a.selection === undefined && b.selection === undefined) return null;
+  const sa = a.selection ?? ComdatSelect.Any;
+  const sb = b.selection ?? ComdatSelect.Any;
+  const sig = a.signature;
+  const pair = new Set([sa, sb]);
+  let sel = sa;
+  if (sa !== sb) {
+    if (pair.has(ComdatSelect.Any) && pair.has(ComdatSelect.Largest)) sel = ComdatSelect.Largest;
+    else if (pair.has(ComdatSelect.Any) && pair.has(ComdatSelect.SameSize)) sel = ComdatSelect.SameSize;
+    else return `conflicting comdat type for ${sig}: ${SELECT_NAMES[sa] ?? sa} in ${first.name} and ${SELECT_NAMES[sb] ?? sb} in ${second.name}`;
+  }
+  const la = leaderOf(first, a);
+  const lb = leaderOf(second, b);
+  switch (sel) {
+    case ComdatSelect.NoDuplicates:
+      return `duplicate symbol: ${sig} (defined in ${first.name} and in ${second.name})`;
+    case ComdatSelect.SameSize:
+      return la.size === lb.size ? null : `duplicate symbol: ${sig} (defined in ${first.name} and in ${second.name}: COMDAT SameSize copies of different sizes)`;
+    case ComdatSelect.ExactMatch: {
+      const same = la.size === lb.size && (la.data === null) === (lb.data === null)
+        && (la.data === null || la.data.every((x, i) => x === lb.data![i]));
+      return same ? null : `duplicate symbol: ${sig} (defined in ${first.name} and in ${second.name}: COMDAT ExactMatch copies differ)`;
+    }
+    case ComdatSelect.Largest:
+      // The first copy stays; a larger later one would have to replace it, which the resolution cannot undo yet.
+      return lb.size <= la.size ? null : `${second.name}: COMDAT ${sig} (selection Largest) is larger than the copy in ${first.name}: replacing a chosen copy is not supported yet`;
+    case ComdatSelect.Newest:
+      return `${second.name}: unknown comdat type ${SELECT_NAMES[sel]} for ${sig}`;
+    default:
+      return null;
+  }
 }
 
 /** An archive without a symbol index: read every member's defined globals, as lld does. */

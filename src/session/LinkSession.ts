@@ -2,6 +2,8 @@ import { LinkError } from '../obj/LinkError.js';
 import { VERSION } from '../version.js';
 import { isArchive, readArchive } from '../obj/archive.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
+import { isCoff, readCoffObject } from '../obj/readCoff.js';
+import { PE_DEFAULTS, coffArchFor, linkPe, type PeLinkOptions } from '../link/pe/linkPe.js';
 import { isLinkerScript } from '../obj/linkerScript.js';
 import { isSharedObject, readSharedObject } from '../obj/readSharedObject.js';
 import { parseVersionScript } from '../obj/versionScript.js';
@@ -85,6 +87,8 @@ export interface SessionOptions {
   versionScript?: { name: string; text: string };
   /** The output's file name, for the base version of a versioned library without a soname. */
   outputName?: string;
+  /** PE images (format 'coff'): subsystem, image base, DLL characteristics, stack and heap sizes; lld-link's defaults otherwise. */
+  pe?: Partial<Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots'>>;
 }
 
 /** What a link did, counted as work rather than time. */
@@ -240,7 +244,12 @@ export class LinkSession {
   fullResolutions = 0;
 
   constructor(readonly options: SessionOptions) {
-    if (options.format !== 'elf') throw new LinkError(`output format '${options.format}' is not supported yet: tslink writes ELF`);
+    if (options.format === 'macho') throw new LinkError(`output format 'macho' is not supported yet: tslink writes ELF and PE`);
+    if (options.format === 'coff') {
+      coffArchFor(options.arch);
+      if (options.output !== 'exe') throw new LinkError('PE DLLs are not supported yet: tslink writes PE executables');
+      if (options.gcSections) throw new LinkError('--gc-sections (/opt:ref) is not supported for PE images yet');
+    }
     this.buildId = options.buildId === undefined ? { kind: 'none' } : parseBuildId(options.buildId);
     for (const [k, v] of [['code', options.codeSlackPct], ['data', options.dataSlackPct]] as const) {
       if (v !== undefined && !(v >= 0 && v <= 1000)) throw new LinkError(`--${k}-slack: ${v} is not a percentage between 0 and 1000`);
@@ -397,6 +406,8 @@ export class LinkSession {
       }
     }
 
+    if (this.options.format === 'coff') return this.linkPeImage(work, timings, hadPrior && incremental);
+
     const start = performance.now();
     const { result, origins } = this.fullLink(incremental);
     timings.link = performance.now() - start;
@@ -503,6 +514,45 @@ export class LinkSession {
       startStopGc: this.options.startStopGc ?? true,
     }, incremental ? incrementalPolicy(this.slack()) : PACKED);
     return { result, origins };
+  }
+
+  /**
+   * A PE image: always a full link. Patching PE images in place is not built
+   * yet, so an incremental relink says so as its reason for falling back.
+   */
+  private linkPeImage(work: WorkCount, timings: Record<string, number>, relink: boolean): LinkReport {
+    const start = performance.now();
+    const inputs: LinkInput[] = [];
+    for (const input of this.inputs.values()) {
+      const bytes = this.bytesOf(input);
+      if (input.kind === 'object') {
+        input.parsed ??= readObjectOf(input.name, bytes);
+        inputs.push({ kind: 'object', file: input.parsed as ObjectFile });
+      } else if (input.kind === 'shared') {
+        throw new LinkError(`${input.name}: an ELF shared library cannot be linked into a PE image`);
+      } else {
+        input.parsed ??= readArchive(input.name, bytes, input.readThinMember);
+        inputs.push({ kind: 'archive', archive: input.parsed as Archive, whole: input.whole });
+      }
+    }
+    const loadMember: MemberLoader = (archive, m) => readObjectOf(`${archive.name}(${archive.members[m].name})`, archive.members[m].bytes);
+    this.fullResolutions++;
+    const result = linkPe(inputs, loadMember, {
+      ...PE_DEFAULTS, ...this.options.pe,
+      arch: this.options.arch,
+      entry: this.options.entry ?? 'mainCRTStartup',
+      undefinedRoots: this.options.undefinedSymbols ?? [],
+    });
+    timings.link = performance.now() - start;
+    work.atomsPlaced = result.layout.sections.reduce((n, s) => n + s.atoms.length, 0);
+    work.atomsWritten = result.counters.atomsWritten;
+    work.relocsApplied = result.counters.relocsApplied;
+    this.image_ = SessionImage.whole(result.image);
+    this.lastWrites = null;
+    this.state = null;
+    const outcome = relink ? 'fell-back-full' : 'full';
+    return this.report(outcome, relink ? 'incremental patching of PE images is not built yet' : null,
+      [{ offset: 0, length: result.image.length }], result.warnings, work, timings);
   }
 
   /** A PIE, or an executable that links shared libraries. */
@@ -691,10 +741,16 @@ function kindOf(name: string, bytes: Uint8Array): 'object' | 'archive' | 'shared
   if (isArchive(bytes)) return 'archive';
   if (isSharedObject(bytes)) return 'shared';
   if (isElf(bytes)) return 'object';
+  if (isCoff(bytes)) return 'object';
   if (isLinkerScript(bytes)) {
     throw new LinkError(`${name}: a linker script is not an input the library reads: expand the inputs it names first (the command line does)`);
   }
-  throw new LinkError(`${name}: unknown file type (neither an ELF object nor an archive)`);
+  throw new LinkError(`${name}: unknown file type (neither an ELF or COFF object nor an archive)`);
+}
+
+/** An object in either format the linker reads; the link refuses the one its output cannot hold. */
+function readObjectOf(name: string, bytes: Uint8Array): ObjectFile {
+  return isElf(bytes) ? readElfObject(name, bytes) : readCoffObject(name, bytes);
 }
 
 const THIN_MAGIC = '!<thin>\n';

@@ -44,6 +44,12 @@ export const enum RelExpr {
   TlsLd,
   /** Z + A: the symbol's size. */
   Size,
+  /** S + A - ImageBase: a PE relative virtual address (COFF ADDR32NB). */
+  ImageRel,
+  /** S + A - (start of the output section holding S): COFF SECREL (TLS offsets, DWARF in PE). */
+  SecRel,
+  /** The 1-based index of the output section holding S: COFF SECTION (debug info). */
+  SecIndex,
 }
 
 /**

@@ -1,0 +1,385 @@
+import { AtomKind, SecFlag, SymPlace, type ArchName, type Atom, type ObjectFile } from '../../obj/model.js';
+import { LinkError } from '../../obj/LinkError.js';
+import { IMAGE_REL_AMD64, IMAGE_REL_ARM64, IMAGE_SCN } from '../../obj/readCoff.js';
+import type { Arch } from '../arch/Arch.js';
+import { x86_64Coff } from '../arch/x86_64Coff.js';
+import { PACKED, type PlacementPolicy } from '../layout.js';
+import { addInternalAtom, planSections, type SectionPlan } from '../outputSections.js';
+import { writeAtom, type RelocContext, type WorkCounters } from '../relocate.js';
+import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from '../resolve.js';
+import { SymbolValues } from '../symbols.js';
+import { fillPattern } from '../padding.js';
+import {
+  DataDir, DllCharacteristics, Subsystem, encodeBaseRelocs, stringTableSize, writePeHeaders,
+} from '../../formats/pe/writePe.js';
+import { assignPeAddresses, type PeLayout } from './layout.js';
+import { PE_RULES, peOutputName, pins } from './sections.js';
+
+/**
+ * The PE link, top to bottom: the same resolution, section planning and
+ * relocation as ELF's (pipeline.ts), with PE's own section rules
+ * (sections.ts), layout (layout.ts) and headers (formats/pe/writePe.ts).
+ *
+ * What is built: executables from COFF objects and static libraries,
+ * including GNU import libraries (MinGW's `libkernel32.a`, `libmsvcrt.a`),
+ * whose `.idata$N` sections form the import tables once ordered; base
+ * relocations; the exception table; the TLS directory; MinGW's
+ * constructor lists and the symbols its C runtime expects of the linker.
+ * Not yet: DLL outputs and exports, short import libraries (lld-link's and
+ * llvm-dlltool's), MinGW's auto-import of data (runtime pseudo
+ * relocations), ARM64 relocations, resources.
+ */
+
+export interface PeLinkOptions {
+  arch: ArchName;
+  /** Entry symbol; '' for none. */
+  entry: string;
+  undefinedRoots: string[];
+  subsystem: Subsystem;
+  /** Preferred load address (lld-link's default for a 64-bit executable: 0x140000000). */
+  imageBase: number;
+  dynamicBase: boolean;
+  highEntropyVa: boolean;
+  nxCompat: boolean;
+  terminalServerAware: boolean;
+  /** Leave out DWARF (`-s`, `--strip-debug`). */
+  stripDebug: boolean;
+  stackReserve: number;
+  stackCommit: number;
+  heapReserve: number;
+  heapCommit: number;
+  osVersion: [number, number];
+  subsystemVersion: [number, number];
+}
+
+export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots'> = {
+  subsystem: Subsystem.WindowsCui,
+  imageBase: 0x140000000,
+  dynamicBase: true,
+  highEntropyVa: true,
+  nxCompat: true,
+  terminalServerAware: true,
+  stripDebug: false,
+  stackReserve: 0x100000,
+  stackCommit: 0x1000,
+  heapReserve: 0x100000,
+  heapCommit: 0x1000,
+  osVersion: [6, 0],
+  subsystemVersion: [6, 0],
+};
+
+export interface PeLinkResult {
+  image: Uint8Array;
+  warnings: string[];
+  counters: WorkCounters;
+  res: Resolution;
+  plan: SectionPlan;
+  layout: PeLayout;
+  values: SymbolValues;
+  ctx: RelocContext;
+  /** RVAs of the image's base relocations. */
+  baseRelocs: number[];
+}
+
+/** Names the linker defines for a PE image when something refers to them (lld-link's, MinGW's). */
+const LINKER_DEFINED = new Set([
+  '__ImageBase', '__image_base__', '__RUNTIME_PSEUDO_RELOC_LIST__', '__RUNTIME_PSEUDO_RELOC_LIST_END__',
+  '__CTOR_LIST__', '__DTOR_LIST__', '__data_start__', '__data_end__', '__bss_start__', '__bss_end__',
+]);
+
+export function isPeLinkerDefined(name: string): boolean {
+  return LINKER_DEFINED.has(name);
+}
+
+export function coffArchFor(name: ArchName): Arch {
+  if (name === 'x86_64') return x86_64Coff;
+  throw new LinkError('linking ARM64 COFF objects is not supported yet: tslink links AMD64 (x86-64) PE images');
+}
+
+export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, opts: PeLinkOptions, policy: PlacementPolicy = PACKED): PeLinkResult {
+  const arch = coffArchFor(opts.arch);
+  const warnings: string[] = [];
+  for (const input of inputs) {
+    if (input.kind === 'shared') throw new LinkError(`${input.lib.name}: an ELF shared library cannot be linked into a PE image`);
+    if (input.kind === 'object') checkInput(input.file, opts.arch);
+  }
+  const checkedLoad: MemberLoader = (archive, m) => checkInput(loadMember(archive, m), opts.arch);
+
+  // Which definition each name binds to; which archive members (import stubs among them) are pulled in.
+  const roots = [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots];
+  const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots);
+  checkUndefined(res);
+
+  // Output sections by PE's rules. CodeView (`.debug$S`, `.debug$T`) belongs in a PDB, which tslink does not write.
+  const plan = planSections(res, opts.arch, (f, a) => keepAtom(res.files[f].atoms[a], opts), undefined, PE_RULES);
+  const ctors = addConstructorLists(plan, res);
+  if (plan.sections.some((s) => s.atoms.some((r) => plan.files[r.file].atoms[r.atom].name.startsWith('.idata$')))) {
+    // The import directory ends with a null entry (lld adds it after the last `.idata$2`).
+    addPinned(plan, { name: '.idata$2', size: 20, align: 4 }, '.idata$2', 1);
+  }
+  const relocAtom = addPinned(plan, { name: '.reloc', size: 0, align: 4 }, '.reloc', 1);
+
+  // Addresses; the base relocations are listed once what precedes `.reloc` is placed.
+  const baseRelocs: number[] = [];
+  const layout = assignPeAddresses(plan, policy, opts.imageBase, (atomAddr) => {
+    collectBaseRelocs(arch, res, plan, atomAddr, opts.imageBase, baseRelocs);
+    const a = plan.files[plan.internal].atoms[relocAtom];
+    a.data = encodeBaseRelocs(baseRelocs);
+    a.size = a.data.length;
+  });
+
+  const values = new SymbolValues(res, plan, layout, linkerSymbolValues(res, plan, layout, ctors));
+  const sectionStarts = layout.sections.map((s) => s.addr);
+  const ctx: RelocContext = {
+    arch,
+    files: plan.files,
+    target: (file, sym, addend) => values.target(file, sym, addend),
+    isUndefWeak: () => false,
+    isPreemptible: () => false,
+    sharedOutput: false,
+    gotSlotAddr: () => { throw new LinkError('internal error: a PE image has no GOT'); },
+    tls: null,
+    gotBase: 0,
+    imageBase: opts.imageBase,
+    outputSectionOf: (addr) => {
+      let lo = 0;
+      let hi = sectionStarts.length - 1;
+      if (hi < 0 || addr < sectionStarts[0]) return undefined;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (sectionStarts[mid] <= addr) lo = mid; else hi = mid - 1;
+      }
+      return { index: lo + 1, addr: sectionStarts[lo] };
+    },
+  };
+
+  const strtab = stringTableSize(layout);
+  const image = new Uint8Array(layout.fileEnd + strtab);
+  const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
+  for (const p of layout.peSections) {
+    if (p.characteristics & IMAGE_SCN.CNT_CODE) fillPattern(image, p.sec.offset, p.sec.offset + p.rawSize, arch.trapFill);
+    for (const ref of p.sec.atoms) {
+      const atom = plan.files[ref.file].atoms[ref.atom];
+      if (atom.flags & SecFlag.NoBits) continue;
+      const addr = layout.atomAddr[ref.file][ref.atom];
+      writeAtom(ctx, image, p.sec.offset + (addr - p.sec.addr), addr, ref.file, atom, counters);
+    }
+  }
+  sortExceptionTable(image, layout);
+
+  const rva = (addr: number) => addr - opts.imageBase;
+  const directories = new Map<DataDir, { rva: number; size: number }>();
+  const imports = atomRange(plan, layout, (a) => a.name === '.idata$2');
+  if (imports) directories.set(DataDir.Import, { rva: rva(imports.start), size: imports.end - imports.start });
+  const iat = atomRange(plan, layout, (a) => a.name === '.idata$5');
+  if (iat) directories.set(DataDir.IAT, { rva: rva(iat.start), size: iat.end - iat.start });
+  const pdata = layout.sections.find((s) => s.name === '.pdata');
+  if (pdata) directories.set(DataDir.Exception, { rva: rva(pdata.addr), size: pdata.used });
+  const reloc = layout.sections.find((s) => s.name === '.reloc');
+  if (reloc && reloc.used) directories.set(DataDir.BaseReloc, { rva: rva(reloc.addr), size: reloc.used });
+  const tlsUsed = definedAddress(res, values, '_tls_used');
+  if (tlsUsed !== undefined) directories.set(DataDir.TLS, { rva: rva(tlsUsed), size: 40 });
+  const loadConfig = definedAddress(res, values, '_load_config_used');
+  if (loadConfig !== undefined) {
+    const off = fileOffsetOf(layout, loadConfig);
+    directories.set(DataDir.LoadConfig, { rva: rva(loadConfig), size: off >= 0 ? new DataView(image.buffer).getUint32(off, true) : 0 });
+  }
+
+  const entry = entryAddress(res, values, opts.entry);
+  writePeHeaders(image, layout, {
+    arch: opts.arch, dll: false, entryRva: entry ? rva(entry) : 0, subsystem: opts.subsystem,
+    dllCharacteristics: (opts.highEntropyVa && opts.dynamicBase ? DllCharacteristics.HighEntropyVa : 0)
+      | (opts.dynamicBase ? DllCharacteristics.DynamicBase : 0) | (opts.nxCompat ? DllCharacteristics.NxCompat : 0)
+      | (opts.terminalServerAware ? DllCharacteristics.TerminalServerAware : 0),
+    osVersion: opts.osVersion, subsystemVersion: opts.subsystemVersion,
+    stackReserve: opts.stackReserve, stackCommit: opts.stackCommit, heapReserve: opts.heapReserve, heapCommit: opts.heapCommit,
+    timestamp: 0, directories,
+  }, layout.fileEnd);
+  return { image, warnings, counters, res, plan, layout, values, ctx, baseRelocs };
+}
+
+function checkInput(file: ObjectFile, arch: ArchName): ObjectFile {
+  if (file.format !== 'coff') throw new LinkError(`${file.name}: an ${file.format.toUpperCase()} object cannot be linked into a PE image`);
+  if (file.arch !== arch) throw new LinkError(`${file.name} is incompatible with ${arch} (it is ${file.arch})`);
+  return file;
+}
+
+function keepAtom(atom: Atom, opts: PeLinkOptions): boolean {
+  if (atom.name.startsWith('.debug$')) return false;
+  if (opts.stripDebug && atom.kind === AtomKind.Debug) return false;
+  return true;
+}
+
+/** Strong references nothing defines, with the files that make them (lld's "undefined symbol" error). */
+function checkUndefined(res: Resolution): void {
+  const lines: string[] = [];
+  for (const g of res.symbols) {
+    if ((g.state !== SymState.Undefined && g.state !== SymState.Lazy) || g.weak) continue;
+    if (g.referencedBy.length === 0) continue;
+    const hint = g.name.startsWith('__imp_') ? '' : res.byName.has(`__imp_${g.name}`)
+      ? ' (it is imported from a DLL as data: auto-import, MinGW\'s runtime pseudo relocations, is not supported yet)' : '';
+    lines.push(`undefined symbol: ${g.name} (referenced by ${g.referencedBy.map((f) => res.files[f].name).join(', ')})${hint}`);
+    if (lines.length === 20) break;
+  }
+  if (lines.length) throw new LinkError(lines.join('\n'));
+}
+
+/** An internal atom at a pinned place among the inputs of `sortName`'s output section. */
+function addPinned(plan: SectionPlan, a: { name: string; size: number; align: number; data?: Uint8Array }, sortName: string, side: -1 | 1): number {
+  const internal = plan.files[plan.internal];
+  const index = addInternalAtom(internal, {
+    name: a.name, kind: AtomKind.ROData, flags: SecFlag.Alloc, align: a.align, size: a.size,
+    data: a.data ?? new Uint8Array(a.size), rawType: IMAGE_SCN.CNT_INITIALIZED_DATA | IMAGE_SCN.MEM_READ,
+  });
+  const atom = internal.atoms[index];
+  pins.set(atom, { sortName, side });
+  const out = peOutputName(a.name);
+  let sec = plan.sections.findIndex((s) => s.name === out);
+  if (sec < 0) {
+    sec = plan.sections.length;
+    plan.sections.push({
+      name: out, kind: atom.kind, flags: atom.flags, rawType: atom.rawType, entSize: 0,
+      rank: PE_RULES.rank(out, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0, used: 0,
+    });
+  }
+  if (plan.atomOut[plan.internal].length <= index) {
+    const grown = new Int32Array(Math.max(index + 1, plan.atomOut[plan.internal].length * 2)).fill(-1);
+    grown.set(plan.atomOut[plan.internal]);
+    plan.atomOut[plan.internal] = grown;
+  }
+  plan.sections[sec].atoms.push({ file: plan.internal, atom: index });
+  plan.atomOut[plan.internal][index] = sec;
+  PE_RULES.order!(plan.sections[sec], plan.files);
+  return index;
+}
+
+interface ConstructorLists { ctors: number; dtors: number }
+
+/**
+ * MinGW's C runtime walks `__CTOR_LIST__` and `__DTOR_LIST__`: a -1 (or a
+ * count), the function pointers, then 0. GNU ld's script and lld in MinGW
+ * mode put the -1 before every `.ctors` input and the 0 after; so does
+ * tslink, when the runtime refers to the lists.
+ */
+function addConstructorLists(plan: SectionPlan, res: Resolution): ConstructorLists {
+  const lists: ConstructorLists = { ctors: -1, dtors: -1 };
+  for (const kind of ['ctors', 'dtors'] as const) {
+    const id = res.byName.get(kind === 'ctors' ? '__CTOR_LIST__' : '__DTOR_LIST__');
+    if (id === undefined || res.symbols[id].state !== SymState.Synthetic) continue;
+    const minusOne = new Uint8Array(8).fill(0xff);
+    lists[kind] = addPinned(plan, { name: `.${kind}`, size: 8, align: 8, data: minusOne }, `.${kind}`, -1);
+    addPinned(plan, { name: `.${kind}`, size: 8, align: 8 }, `.${kind}\uffff`, 1);
+  }
+  return lists;
+}
+
+function linkerSymbolValues(res: Resolution, plan: SectionPlan, layout: PeLayout, ctors: ConstructorLists): Map<string, number> {
+  const out = new Map<string, number>();
+  const data = layout.peSections.find((p) => p.sec.name === '.data');
+  const rdata = layout.sections.find((s) => s.name === '.rdata');
+  const firstBss = (() => {
+    if (!data) return undefined;
+    const r = data.sec.atoms.find((ref) => plan.files[ref.file].atoms[ref.atom].flags & SecFlag.NoBits);
+    return r ? layout.atomAddr[r.file][r.atom] : undefined;
+  })();
+  for (const g of res.symbols) {
+    if (g.state !== SymState.Synthetic) continue;
+    let v: number | undefined;
+    switch (g.name) {
+      case '__ImageBase': case '__image_base__': v = layout.imageBase; break;
+      // No runtime pseudo relocations: an empty list.
+      case '__RUNTIME_PSEUDO_RELOC_LIST__': case '__RUNTIME_PSEUDO_RELOC_LIST_END__': v = rdata?.addr ?? layout.imageBase; break;
+      case '__CTOR_LIST__': v = ctors.ctors >= 0 ? layout.atomAddr[plan.internal][ctors.ctors] : undefined; break;
+      case '__DTOR_LIST__': v = ctors.dtors >= 0 ? layout.atomAddr[plan.internal][ctors.dtors] : undefined; break;
+      case '__data_start__': v = data?.sec.addr; break;
+      case '__data_end__': v = firstBss ?? (data ? data.sec.addr + data.sec.used : undefined); break;
+      case '__bss_start__': v = firstBss ?? (data ? data.sec.addr + data.sec.used : undefined); break;
+      case '__bss_end__': v = data ? data.sec.addr + data.sec.used : undefined; break;
+    }
+    if (v !== undefined) out.set(g.name, v);
+  }
+  return out;
+}
+
+const ADDR64: Record<ArchName, number> = { x86_64: IMAGE_REL_AMD64.ADDR64, aarch64: IMAGE_REL_ARM64.ADDR64 };
+
+/**
+ * The places the loader must adjust when the image is not at its preferred
+ * base: every 64-bit absolute address in a section that stays mapped, unless
+ * it is the value of an absolute symbol (lld's rule). Discardable sections
+ * (DWARF) are not relocated.
+ */
+function collectBaseRelocs(arch: Arch, res: Resolution, plan: SectionPlan, atomAddr: Float64Array[], imageBase: number, out: number[]): void {
+  const type = ADDR64[arch.name];
+  for (const sec of plan.sections) {
+    if (!(sec.flags & SecFlag.Alloc) || sec.name === '.reloc') continue;
+    for (const ref of sec.atoms) {
+      if (ref.file === plan.internal) continue;
+      const file = plan.files[ref.file];
+      const atom = file.atoms[ref.atom];
+      if (!(atom.flags & SecFlag.Alloc) || atom.rawType & IMAGE_SCN.MEM_DISCARDABLE) continue;
+      for (const r of atom.relocs) {
+        if (r.type !== type || isAbsoluteTarget(res, file, ref.file, r.sym)) continue;
+        out.push(atomAddr[ref.file][ref.atom] + r.offset - imageBase);
+      }
+    }
+  }
+}
+
+function isAbsoluteTarget(res: Resolution, file: ObjectFile, f: number, sym: number): boolean {
+  if (sym < file.firstGlobal) return file.symbols[sym].atom === SymPlace.Absolute;
+  const g = res.symbols[res.globalIds[f][sym]];
+  if (g.state === SymState.Undefined || g.state === SymState.Lazy) return true; // a weak undefined: 0 stays 0
+  return g.state === SymState.Defined && res.files[g.file].symbols[g.sym].atom === SymPlace.Absolute;
+}
+
+/** The exception table is searched by the unwinder: its RUNTIME_FUNCTION entries sorted by start RVA. */
+function sortExceptionTable(image: Uint8Array, layout: PeLayout): void {
+  const p = layout.peSections.find((s) => s.sec.name === '.pdata');
+  if (!p) return;
+  const n = Math.floor(p.sec.used / 12);
+  const dv = new DataView(image.buffer, image.byteOffset + p.sec.offset, n * 12);
+  const entries: Array<[number, number, number]> = [];
+  for (let i = 0; i < n; i++) entries.push([dv.getUint32(i * 12, true), dv.getUint32(i * 12 + 4, true), dv.getUint32(i * 12 + 8, true)]);
+  entries.sort((a, b) => a[0] - b[0]);
+  entries.forEach((e, i) => {
+    dv.setUint32(i * 12, e[0], true);
+    dv.setUint32(i * 12 + 4, e[1], true);
+    dv.setUint32(i * 12 + 8, e[2], true);
+  });
+}
+
+/** The extent of the atoms `pick` selects, when they are contiguous in one section (the import tables). */
+function atomRange(plan: SectionPlan, layout: PeLayout, pick: (a: Atom) => boolean): { start: number; end: number } | null {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const sec of layout.sections) {
+    for (const r of sec.atoms) {
+      const a = plan.files[r.file].atoms[r.atom];
+      if (!pick(a)) continue;
+      const addr = layout.atomAddr[r.file][r.atom];
+      start = Math.min(start, addr);
+      end = Math.max(end, addr + a.size);
+    }
+  }
+  return start === Infinity ? null : { start, end };
+}
+
+function definedAddress(res: Resolution, values: SymbolValues, name: string): number | undefined {
+  const id = res.byName.get(name);
+  return id === undefined ? undefined : values.globalAddress(res.symbols[id]);
+}
+
+function fileOffsetOf(layout: PeLayout, addr: number): number {
+  for (const p of layout.peSections) {
+    if (addr >= p.sec.addr && addr < p.sec.addr + p.rawSize) return p.sec.offset + (addr - p.sec.addr);
+  }
+  return -1;
+}
+
+function entryAddress(res: Resolution, values: SymbolValues, name: string): number {
+  if (name === '') return 0;
+  const addr = definedAddress(res, values, name);
+  if (addr !== undefined) return addr;
+  throw new LinkError(`entry point must be defined: ${name}`);
+}
