@@ -12,10 +12,19 @@ import { SymPlace, SymType, type Atom, type ObjectFile } from './model.js';
 
 const encoder = new TextEncoder();
 
-/** The name a relocation target contributes to an id: section symbols by their section's name. */
+/**
+ * The name a relocation target contributes to an id: section symbols by
+ * their section's name. COFF objects often have several sections of one
+ * name (`.text`, `.pdata` of COMDAT functions), so there the section's
+ * index is part of it: a reference that switches between two `.text`
+ * sections is a change.
+ */
 function targetName(file: ObjectFile, symIndex: number): string {
   const s = file.symbols[symIndex];
-  if (s.type === SymType.Section) return '\u00a7' + (s.atom >= 0 ? file.atoms[s.atom].name : s.name);
+  if (s.type === SymType.Section) {
+    const name = s.atom >= 0 ? file.atoms[s.atom].name : s.name;
+    return file.format === 'coff' ? `\u00a7${s.atom}:${name}` : '\u00a7' + name;
+  }
   return s.name;
 }
 

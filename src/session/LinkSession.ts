@@ -7,19 +7,22 @@ import { PE_DEFAULTS, coffArchFor, linkPe, type PeLinkOptions } from '../link/pe
 import { isLinkerScript } from '../obj/linkerScript.js';
 import { isSharedObject, readSharedObject } from '../obj/readSharedObject.js';
 import { parseVersionScript } from '../obj/versionScript.js';
-import type { Archive, ArchName, FormatName, ObjectFile, SharedObject } from '../obj/model.js';
+import { SymPlace, type Archive, type ArchName, type FormatName, type ObjectFile, type SharedObject } from '../obj/model.js';
+import type { Arch } from '../link/arch/Arch.js';
+import { chunkDigests } from '../link/buildId.js';
+import type { WorkCounters } from '../link/relocate.js';
 import { BUILD_ID_CHUNK, parseBuildId, type BuildIdStyle } from '../link/buildId.js';
 import { blake2b512 } from '../obj/blake2b.js';
-import { PACKED } from '../link/layout.js';
-import { archFor, link, type LinkResult } from '../link/pipeline.js';
-import type { LinkInput, MemberLoader } from '../link/resolve.js';
+import { PACKED, type PlacementPolicy } from '../link/layout.js';
+import { archFor, link } from '../link/pipeline.js';
+import { SymState, type LinkInput, type MemberLoader, type Resolution } from '../link/resolve.js';
 import { Fallback, archiveIndexHash, planPatch, prepareIndex, type PatchInput, type Write } from './patch.js';
 import { recordGcSignatures } from './gcGate.js';
 import { removedSections } from '../link/gcSections.js';
-import { DEFAULT_SLACK, incrementalPolicy } from './placementPolicy.js';
+import { DEFAULT_SLACK, incrementalPolicy, pePolicy } from './placementPolicy.js';
 import {
   STATE_VERSION, captureState, decodeState, encodeState, hashBytes, imageHash, sameBytes, sameIdentity,
-  type FileIdentityRecord, type InputRecord, type LinkState, type ObjectOrigin,
+  type FileIdentityRecord, type InputRecord, type LinkState, type ObjectOrigin, type StateSource,
 } from './state.js';
 import { SessionImage } from './image.js';
 
@@ -385,7 +388,7 @@ export class LinkSession {
         try {
           const { inputs, positions } = this.patchInputs(work);
           timings.hash = performance.now() - t0;
-          const plan = planPatch(this.state, this.image_, inputs, archFor(this.options.arch), incrementalPolicy(this.slack()), readElfObject, positions);
+          const plan = planPatch(this.state, this.image_, inputs, this.arch(), this.policy(), readObjectOf, positions);
           timings.patch = performance.now() - t0 - timings.hash;
           // All or nothing: the writes land only now that every one of them is known (and every
           // byte they land in has been read).
@@ -405,8 +408,6 @@ export class LinkSession {
         }
       }
     }
-
-    if (this.options.format === 'coff') return this.linkPeImage(work, timings, hadPrior && incremental);
 
     const start = performance.now();
     const { result, origins } = this.fullLink(incremental);
@@ -454,7 +455,15 @@ export class LinkSession {
     return this.last;
   }
 
-  private fullLink(incremental: boolean): { result: LinkResult; origins: Map<ObjectFile, ObjectOrigin> } {
+  private arch(): Arch {
+    return this.options.format === 'coff' ? coffArchFor(this.options.arch) : archFor(this.options.arch);
+  }
+
+  private policy(): PlacementPolicy {
+    return this.options.format === 'coff' ? pePolicy(this.slack()) : incrementalPolicy(this.slack());
+  }
+
+  private fullLink(incremental: boolean): { result: FullLinkResult; origins: Map<ObjectFile, ObjectOrigin> } {
     const origins = new Map<ObjectFile, ObjectOrigin>();
     const inputs: LinkInput[] = [];
     const archiveInput = new Map<Archive, number>();
@@ -467,7 +476,7 @@ export class LinkSession {
       }
       const bytes = this.bytesOf(input);
       if (input.kind === 'object') {
-        input.parsed ??= readElfObject(input.name, bytes);
+        input.parsed ??= readObjectOf(input.name, bytes);
         origins.set(input.parsed as ObjectFile, { input: index, member: '' });
         inputs.push({ kind: 'object', file: input.parsed as ObjectFile });
       } else if (input.kind === 'shared') {
@@ -484,11 +493,12 @@ export class LinkSession {
     }
     const loadMember: MemberLoader = (archive, m) => {
       const member = archive.members[m];
-      const file = readElfObject(`${archive.name}(${member.name})`, member.bytes);
+      const file = readObjectOf(`${archive.name}(${member.name})`, member.bytes);
       origins.set(file, { input: archiveInput.get(archive)!, member: member.name });
       return file;
     };
     this.fullResolutions++;
+    if (this.options.format === 'coff') return { result: this.linkPeImage(inputs, loadMember, incremental), origins };
     const result = link(inputs, loadMember, {
       arch: this.options.arch,
       entry: this.options.entry ?? (this.options.output === 'shared' ? '' : '_start'),
@@ -512,47 +522,31 @@ export class LinkSession {
       relro: this.options.relro ?? true,
       gcSections: this.options.gcSections ?? false,
       startStopGc: this.options.startStopGc ?? true,
-    }, incremental ? incrementalPolicy(this.slack()) : PACKED);
+    }, incremental ? this.policy() : PACKED);
     return { result, origins };
   }
 
-  /**
-   * A PE image: always a full link. Patching PE images in place is not built
-   * yet, so an incremental relink says so as its reason for falling back.
-   */
-  private linkPeImage(work: WorkCount, timings: Record<string, number>, relink: boolean): LinkReport {
-    const start = performance.now();
-    const inputs: LinkInput[] = [];
-    for (const input of this.inputs.values()) {
-      const bytes = this.bytesOf(input);
-      if (input.kind === 'object') {
-        input.parsed ??= readObjectOf(input.name, bytes);
-        inputs.push({ kind: 'object', file: input.parsed as ObjectFile });
-      } else if (input.kind === 'shared') {
-        throw new LinkError(`${input.name}: an ELF shared library cannot be linked into a PE image`);
-      } else {
-        input.parsed ??= readArchive(input.name, bytes, input.readThinMember);
-        inputs.push({ kind: 'archive', archive: input.parsed as Archive, whole: input.whole });
-      }
+  /** A PE image: the full link, and what its state records (no symbol table, GOT or build id). */
+  private linkPeImage(inputs: LinkInput[], loadMember: MemberLoader, incremental: boolean): FullLinkResult {
+    for (const input of inputs) {
+      if (input.kind === 'shared') throw new LinkError(`${input.lib.name}: an ELF shared library cannot be linked into a PE image`);
     }
-    const loadMember: MemberLoader = (archive, m) => readObjectOf(`${archive.name}(${archive.members[m].name})`, archive.members[m].bytes);
-    this.fullResolutions++;
-    const result = linkPe(inputs, loadMember, {
+    const r = linkPe(inputs, loadMember, {
       ...PE_DEFAULTS, ...this.options.pe,
       arch: this.options.arch,
       entry: this.options.entry ?? 'mainCRTStartup',
       undefinedRoots: this.options.undefinedSymbols ?? [],
-    });
-    timings.link = performance.now() - start;
-    work.atomsPlaced = result.layout.sections.reduce((n, s) => n + s.atoms.length, 0);
-    work.atomsWritten = result.counters.atomsWritten;
-    work.relocsApplied = result.counters.relocsApplied;
-    this.image_ = SessionImage.whole(result.image);
-    this.lastWrites = null;
-    this.state = null;
-    const outcome = relink ? 'fell-back-full' : 'full';
-    return this.report(outcome, relink ? 'incremental patching of PE images is not built yet' : null,
-      [{ offset: 0, length: result.image.length }], result.warnings, work, timings);
+    }, incremental ? this.policy() : PACKED);
+    const fileSizes = new Map(r.layout.peSections.map((p) => [p.sec, p.rawSize]));
+    return {
+      res: r.res, plan: r.plan, layout: r.layout, values: r.values, image: r.image, warnings: r.warnings, counters: r.counters,
+      buildIdOffset: -1, buildIdSize: 0, chunkDigests: incremental ? chunkDigests(r.image) : [], gotAddr: 0, got: { slots: [] },
+      tables: {
+        localIndex: r.res.files.map((f) => new Int32Array(f.symbols.length).fill(-1)),
+        globalIndex: new Int32Array(r.res.symbols.length).fill(-1), symtabOff: 0, shoff: 0,
+      },
+      pe: { imageBase: r.layout.imageBase, fileSizes, isAbsolute: (id) => isAbsoluteGlobal(r.res, id) },
+    };
   }
 
   /** A PIE, or an executable that links shared libraries. */
@@ -746,6 +740,14 @@ function kindOf(name: string, bytes: Uint8Array): 'object' | 'archive' | 'shared
     throw new LinkError(`${name}: a linker script is not an input the library reads: expand the inputs it names first (the command line does)`);
   }
   throw new LinkError(`${name}: unknown file type (neither an ELF or COFF object nor an archive)`);
+}
+
+/** What the rest of a link needs of a full link, ELF's or PE's. */
+type FullLinkResult = StateSource & { warnings: string[]; counters: WorkCounters };
+
+function isAbsoluteGlobal(res: Resolution, id: number): boolean {
+  const g = res.symbols[id];
+  return g.state === SymState.Defined && res.files[g.file].symbols[g.sym].atom === SymPlace.Absolute;
 }
 
 /** An object in either format the linker reads; the link refuses the one its output cannot hold. */

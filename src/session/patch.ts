@@ -21,6 +21,8 @@ import {
 } from './state.js';
 import { blake2b512 } from '../obj/blake2b.js';
 import { gcLivenessChange } from './gcGate.js';
+import { peOutputName } from '../link/pe/sections.js';
+import { IMAGE_REL_AMD64, IMAGE_REL_ARM64 } from '../obj/readCoff.js';
 
 /**
  * The incremental patch (DESIGN.md sections 3-5). Given the prior state and
@@ -253,7 +255,9 @@ export function planPatch(
       throw new Fallback(`the sections of ${c.file.name} changed (${parts.join('; ') || 'reordered'})`);
     }
     if (keys.some((k, i) => k !== c.rec.atoms[i].key)) throw new Fallback(`the sections of ${c.file.name} changed order`);
-    const emitted = (i: number) => shouldEmitLocal(c.file.symbols[i], (a) => c.rec.atoms[a].sec >= 0, (a) => c.rec.atoms[a].mergeIn !== undefined);
+    // A PE image has no symbol table: no local symbol is emitted.
+    const emitted = prior.pe ? () => false
+      : (i: number) => shouldEmitLocal(c.file.symbols[i], (a) => c.rec.atoms[a].sec >= 0, (a) => c.rec.atoms[a].mergeIn !== undefined);
     if (!sameBytes(localSymbolHash(c.file, emitted), c.rec.localHash)) {
       throw new Fallback(`the local symbols of ${c.file.name} changed (a static function or variable was added, removed or renamed)`);
     }
@@ -294,7 +298,11 @@ export function planPatch(
       }
       const home = was.mergeIn ? was.mergeSec : was.sec;
       const KIND = SecFlag.Alloc | SecFlag.Write | SecFlag.Exec | SecFlag.TLS | SecFlag.NoBits;
-      if (home !== undefined && home >= 0 && (atom.flags & KIND) !== (prior.sections[home].flags & KIND)) {
+      // A PE output section holds atoms of mixed flags (a merged .bss in .data): its name is what places an atom.
+      if (prior.pe && home !== undefined && home >= 0 && peOutputName(atom.name) !== prior.sections[home].name) {
+        throw new Fallback(`${atom.name} of ${c.file.name} now belongs in output section ${peOutputName(atom.name)}, not ${prior.sections[home].name}`);
+      }
+      if (!prior.pe && home !== undefined && home >= 0 && (atom.flags & KIND) !== (prior.sections[home].flags & KIND)) {
         throw new Fallback(`the flags of ${atom.name} of ${c.file.name} changed (writable, executable, TLS or zero-fill), so it belongs in another output section`);
       }
       if (was.mergeIn) {
@@ -304,6 +312,17 @@ export function planPatch(
       if (was.sec < 0 || sameBytes(id, was.id)) return;
       const sec = prior.sections[was.sec];
       const what = `${atom.name} of ${c.file.name}`;
+      if (prior.pe) {
+        if (atom.kind === AtomKind.Debug && atom.size !== was.size) {
+          throw new Fallback(`${what} changed size (${was.size} to ${atom.size} bytes): a patch does not move debug info in a PE image yet`);
+        }
+        if (PE_TABLE.test(atom.name) && atom.size !== was.size) {
+          throw new Fallback(`${what} changed size (${was.size} to ${atom.size} bytes), and ${sec.name} holds it in a table that must stay gap-free`);
+        }
+        if ((atom.flags & SecFlag.NoBits) === 0 && was.addr + atom.size > sec.addr + sec.fileSize) {
+          throw new Fallback(`${what} now has contents, but its place is in the zero-fill part of ${sec.name}`);
+        }
+      }
       if (!(sec.flags & SecFlag.Alloc)) {
         if (atom.size === was.size) return;
         if (!isMovableDebugSection(sec.name)) {
@@ -363,7 +382,8 @@ export function planPatch(
 
   // Relocate every atom of each changed object and write what differs.
   const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
-  if (changed.length && index.dynamic === undefined) {
+  if (prior.pe) checkBaseRelocs(state, changed, image, globals, arch);
+  if (changed.length && index.dynamic === undefined && !prior.pe) {
     for (const [from, to] of dynamicTableRanges(prior)) image.bytes(from, to - from);
     index.dynamic = readImageTables(prior, image.buffer, arch);
   }
@@ -384,7 +404,9 @@ export function planPatch(
       if (samePlaces && unchangedAtom(c, a, globals, sizes)) return;
       work.atomsPlaced++;
       const sec = state.sections[rec.sec];
-      if (sec.flags & SecFlag.NoBits) return;
+      if (sec.flags & SecFlag.NoBits || atom.flags & SecFlag.NoBits) return;
+      // The exception table is sorted as a whole (patchExceptionTable), not written atom by atom.
+      if (prior.pe && sec.name === '.pdata') return;
       const region = new Uint8Array(rec.slot);
       if (atom.kind === AtomKind.Code) fillTrap(region, arch);
       writeAtom(ctx, region, 0, rec.addr, k, atom, counters);
@@ -396,8 +418,9 @@ export function planPatch(
       const value = gotContents(ctx, [{ file: k, sym, kind, where: `${c.file.name}:(GOT entry for ${name})` }]);
       diffInto(writes, image, fileOffsetOf(state, addr), value);
     }
-    patchSymbols(state, c, ctx, image, writes, globals);
+    if (!prior.pe) patchSymbols(state, c, ctx, image, writes, globals);
   });
+  if (prior.pe) patchExceptionTable(state, changed, (k) => patchContext(state, changed, k, globals, arch, null, sizes), image, writes);
   work.atomsWritten = counters.atomsWritten;
   work.relocsApplied = counters.relocsApplied;
 
@@ -687,6 +710,7 @@ function patchContext(
       const plt = preemptible(g) ? dynamic?.pltEntries.get(s.name) : undefined;
       if (plt !== undefined) return { state: TargetState.Defined, S: plt, A: addend, Z: sizes.get(g) ?? g.size, name: s.name };
       if (g.kind === GlobalKind.UndefWeak) return { state: TargetState.UndefWeak, S: 0, A: addend, Z: 0, name: s.name };
+      if (g.kind === GlobalKind.Synthetic && state.pe && g.value === 0) throw new Fallback(`${owner.rec.name} refers to ${s.name}, which the last link did not define`);
       return { state: TargetState.Defined, S: g.value, A: addend, Z: sizes.get(g) ?? g.size, name: s.name };
     }
     if (s.atom === SymPlace.Absolute) return { state: TargetState.Defined, S: s.value, A: addend, Z: s.size, name: s.name };
@@ -728,6 +752,13 @@ function patchContext(
     },
     tls: state.tls,
     gotBase: state.sections.find((x) => x.name === '.got')?.addr ?? 0,
+    imageBase: state.pe?.imageBase,
+    outputSectionOf: state.pe ? (addr) => {
+      // PE sections are recorded in address order, numbered from 1.
+      let found = -1;
+      for (let i = 0; i < state.sections.length && state.sections[i].addr <= addr; i++) found = i;
+      return found < 0 ? undefined : { index: found + 1, addr: state.sections[found].addr };
+    } : undefined,
   };
 }
 
@@ -1034,4 +1065,144 @@ function finishImageIdentity(state: LinkState, image: ImageView, writes: Write[]
 
 function isLiteralBuildId(state: LinkState): boolean {
   return state.optionsKey.includes('"buildId":"0x');
+}
+
+/** PE sections that are tables walked by the loader or the C runtime: their atoms never change size in a patch. */
+const PE_TABLE = /^\.(idata|pdata|CRT|ctors|dtors|tls)(\$|\.|$)/;
+
+/**
+ * A PE image lists in `.reloc` every place holding a 64-bit address. A
+ * patch rewrites `.reloc` never: the changed objects must have their
+ * base relocations exactly where the image has them (same atoms, same
+ * offsets, atoms not moved). Read from the image's own `.reloc`, so the
+ * state need not record them.
+ */
+function checkBaseRelocs(state: LinkState, changed: Changed[], image: ImageView, globals: ReadonlyMap<string, GlobalRecord>, arch: Arch): void {
+  if (!changed.length) return;
+  const base = state.pe!.imageBase;
+  const reloc = state.sections.find((x) => x.name === '.reloc');
+  const listed = reloc ? decodeBaseRelocs(image.bytes(reloc.offset, reloc.used)) : new Float64Array(0);
+  const addr64 = arch.name === 'x86_64' ? IMAGE_REL_AMD64.ADDR64 : IMAGE_REL_ARM64.ADDR64;
+  for (const c of changed) {
+    const before: number[] = [];
+    const now: number[] = [];
+    c.file.atoms.forEach((atom, a) => {
+      if (!(atom.flags & SecFlag.Alloc)) return;
+      const was = c.rec.atoms[a];
+      if (was.sec >= 0) {
+        const from = was.addr - base;
+        for (let i = lowerBound(listed, from); i < listed.length && listed[i] < from + was.slot; i++) before.push(listed[i]);
+      }
+      const rec = c.atoms[a];
+      if (rec.sec < 0) return;
+      for (const r of atom.relocs) {
+        if (r.type !== addr64) continue;
+        const s = c.file.symbols[r.sym];
+        if (r.sym < c.file.firstGlobal) {
+          if (s.atom === SymPlace.Absolute) continue;
+        } else {
+          const g = globals.get(s.name);
+          if (!g || g.kind === GlobalKind.Absolute || g.kind === GlobalKind.UndefWeak) continue;
+        }
+        now.push(rec.addr + r.offset - base);
+      }
+    });
+    now.sort((x, y) => x - y);
+    if (before.length !== now.length || before.some((v, i) => v !== now[i])) {
+      throw new Fallback(`the places in ${c.file.name} that hold 64-bit addresses changed (${before.length} before, ${now.length} now), and a patch does not rewrite the base relocations`);
+    }
+  }
+}
+
+/** The RVAs `.reloc` lists (IMAGE_REL_BASED_DIR64 entries; ABSOLUTE padding skipped), sorted. */
+function decodeBaseRelocs(bytes: Uint8Array): Float64Array {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: number[] = [];
+  let p = 0;
+  while (p + 8 <= bytes.length) {
+    const page = dv.getUint32(p, true);
+    const size = dv.getUint32(p + 4, true);
+    if (size < 8 || p + size > bytes.length) break;
+    for (let q = p + 8; q + 2 <= p + size; q += 2) {
+      const e = dv.getUint16(q, true);
+      if (e >> 12) out.push(page + (e & 0xfff));
+    }
+    p += size;
+  }
+  return Float64Array.from(out).sort();
+}
+
+function lowerBound(a: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < v) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The exception table of a PE image is one sorted array of RUNTIME_FUNCTION
+ * entries (begin, end, unwind info RVAs), which the full link sorts after
+ * relocating: its atoms are not where the state placed them. A patch takes
+ * the table from the image, drops the entries of functions in the changed
+ * objects (those that begin inside one of their atoms' old slots), adds
+ * the entries their `.pdata` atoms give now, sorts, and writes what
+ * differs: the table a full link of the same entries would write.
+ */
+function patchExceptionTable(state: LinkState, changed: Changed[], ctxOf: (k: number) => RelocContext, image: ImageView, writes: Write[]): void {
+  const si = state.sections.findIndex((x) => x.name === '.pdata');
+  if (si < 0 || !changed.length) return;
+  const sec = state.sections[si];
+  const base = state.pe!.imageBase;
+  const count = Math.floor(sec.used / 12);
+  const old = image.bytes(sec.offset, count * 12);
+  const dv = new DataView(old.buffer, old.byteOffset, old.byteLength);
+  const ranges: Array<[number, number]> = [];
+  for (const c of changed) {
+    c.rec.atoms.forEach((was, a) => {
+      if (was.sec >= 0 && c.file.atoms[a]?.kind === AtomKind.Code) ranges.push([was.addr - base, was.addr - base + was.slot]);
+    });
+  }
+  ranges.sort((x, y) => x[0] - y[0]);
+  const inChanged = (rva: number) => {
+    let lo = 0;
+    let hi = ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (rva < ranges[mid][0]) hi = mid - 1;
+      else if (rva >= ranges[mid][1]) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+  const entries: Array<[number, number, number]> = [];
+  for (let i = 0; i < count; i++) {
+    const begin = dv.getUint32(i * 12, true);
+    if (!inChanged(begin)) entries.push([begin, dv.getUint32(i * 12 + 4, true), dv.getUint32(i * 12 + 8, true)]);
+  }
+  const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
+  changed.forEach((c, k) => {
+    c.file.atoms.forEach((atom, a) => {
+      const rec = c.atoms[a];
+      if (rec.sec !== si || !atom.data) return;
+      const region = new Uint8Array(atom.size);
+      writeAtom(ctxOf(k), region, 0, rec.addr, k, atom, counters);
+      const rv = new DataView(region.buffer);
+      for (let q = 0; q + 12 <= region.length; q += 12) entries.push([rv.getUint32(q, true), rv.getUint32(q + 4, true), rv.getUint32(q + 8, true)]);
+    });
+  });
+  if (entries.length !== count) {
+    throw new Fallback(`the exception table would have ${entries.length} entries instead of ${count}: a function's unwind entry is not where the last link put it`);
+  }
+  entries.sort((x, y) => x[0] - y[0]);
+  const table = new Uint8Array(count * 12);
+  const tv = new DataView(table.buffer);
+  entries.forEach((e, i) => {
+    tv.setUint32(i * 12, e[0], true);
+    tv.setUint32(i * 12 + 4, e[1], true);
+    tv.setUint32(i * 12 + 8, e[2], true);
+  });
+  diffInto(writes, image, sec.offset, table);
 }

@@ -3,6 +3,7 @@ import { atomContentId } from '../obj/contentId.js';
 import { SecFlag, SymPlace, SymType, type ArchName, type ObjectFile } from '../obj/model.js';
 import { BUILD_ID_CHUNK } from '../link/buildId.js';
 import type { TlsTemplate } from '../link/layout.js';
+import type { OutputSection } from '../link/outputSections.js';
 import type { LinkResult } from '../link/pipeline.js';
 import { SymState, type Resolution } from '../link/resolve.js';
 import { GotSlotKind } from '../link/scan.js';
@@ -18,7 +19,7 @@ import { StateError, StateReader, StateWriter } from './stateCodec.js';
  */
 
 export const STATE_MAGIC = 'TSLINKST';
-export const STATE_VERSION = 3;
+export const STATE_VERSION = 4;
 
 export interface AtomRecord {
   /** Section name, `#k` appended for the k-th repeat of a name within the object. */
@@ -71,6 +72,8 @@ export const enum GlobalKind {
   Shared = 4,
   /** Defined here, in a shared library, but preemptible: references go through the PLT or GOT. */
   Preemptible = 5,
+  /** PE images: an absolute symbol, whose value the loader does not relocate (no base relocation). */
+  Absolute = 6,
 }
 
 export interface GlobalRecord {
@@ -93,6 +96,8 @@ export interface SectionRecord {
   offset: number;
   size: number;
   used: number;
+  /** Bytes of the section stored in the file from `offset`: its size, but a PE section's zero-fill tail is not. */
+  fileSize: number;
 }
 
 export interface FreeRange {
@@ -171,6 +176,8 @@ export interface LinkState {
    */
   contested: string;
   tls: TlsTemplate | null;
+  /** A PE image (format 'coff'): its preferred base; null for ELF. */
+  pe: { imageBase: number } | null;
 }
 
 export interface ObjectOrigin {
@@ -310,14 +317,24 @@ export function localPlaceHash(file: ObjectFile): Uint8Array {
 }
 
 /** Records a full link's result as the state for the next link. */
+/** What captureState reads of a link's result: an ELF link's, or a PE link's (which has no symbol table, GOT or build id). */
+export type StateSource = Pick<LinkResult, 'res' | 'plan' | 'layout' | 'values' | 'image' | 'buildIdOffset' | 'buildIdSize' | 'chunkDigests' | 'gotAddr'> & {
+  tables: Pick<LinkResult['tables'], 'localIndex' | 'globalIndex' | 'symtabOff' | 'shoff'>;
+  got: Pick<LinkResult['got'], 'slots'>;
+  /** PE images: the preferred base and each section's bytes in the file. */
+  pe?: { imageBase: number; fileSizes: Map<OutputSection, number>; isAbsolute(id: number): boolean };
+};
+
 export function captureState(
-  r: LinkResult, arch: ArchName, optionsKey: string, inputs: InputRecord[], origins: Map<ObjectFile, ObjectOrigin>,
+  r: StateSource, arch: ArchName, optionsKey: string, inputs: InputRecord[], origins: Map<ObjectFile, ObjectOrigin>,
   inputHash: (file: ObjectFile) => Uint8Array,
 ): LinkState {
   const { res, plan, layout, tables } = r;
   const secIndex = new Map(layout.sections.map((s, i) => [s, i]));
+  // A PE image maps every section, DWARF too: the records say so, so that a patch treats them alike.
   const sections: SectionRecord[] = layout.sections.map((s) => ({
-    name: s.name, flags: s.flags, addr: s.addr, offset: s.offset, size: s.size, used: s.used,
+    name: s.name, flags: r.pe ? s.flags | SecFlag.Alloc : s.flags, addr: s.addr, offset: s.offset, size: s.size, used: s.used,
+    fileSize: r.pe ? r.pe.fileSizes.get(s) ?? 0 : s.flags & SecFlag.NoBits ? 0 : s.size,
   }));
 
   // Each atom's slot: up to the next atom in its section, the last one up to what the section uses.
@@ -382,7 +399,8 @@ export function captureState(
       // What the program uses: an IFUNC's PLT entry rather than its resolver.
       const addr = r.values.programAddress(g);
       if (addr === undefined) return;
-      kind = g.state === SymState.Common ? GlobalKind.Common : res.preemptible?.[id] ? GlobalKind.Preemptible : GlobalKind.Defined;
+      kind = g.state === SymState.Common ? GlobalKind.Common : res.preemptible?.[id] ? GlobalKind.Preemptible
+        : r.pe?.isAbsolute(id) ? GlobalKind.Absolute : GlobalKind.Defined;
       value = addr;
       size = s.size;
       tls = s.type === SymType.TLS;
@@ -413,7 +431,7 @@ export function captureState(
     optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId), imageIdentity: null,
     chunkDigests: r.chunkDigests, buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize,
     symtabOffset: tables.symtabOff, shdrOffset: tables.shoff, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
-    contested: contestedName(res, origins),
+    contested: contestedName(res, origins), pe: r.pe ? { imageBase: r.pe.imageBase } : null,
   };
 }
 
@@ -480,6 +498,7 @@ export function encodeState(s: LinkState): Uint8Array {
     w.num(x.offset);
     w.num(x.size);
     w.num(x.used);
+    w.num(x.fileSize);
   }
   w.u32(s.free.length);
   for (const f of s.free) {
@@ -516,6 +535,8 @@ export function encodeState(s: LinkState): Uint8Array {
     w.num(s.tls.memSize);
     w.num(s.tls.align);
   }
+  w.u8(s.pe ? 1 : 0);
+  if (s.pe) w.num(s.pe.imageBase);
   // The header, then the payload, copied once (the payload can be tens of MB).
   const payload = w.view();
   const out = new StateWriter(48);
@@ -605,7 +626,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
   }
   const sections: SectionRecord[] = [];
   for (let n = r.count(40); n > 0; n--) {
-    sections.push({ name: r.str(), flags: r.u32(), addr: r.num(), offset: r.num(), size: r.num(), used: r.num() });
+    sections.push({ name: r.str(), flags: r.u32(), addr: r.num(), offset: r.num(), size: r.num(), used: r.num(), fileSize: r.num() });
   }
   const free: FreeRange[] = [];
   for (let n = r.count(20); n > 0; n--) free.push({ sec: r.u32(), addr: r.num(), size: r.num() });
@@ -619,10 +640,11 @@ export function decodeState(bytes: Uint8Array): LinkState {
   for (let n = r.count(12); n > 0; n--) got.set(r.str(), r.num());
   const contested = r.str();
   const tls = r.u8() === 1 ? { addr: r.num(), fileSize: r.num(), memSize: r.num(), align: r.num() } : null;
+  const pe = r.u8() === 1 ? { imageBase: r.num() } : null;
   if (!r.done) throw new StateError('the incremental state has trailing bytes');
   const state: LinkState = {
     optionsKey, arch, imageSize, imageHash: imageHashV, imageIdentity, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,
-    inputs, objects, sections, free, islands, globals, got, tls, contested,
+    inputs, objects, sections, free, islands, globals, got, tls, contested, pe,
   };
   checkStateInvariants(state);
   return state;
@@ -669,7 +691,8 @@ export function checkStateInvariants(s: LinkState): void {
     int(x.offset, `${w}'s offset`);
     int(x.size, `${w}'s size`);
     if (int(x.used, `${w}'s used size`) > x.size) bad(`${w} uses more than its size`);
-    if (!(x.flags & SecFlag.NoBits) && x.offset + x.size > size) bad(`${w} lies outside the image`);
+    if (int(x.fileSize, `${w}'s size in the file`) > x.size) bad(`${w} stores more than its size`);
+    if (x.offset + x.fileSize > size) bad(`${w} lies outside the image`);
   });
   /** Checks that [addr, addr + len) lies in section `sec` (addresses of non-allocated sections are offsets in them). */
   const inSection = (sec: number, addr: number, len: number, what: string) => {
@@ -708,7 +731,7 @@ export function checkStateInvariants(s: LinkState): void {
     inSection(atom!.sec, x.addr, 0, `jump island ${i}`);
   });
   s.globals.forEach((g) => {
-    if (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.UndefWeak && g.kind !== GlobalKind.Synthetic && g.kind !== GlobalKind.Common && g.kind !== GlobalKind.Shared && g.kind !== GlobalKind.Preemptible) bad(`${g.name} has kind ${g.kind}`);
+    if (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.UndefWeak && g.kind !== GlobalKind.Synthetic && g.kind !== GlobalKind.Common && g.kind !== GlobalKind.Shared && g.kind !== GlobalKind.Preemptible && g.kind !== GlobalKind.Absolute) bad(`${g.name} has kind ${g.kind}`);
     int(g.value, `the value of ${g.name}`);
     int(g.size, `the size of ${g.name}`);
     if (int(g.symtab, `the .symtab index of ${g.name}`, -1) >= symtabEntries) bad(`the .symtab entry of ${g.name} lies outside .symtab`);
