@@ -63,6 +63,11 @@ export interface FixtureOptions {
   pic?: boolean;
   /** `-g`. Default false. */
   debug?: boolean;
+  /**
+   * 'coff': COFF objects for a PE image (`--target=x86_64-windows-msvc`,
+   * DWARF with -g, as MinGW builds have it). Default 'elf'.
+   */
+  format?: 'elf' | 'coff';
 }
 
 /** The named edits of ACCEPTANCE.md, as `variants` arguments. */
@@ -115,8 +120,9 @@ export function fixtureSourceDir(): string {
 }
 
 export async function buildFixture(opts: FixtureOptions): Promise<FixtureBuild> {
-  const { arch, variants = {}, pic = false, debug = false } = opts;
+  const { arch, variants = {}, pic = false, debug = false, format = 'elf' } = opts;
   if (arch !== 'x86_64' && arch !== 'aarch64') throw new Error(`buildFixture: unsupported arch '${String(arch)}'`);
+  if (format === 'coff' && arch !== 'x86_64') throw new Error('buildFixture: PE builds are x86-64 only');
   const srcDir = fixtureSourceDir();
   const sources = resolveSources(srcDir, variants);
   await checkTools();
@@ -132,15 +138,16 @@ export async function buildFixture(opts: FixtureOptions): Promise<FixtureBuild> 
   ]);
 
   const flags = [
-    `--target=${arch}-linux-gnu`,
+    format === 'coff' ? `--target=${arch}-windows-msvc` : `--target=${arch}-linux-gnu`,
     '-O1',
     '-ffreestanding',
     '-fno-builtin',
     '-nostdlib',
     '-ffunction-sections',
     '-fdata-sections',
-    pic ? '-fpie' : '-fno-pic',
-    ...(debug ? ['-g'] : []),
+    // COFF objects carry a timestamp unless told not to (it is for link.exe's incremental mode).
+    ...(format === 'coff' ? ['-mno-incremental-linker-compatible'] : [pic ? '-fpie' : '-fno-pic']),
+    ...(debug ? (format === 'coff' ? ['-gdwarf'] : ['-g']) : []),
     `-fdebug-prefix-map=${stageRoot}=`,
     `-fdebug-prefix-map=${srcDir}=fixture`,
   ];

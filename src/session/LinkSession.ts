@@ -537,7 +537,7 @@ export class LinkSession {
       entry: this.options.entry ?? 'mainCRTStartup',
       undefinedRoots: this.options.undefinedSymbols ?? [],
     }, incremental ? this.policy() : PACKED);
-    const fileSizes = new Map(r.layout.peSections.map((p) => [p.sec, p.rawSize]));
+    const fileSizes = new Map(r.layout.peSections.map((p) => [p.sec, Math.min(p.rawSize, p.sec.size)]));
     return {
       res: r.res, plan: r.plan, layout: r.layout, values: r.values, image: r.image, warnings: r.warnings, counters: r.counters,
       buildIdOffset: -1, buildIdSize: 0, chunkDigests: incremental ? chunkDigests(r.image) : [], gotAddr: 0, got: { slots: [] },

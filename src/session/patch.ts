@@ -22,6 +22,7 @@ import {
 import { blake2b512 } from '../obj/blake2b.js';
 import { gcLivenessChange } from './gcGate.js';
 import { peOutputName } from '../link/pe/sections.js';
+import { DOS_AND_PE_HEADERS } from '../link/pe/layout.js';
 import { IMAGE_REL_AMD64, IMAGE_REL_ARM64 } from '../obj/readCoff.js';
 
 /**
@@ -314,7 +315,11 @@ export function planPatch(
       const what = `${atom.name} of ${c.file.name}`;
       if (prior.pe) {
         if (atom.kind === AtomKind.Debug && atom.size !== was.size) {
-          throw new Fallback(`${what} changed size (${was.size} to ${atom.size} bytes): a patch does not move debug info in a PE image yet`);
+          if (!isMovableDebugSection(sec.name)) {
+            throw new Fallback(`${what} changed size (${was.size} to ${atom.size} bytes), and ${sec.name} is searched in order, so it cannot have gaps`);
+          }
+          debugMoves.push({ c, a });
+          return;
         }
         if (PE_TABLE.test(atom.name) && atom.size !== was.size) {
           throw new Fallback(`${what} changed size (${was.size} to ${atom.size} bytes), and ${sec.name} holds it in a table that must stay gap-free`);
@@ -355,6 +360,13 @@ export function planPatch(
   for (const { c, a } of remerges) remergeAtom(state, c, a, writes, image, appended);
   // Non-allocated sections that grew into their headroom: their headers say how much they use.
   state.sections.forEach((sec, i) => {
+    // A PE image's DWARF sections: the section header's VirtualSize says how much is used.
+    if (prior.pe && sec.name.startsWith('.debug_') && sec.used !== prior.sections[i].used) {
+      const size = new Uint8Array(4);
+      new DataView(size.buffer).setUint32(0, sec.used, true);
+      diffInto(writes, image, PE_SECTION_TABLE + i * 40 + 8, size);
+      return;
+    }
     if (sec.flags & SecFlag.Alloc || sec.used === prior.sections[i].used) return;
     const size = new Uint8Array(8);
     new DataView(size.buffer).setBigUint64(0, BigInt(sec.used), true);
@@ -608,7 +620,9 @@ function moveDebugAtom(state: LinkState, c: Changed, a: number, writes: Write[],
   const addr = allocate(state, rec.sec, atom.size, atom.align);
   if (addr === undefined) throw new Fallback(`no room left in ${sec.name} for ${atom.name} of ${c.file.name} (${atom.size} bytes)`);
   const oldSize = c.rec.atoms[a].size;
-  if (sec.name === '.debug_info') diffInto(writes, image, sec.offset + rec.addr, paddingUnit(image, sec.offset + rec.addr, oldSize));
+  // Non-allocated sections' atoms are placed at offsets in the section; a PE image's at addresses.
+  const at = sec.offset + rec.addr - (sec.flags & SecFlag.Alloc ? sec.addr : 0);
+  if (sec.name === '.debug_info') diffInto(writes, image, at, paddingUnit(image, at, oldSize));
   rec.addr = addr;
   rec.slot = atom.size;
 }
@@ -1066,6 +1080,9 @@ function finishImageIdentity(state: LinkState, image: ImageView, writes: Write[]
 function isLiteralBuildId(state: LinkState): boolean {
   return state.optionsKey.includes('"buildId":"0x');
 }
+
+/** Where a PE image's section table starts (link/pe/layout.ts: the DOS stub, "PE\0\0", the file and optional headers). */
+const PE_SECTION_TABLE = DOS_AND_PE_HEADERS;
 
 /** PE sections that are tables walked by the loader or the C runtime: their atoms never change size in a patch. */
 const PE_TABLE = /^\.(idata|pdata|CRT|ctors|dtors|tls)(\$|\.|$)/;

@@ -75,13 +75,14 @@ export function incrementalPolicy(o: SlackOptions): PlacementPolicy {
  * (`.idata$N`), the exception table (`.pdata`), the CRT's initializer and
  * TLS callback tables (`.CRT$X*`), MinGW's constructor lists, the TLS
  * template, the base relocations (the linker's own atoms there too). DWARF
- * sections get no headroom: a patch does not move debug info in a PE image.
+ * sections get headroom as in ELF; a PE section header's VirtualSize says
+ * how much of a DWARF section is used (link/pe/layout.ts).
  */
 export function pePolicy(o: SlackOptions): PlacementPolicy {
   const base = incrementalPolicy(o);
   const fixedName = (name: string) => /^\.(idata|pdata|CRT|ctors|dtors|tls|reloc)(\$|\.|$)/.test(name);
   return {
     slackAfter: (atom) => (fixedName(atom.name) ? 0 : base.slackAfter(atom)),
-    headroom: (sec, used) => (!(sec.flags & SecFlag.Alloc) || /^\.(pdata|reloc|tls)$/.test(sec.name) ? 0 : base.headroom(sec, used)),
+    headroom: (sec, used) => (/^\.(pdata|reloc|tls)$/.test(sec.name) ? 0 : base.headroom(sec, used)),
   };
 }

@@ -188,8 +188,9 @@ export class LiveOutput {
     readonly arch: Arch,
     readonly file: string,
     inputs: readonly InputFile[],
+    extra: Partial<SessionOptions> = {},
   ) {
-    this.session = new LinkSession(sessionOptions(arch));
+    this.session = new LinkSession(sessionOptions(arch, extra));
     this.ids = addInputs(this.session, inputs);
   }
 

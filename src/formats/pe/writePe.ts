@@ -131,7 +131,8 @@ export function writePeHeaders(image: Uint8Array, layout: PeLayout, o: PeHeaderO
       if (name.length > 8) throw new LinkError(`too many long section names for the string table (at '${s.sec.name}')`);
     }
     for (let i = 0; i < name.length; i++) image[p + i] = name.charCodeAt(i);
-    dv.setUint32(p + 8, s.sec.size, true); // VirtualSize
+    // VirtualSize; a DWARF section's says what is used (a patch grows it into its headroom and updates it).
+    dv.setUint32(p + 8, s.sec.name.startsWith('.debug_') ? s.sec.used : s.sec.size, true);
     dv.setUint32(p + 12, s.sec.addr - layout.imageBase, true);
     dv.setUint32(p + 16, s.rawSize, true);
     dv.setUint32(p + 20, s.rawSize ? s.sec.offset : 0, true);
