@@ -18,6 +18,9 @@ command -v llvm-readelf >/dev/null && command -v llvm-ar >/dev/null || need+=(ll
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 [ -d /usr/aarch64-linux-gnu/lib ] || need+=(libc6-dev-arm64-cross gcc-aarch64-linux-gnu)
 command -v aarch64-linux-gnu-g++ >/dev/null && [ -d /usr/aarch64-linux-gnu/include/c++ ] || need+=(g++-aarch64-linux-gnu)
+command -v wine >/dev/null || need+=(wine wine64)
+[ -f /usr/x86_64-w64-mingw32/lib/libmsvcrt.a ] || need+=(mingw-w64-x86-64-dev)
+ls /usr/lib/gcc/x86_64-w64-mingw32/*-win32/libstdc++.a >/dev/null 2>&1 || need+=(g++-mingw-w64-x86-64-win32)
 installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
 host=$(dpkg --print-architecture)
 for pkg in liblua5.4-dev libsqlite3-dev zlib1g-dev; do

@@ -115,6 +115,8 @@ export function resolveSymbols(
   loadMember: MemberLoader,
   linkerDefined: (name: string) => boolean,
   roots: readonly string[] = [],
+  /** Names the linker defines before any input is read: no archive member is loaded for them (lld's MinGW lists). */
+  predefined: readonly string[] = [],
 ): Resolution {
   const res: Resolution = {
     files: [], discarded: [], globalIds: [], symbols: [], byName: new Map(), archives: [],
@@ -264,6 +266,7 @@ export function resolveSymbols(
     }
   };
 
+  for (const name of predefined) res.symbols[intern(name)].state = SymState.Synthetic;
   for (const name of roots) res.symbols[intern(name)].weak = false;
 
   for (const input of inputs) {

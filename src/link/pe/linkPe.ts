@@ -87,6 +87,13 @@ const LINKER_DEFINED = new Set([
   '__CTOR_LIST__', '__DTOR_LIST__', '__data_start__', '__data_end__', '__bss_start__', '__bss_end__',
 ]);
 
+/**
+ * Defined before any input is read, as lld does: libgcc's `_ctors.o` also
+ * defines the constructor lists (for GNU ld scripts that do not), and must
+ * not be loaded for them.
+ */
+const PREDEFINED = ['__ImageBase', '__CTOR_LIST__', '__DTOR_LIST__', '__RUNTIME_PSEUDO_RELOC_LIST__', '__RUNTIME_PSEUDO_RELOC_LIST_END__'];
+
 export function isPeLinkerDefined(name: string): boolean {
   return LINKER_DEFINED.has(name);
 }
@@ -107,7 +114,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
 
   // Which definition each name binds to; which archive members (import stubs among them) are pulled in.
   const roots = [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots];
-  const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots);
+  const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots, PREDEFINED);
   checkUndefined(res);
 
   // Output sections by PE's rules. CodeView (`.debug$S`, `.debug$T`) belongs in a PDB, which tslink does not write.
@@ -264,13 +271,21 @@ interface ConstructorLists { ctors: number; dtors: number }
 function addConstructorLists(plan: SectionPlan, res: Resolution): ConstructorLists {
   const lists: ConstructorLists = { ctors: -1, dtors: -1 };
   for (const kind of ['ctors', 'dtors'] as const) {
-    const id = res.byName.get(kind === 'ctors' ? '__CTOR_LIST__' : '__DTOR_LIST__');
-    if (id === undefined || res.symbols[id].state !== SymState.Synthetic) continue;
+    const name = kind === 'ctors' ? '__CTOR_LIST__' : '__DTOR_LIST__';
+    const id = res.byName.get(name);
+    if (id === undefined || res.symbols[id].state !== SymState.Synthetic || !isReferenced(res, name)) continue;
     const minusOne = new Uint8Array(8).fill(0xff);
     lists[kind] = addPinned(plan, { name: `.${kind}`, size: 8, align: 8, data: minusOne }, `.${kind}`, -1);
     addPinned(plan, { name: `.${kind}`, size: 8, align: 8 }, `.${kind}\uffff`, 1);
   }
   return lists;
+}
+
+function isReferenced(res: Resolution, name: string): boolean {
+  return res.files.some((f) => {
+    for (let i = f.firstGlobal; i < f.symbols.length; i++) if (f.symbols[i].name === name && f.symbols[i].atom === SymPlace.Undefined) return true;
+    return false;
+  });
 }
 
 function linkerSymbolValues(res: Resolution, plan: SectionPlan, layout: PeLayout, ctors: ConstructorLists): Map<string, number> {
