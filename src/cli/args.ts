@@ -1,5 +1,6 @@
 import { LinkError } from '../obj/LinkError.js';
 import type { ArchName } from '../obj/model.js';
+import { PE_EMULATIONS, isMingwOption, parseLinkArgs, parseMingwArgs } from './peArgs.js';
 
 /**
  * The GNU ld command line, as compiler drivers pass it. Options that do not
@@ -11,8 +12,41 @@ export type InputArg =
   | { kind: 'file'; path: string; wholeArchive: boolean; staticOnly: boolean; asNeeded: boolean }
   | { kind: 'library'; name: string; wholeArchive: boolean; staticOnly: boolean; asNeeded: boolean };
 
+/**
+ * A PE image's settings from the MinGW or lld-link command line (the
+ * session's `pe` options); what is not given takes lld's defaults.
+ */
+export interface PeCliSettings {
+  /** 3 console, 2 windows (GUI), 1 native, 10 EFI application, ... */
+  subsystem?: number;
+  imageBase?: number;
+  dynamicBase?: boolean;
+  highEntropyVa?: boolean;
+  nxCompat?: boolean;
+  terminalServerAware?: boolean;
+  stripDebug?: boolean;
+  stackReserve?: number;
+  stackCommit?: number;
+  heapReserve?: number;
+  heapCommit?: number;
+  osVersion?: [number, number];
+  subsystemVersion?: [number, number];
+}
+
 export interface CliOptions {
+  /**
+   * Which command line it was: GNU ld's for ELF, MinGW's GNU ld for PE
+   * (`-m i386pep`), or lld-link's (`tslink-link`, `-flavor link`). It decides
+   * how libraries and inputs are searched.
+   */
+  style: 'gnu' | 'mingw' | 'link';
+  /** The output format; undefined: told by the first input that says (an ELF or a COFF object). */
+  format: 'elf' | 'coff' | undefined;
+  /** PE settings (MinGW and lld-link command lines). */
+  pe: PeCliSettings;
   output: string;
+  /** Was the output named (-o, /out:)? */
+  outputGiven: boolean;
   /** -e; undefined: _start for an executable, none for a shared library. */
   entry: string | undefined;
   inputs: InputArg[];
@@ -85,8 +119,39 @@ const HARMLESS_FLAGS = new Set([
 /** Options with one argument that are harmless here. */
 const HARMLESS_WITH_ARG = new Set(['-plugin-opt', '--sysroot']);
 
+/**
+ * The command line, whichever it is: `-flavor link` (lld-link's) or
+ * `-flavor gnu` first, as lld takes them; GNU ld's with a PE emulation
+ * (`-m i386pep`, MinGW's); else GNU ld's for ELF.
+ */
 export function parseArgs(argv: readonly string[]): CliOptions {
-  const o: CliOptions = {
+  if (argv[0] === '-flavor' || argv[0] === '--flavor') {
+    const flavor = argv[1];
+    if (flavor === 'link') return parseLinkArgs(argv.slice(2));
+    if (flavor === 'gnu') return parseArgs(argv.slice(2));
+    if (flavor === undefined) throw new LinkError(`${argv[0]}: missing argument (link or gnu)`);
+    throw new LinkError(`unknown flavor '${flavor}': tslink has the gnu (GNU ld, MinGW) and link (lld-link) command lines`);
+  }
+  const emulation = lastEmulation(argv);
+  if (emulation !== undefined && emulation in PE_EMULATIONS) return parseMingwArgs(argv);
+  return parseElfArgs(argv);
+}
+
+/** The value of the last -m (`-m X` or `-mX`), if any. */
+function lastEmulation(argv: readonly string[]): string | undefined {
+  let m: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '-m' && i + 1 < argv.length) m = argv[++i];
+    else if (argv[i].startsWith('-m') && argv[i].length > 2 && argv[i].slice(2) in PE_EMULATIONS) m = argv[i].slice(2);
+    else if (argv[i].startsWith('-m') && argv[i].length > 2 && argv[i].slice(2) in EMULATIONS) m = argv[i].slice(2);
+  }
+  return m;
+}
+
+/** Every option at its default (the ELF command line's). */
+export function defaultOptions(): CliOptions {
+  return {
+    style: 'gnu', format: undefined, pe: {}, outputGiven: false,
     output: 'a.out', entry: undefined, inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
     undefinedSymbols: [], help: false, version: false, verbose: false, fatalWarnings: false, warnings: [],
     incremental: false, incrementalState: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
@@ -94,6 +159,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     hashStyle: 'both', exportDynamic: false, gcSections: false, printGcSections: false, startStopGc: true,
     shared: false, soname: undefined, symbolic: 'none', versionScript: undefined, watch: false,
   };
+}
+
+function parseElfArgs(argv: readonly string[]): CliOptions {
+  const o = defaultOptions();
   let whole = false;
   let staticOnly = false;
   let asNeeded = false;
@@ -126,7 +195,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (a === '--fatal-warnings') { o.fatalWarnings = true; continue; }
     if (a === '--no-fatal-warnings') { o.fatalWarnings = false; continue; }
     if (a.startsWith('@')) throw new LinkError(`response files are not supported yet: ${a}`);
-    if ((v = long(['--output'])) !== undefined || (v = short('-o')) !== undefined) { o.output = v; continue; }
+    if ((v = long(['--output'])) !== undefined || (v = short('-o')) !== undefined) { o.output = v; o.outputGiven = true; continue; }
     if ((v = long(['--entry'])) !== undefined || (v = short('-e')) !== undefined) { o.entry = v; continue; }
     if ((v = long(['--library-path'])) !== undefined || (v = short('-L')) !== undefined) { o.libraryPaths.push(v); continue; }
     if ((v = long(['--library'])) !== undefined || (v = short('-l')) !== undefined) {
@@ -138,6 +207,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       const arch = EMULATIONS[v];
       if (!arch) throw new LinkError(`unknown emulation: ${v}`);
       o.arch = arch;
+      o.format = 'elf';
       continue;
     }
     if (a.startsWith('--build-id=')) { o.buildId = a.slice('--build-id='.length); continue; }
@@ -206,24 +276,31 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if ((v = long(['--incremental-state'])) !== undefined) { o.incrementalState = v; continue; }
     if ((v = long(['--code-slack'])) !== undefined) { o.codeSlackPct = percent('--code-slack', v); continue; }
     if ((v = long(['--data-slack'])) !== undefined) { o.dataSlackPct = percent('--data-slack', v); continue; }
-    if (a.startsWith('-') && a !== '-') throw new LinkError(`unknown argument '${a}'`);
+    if (a.startsWith('-') && a !== '-') {
+      if (isMingwOption(a)) throw new LinkError(`unknown argument '${a}' (a PE option: give -m i386pep first to link a PE image)`);
+      throw new LinkError(`unknown argument '${a}'`);
+    }
     o.inputs.push({ kind: 'file', path: a, wholeArchive: whole, staticOnly, asNeeded });
   }
   return o;
 }
 
-function percent(flag: string, v: string): number {
+export function percent(flag: string, v: string): number {
   const n = Number(v.replace(/%$/, ''));
   if (!/^\d+(\.\d+)?%?$/.test(v) || !(n >= 0 && n <= 1000)) throw new LinkError(`${flag}: expected a percentage from 0 to 1000, got '${v}'`);
   return n;
 }
 
 export const HELP = `Usage: tslink [options] file...
+       tslink -m i386pep [options] file...      (PE, MinGW's GNU ld command line)
+       tslink -flavor link [options] file...    (PE, lld-link's command line; also tslink-link)
 
 tslink links ELF relocatable objects, static archives and shared libraries
 (x86-64, AArch64) into executables (static, dynamic, position-independent)
-and shared libraries.
-It accepts the GNU ld options compiler drivers pass.
+and shared libraries, and COFF objects and static and import libraries
+(x86-64) into PE executables.
+It accepts the GNU ld options compiler drivers pass. Without -m, the first
+object decides the format: COFF inputs make a PE executable.
 
 Options:
   -o FILE, --output=FILE     Write the output to FILE (default a.out)
@@ -275,6 +352,40 @@ Incremental linking:
                              file changes, printing each outcome and its time
   --explain                  Print what the link did (full, patched, or
                              fell-back-full and why) and its time per phase
+
+PE executables, MinGW's command line (-m i386pep; what clang and gcc
+targeting x86_64-w64-mingw32 pass):
+  -m i386pep                 x86-64 PE (arm64pe, i386pe: not supported, an error)
+  -o FILE                    The image (default a.exe)
+  -e SYM, --entry=SYM        Entry point (default mainCRTStartup,
+                             WinMainCRTStartup with --subsystem windows)
+  -L DIR                     Add DIR to the library search path
+  -l NAME                    In each -L directory: libNAME.dll.a, NAME.dll.a,
+                             libNAME.a, NAME.lib (after -Bstatic: libNAME.a,
+                             NAME.lib), as lld; -l:FILE for FILE
+  -Bstatic, -Bdynamic        See -l (-static is -Bstatic)
+  --whole-archive, --no-whole-archive, --push-state, --pop-state
+  -u SYM                     Treat SYM as referenced
+  --subsystem NAME[:X[.Y]]   console (default), windows, native, efi_application, ...
+  --major-os-version N, --minor-os-version N,
+  --major-subsystem-version N, --minor-subsystem-version N
+                             The versions in the header (default 6.0)
+  --image-base ADDR          Preferred load address (default 0x140000000)
+  --[disable-]dynamicbase, --[disable-]high-entropy-va, --[disable-]nxcompat,
+  --[disable-]tsaware        DLL characteristics (default: all on)
+  --stack RESERVE[,COMMIT], --heap RESERVE[,COMMIT]
+  -s, --strip-all, -S, --strip-debug   Leave out DWARF debug sections
+  --enable-auto-import, --disable-auto-import, --enable-runtime-pseudo-reloc,
+  --disable-runtime-pseudo-reloc    Accepted; auto-import itself is not built yet
+                             (a reference that needs it is an error saying so)
+  --insert-timestamp, --no-insert-timestamp   Accepted; the timestamp is always 0
+  --no-seh, --large-address-aware   Accepted (no effect on x86-64, as in lld)
+  Not supported yet (an error says so): -shared/--dll (PE DLLs), --gc-sections,
+  --icf=all, --out-implib, --Map, --pdb, --file-alignment, --section-alignment,
+  --disable-reloc-section, .def files.
+  The incremental options below apply too (PE images are relinked in full for now).
+
+PE executables, lld-link's command line: run tslink-link /? for its options.
 
 Commands:
   tslink demo                Build the bundled fixture, link it, edit it,

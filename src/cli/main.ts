@@ -5,6 +5,7 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { LinkError } from '../obj/LinkError.js';
 import { elfMachineToArch, isElf } from '../obj/readElf.js';
+import { coffMachineToArch, isCoff } from '../obj/readCoff.js';
 import { isArchive, readArchive } from '../obj/archive.js';
 import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
 import { isSharedObject } from '../obj/readSharedObject.js';
@@ -12,6 +13,7 @@ import type { ArchName } from '../obj/model.js';
 import { LinkSession, type InputId, type LinkReport } from '../session/LinkSession.js';
 import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
+import { LINK_HELP, libFileName } from './peArgs.js';
 
 
 /** Runs the command line; returns the exit status. Never throws. */
@@ -23,11 +25,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const opts = parseArgs(argv);
     if (opts.help) {
-      process.stdout.write(HELP);
+      process.stdout.write(opts.style === 'link' ? LINK_HELP : HELP);
       return 0;
     }
     if (opts.version || opts.verbose) {
-      process.stdout.write(`tslink ${VERSION} (compatible with GNU linkers)\n`);
+      process.stdout.write(`tslink ${VERSION} (compatible with ${opts.style === 'link' ? 'lld-link' : 'GNU linkers'})\n`);
       if (opts.version || opts.inputs.length === 0) return 0;
     }
     return await runLink(opts);
@@ -61,15 +63,42 @@ function systemMessage(code: string): string {
 function runLink(opts: CliOptions): number | Promise<number> {
   if (opts.inputs.length === 0) throw new LinkError('no input files');
   const tInputs = performance.now();
-  const files: InputFile[] = [];
-  for (const input of opts.inputs) expandInput(input, findInput(input, opts.libraryPaths), opts.libraryPaths, files, 0);
-  const arch = opts.arch ?? guessArch(files);
+  // Without -m (or a PE command line), the first ELF or COFF object says which format this is.
+  const peeked = new Map<InputArg, InputFile>();
+  const format = opts.format ?? detectFormat(opts, peeked);
+  const search: SearchStyle = opts.style === 'link' ? 'link' : format === 'coff' ? 'mingw' : 'elf';
+  let files: InputFile[] = [];
+  for (const input of opts.inputs) {
+    expandInput(input, findInput(input, opts.libraryPaths, search), opts.libraryPaths, files, 0, [], peeked.get(input), search);
+  }
+  if (format === 'coff') {
+    checkNoElfOptions(opts);
+    if (!opts.outputGiven && opts.style === 'gnu') opts.output = 'a.exe';
+    // lld-link reads a file once, however often it is named (MinGW drivers name libraries twice).
+    const seen = new Set<string>();
+    files = files.filter((f) => {
+      const key = `${f.identity.dev}:${f.identity.ino}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+  if (format === 'elf') {
+    const coff = files.find((f) => !isElf(f.head) && !isArchive(f.head) && f.bytes && isCoff(f.bytes));
+    if (coff) throw new LinkError(`${coff.path}: a COFF object cannot be linked into an ELF output (to link a PE image, give -m i386pep)`);
+  }
+  const arch = opts.arch ?? guessArch(files, format);
 
-  if (opts.staticLink) {
+  if (opts.staticLink && format === 'elf') {
     const shared = files.find((f) => isSharedObject(f.head));
     if (shared) throw new LinkError(`attempted static link of dynamic object ${shared.path}`);
   }
-  const session = new LinkSession({
+  const session = format === 'coff' ? new LinkSession({
+    format: 'coff', arch, output: 'exe', entry: opts.entry, outputName: opts.output.split('/').pop(),
+    undefinedSymbols: opts.undefinedSymbols, incremental: opts.incremental, codeSlackPct: opts.codeSlackPct, dataSlackPct: opts.dataSlackPct,
+    gcSections: opts.gcSections,
+    pe: opts.pe as NonNullable<ConstructorParameters<typeof LinkSession>[0]['pe']>,
+  }) : new LinkSession({
     format: 'elf', arch, output: opts.shared ? 'shared' : 'exe', entry: opts.entry, soname: opts.soname, symbolic: opts.symbolic,
     versionScript: opts.versionScript ? { name: opts.versionScript, text: new TextDecoder().decode(readInput(opts.versionScript)) } : undefined,
     outputName: opts.output.split('/').pop(), buildId: opts.buildId, undefinedSymbols: opts.undefinedSymbols,
@@ -100,8 +129,9 @@ function runLink(opts: CliOptions): number | Promise<number> {
         identity: opts.incremental && !isThin(f.head) ? f.identity : undefined,
       }));
     const report = session.link();
-    if (opts.fatalWarnings && report.warnings.length) throw new LinkError(report.warnings.join('\n'));
-    for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
+    const warnings = [...opts.warnings, ...report.warnings];
+    if (opts.fatalWarnings && warnings.length) throw new LinkError(warnings.join('\n'));
+    for (const w of warnings) process.stderr.write(`tslink: warning: ${w}\n`);
     // As lld prints them: on standard output, without a prefix.
     for (const line of report.removedSections) process.stdout.write(`${line}\n`);
     const tWrite = performance.now();
@@ -296,8 +326,11 @@ function isThin(head: Uint8Array): boolean {
  * Adds an input, or, when it is a linker script naming other inputs (as
  * Debian's libc.so and libm.a are), the inputs it names, in its place.
  */
-function expandInput(input: InputArg, path: string, libraryPaths: readonly string[], files: InputFile[], depth: number, open: string[] = []): void {
-  const file = peekInput(input, path);
+function expandInput(
+  input: InputArg, path: string, libraryPaths: readonly string[], files: InputFile[], depth: number, open: string[] = [],
+  peeked?: InputFile, search: SearchStyle = 'elf',
+): void {
+  const file = peeked ?? peekInput(input, path);
   const bytes = file.bytes;
   if (!bytes || !isLinkerScript(bytes)) {
     if (files.length >= 100_000) throw new LinkError(`${path}: linker scripts name more than 100000 inputs`);
@@ -313,14 +346,15 @@ function expandInput(input: InputArg, path: string, libraryPaths: readonly strin
     const asNeeded = input.asNeeded || item.asNeeded;
     if (item.isLibrary) {
       const lib: InputArg = { kind: 'library', name: item.path, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded };
-      expandInput(lib, findInput(lib, dirs), libraryPaths, files, depth + 1, open);
+      expandInput(lib, findInput(lib, dirs, search), libraryPaths, files, depth + 1, open, undefined, search);
       continue;
     }
     // A relative name is looked up beside the script first, as GNU ld does for sysroot-less scripts.
     const candidates = item.path.startsWith('/') ? [item.path] : [join(dirname(path), item.path), item.path, ...dirs.map((d) => join(d, item.path))];
     const found = candidates.find((c) => existsSync(c));
     if (!found) throw new LinkError(`${path}: cannot find ${item.path}, named by this linker script`);
-    expandInput({ kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded }, found, libraryPaths, files, depth + 1, open);
+    const named: InputArg = { kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded };
+    expandInput(named, found, libraryPaths, files, depth + 1, open, undefined, search);
   }
 }
 
@@ -335,41 +369,128 @@ function readInput(path: string): Uint8Array {
 }
 
 /**
- * -lNAME: in each -L directory in order, libNAME.so then libNAME.a (only
- * libNAME.a after -Bstatic), as GNU ld and lld search; -l:FILE: FILE.
+ * How names are looked up: GNU ld's (ELF), lld's MinGW driver's, or
+ * lld-link's (inputs and /defaultlib in the current directory, then the
+ * /libpath directories).
  */
-function findInput(input: InputArg, libraryPaths: readonly string[]): string {
+type SearchStyle = 'elf' | 'mingw' | 'link';
+
+/**
+ * -lNAME (ELF): in each -L directory in order, libNAME.so then libNAME.a
+ * (only libNAME.a after -Bstatic), as GNU ld and lld search; -l:FILE: FILE.
+ * MinGW: libNAME.dll.a, NAME.dll.a, libNAME.a, NAME.lib, then libNAME.dll
+ * and NAME.dll (lld's searchLibrary; the .dll.a and .dll names not after
+ * -Bstatic). lld-link: see findLinkFile.
+ */
+function findInput(input: InputArg, libraryPaths: readonly string[], search: SearchStyle = 'elf'): string {
+  if (search === 'link') {
+    if (input.kind === 'file') return findLinkFile(input.path, libraryPaths, true);
+    const file = libFileName(input.name);
+    const found = findLinkFile(file, libraryPaths, false);
+    if (!existsSync(found)) throw new LinkError(`unable to find library /defaultlib:${input.name} (${file} is not in the current directory nor a /libpath directory)`);
+    return found;
+  }
   if (input.kind === 'file') return input.path;
-  const names = input.name.startsWith(':') ? [input.name.slice(1)]
-    : input.staticOnly ? [`lib${input.name}.a`] : [`lib${input.name}.so`, `lib${input.name}.a`];
+  const n = input.name;
+  const names = n.startsWith(':') ? [n.slice(1)]
+    : search === 'mingw'
+      ? (input.staticOnly ? [`lib${n}.a`, `${n}.lib`] : [`lib${n}.dll.a`, `${n}.dll.a`, `lib${n}.a`, `${n}.lib`, `lib${n}.dll`, `${n}.dll`])
+      : input.staticOnly ? [`lib${n}.a`] : [`lib${n}.so`, `lib${n}.a`];
   for (const dir of libraryPaths) {
-    for (const n of names) {
-      const p = join(dir, n);
-      if (existsSync(p)) return p;
+    for (const name of names) {
+      const p = join(dir, name);
+      if (!existsSync(p)) continue;
+      if (search === 'mingw' && /\.dll$/i.test(name)) {
+        throw new LinkError(`-l${n}: found ${p}: linking against a DLL itself is not supported, only through its import library (lib${n}.dll.a or lib${n}.a)`);
+      }
+      return p;
     }
   }
-  throw new LinkError(`unable to find library -l${input.name}`);
+  throw new LinkError(`unable to find library -l${n}`);
 }
 
-/** Without -m, the first ELF input (or archive member) decides the architecture. */
-function guessArch(files: InputFile[]): ArchName {
+/**
+ * lld-link's findFile: an absolute path as it is; else the name in the
+ * current directory, then in each /libpath directory, and for an input
+ * whose name has no `.`, NAME.obj too. Not found: the name as given (the
+ * open reports it).
+ */
+function findLinkFile(name: string, libraryPaths: readonly string[], addObj: boolean): string {
+  if (name.startsWith('/')) return name;
+  const obj = addObj && !name.includes('.');
+  for (const dir of ['', ...libraryPaths]) {
+    const p = dir ? join(dir, name) : name;
+    if (existsSync(p)) return p;
+    if (obj && existsSync(`${p}.obj`)) return `${p}.obj`;
+  }
+  return obj ? `${name}.obj` : name;
+}
+
+/**
+ * The GNU command line without -m: the first input file that is an ELF or
+ * a COFF object, or an archive whose first member is one, tells the format
+ * (ELF when none does). The files looked at are kept in `peeked` for the link.
+ */
+function detectFormat(opts: CliOptions, peeked: Map<InputArg, InputFile>): 'elf' | 'coff' {
+  for (const input of opts.inputs) {
+    if (input.kind !== 'file') continue;
+    const file = peekInput(input, input.path);
+    peeked.set(input, file);
+    const bytes = firstObjectBytes(file);
+    if (!bytes) continue;
+    if (isElf(bytes)) return 'elf';
+    if (isCoff(bytes)) return 'coff';
+  }
+  return 'elf';
+}
+
+/** The file's first bytes, or its first archive member's; null for an empty or malformed archive. */
+function firstObjectBytes(f: InputFile): Uint8Array | null {
+  const bytes = f.bytes ?? f.head;
+  if (!isArchive(bytes)) return bytes;
+  try {
+    const ar = readArchive(f.path, bytesOf(f), (p) => readInput(p));
+    return ar.members.length ? ar.members[0].bytes : null;
+  } catch {
+    return null; // the link proper reports the malformed archive
+  }
+}
+
+/** Without -m (or /machine), the first ELF (COFF) input or archive member decides the architecture. */
+function guessArch(files: InputFile[], format: 'elf' | 'coff' = 'elf'): ArchName {
   for (const f of files) {
-    let bytes = f.bytes ?? f.head;
-    if (isArchive(bytes)) {
-      try {
-        const ar = readArchive(f.path, bytesOf(f), (p) => readInput(p));
-        if (!ar.members.length) continue;
-        bytes = ar.members[0].bytes;
-      } catch {
-        continue; // the link proper reports the malformed archive
-      }
-    }
-    if (isElf(bytes) && bytes.length >= 20) {
+    const bytes = firstObjectBytes(f);
+    if (!bytes) continue;
+    if (format === 'elf' && isElf(bytes) && bytes.length >= 20) {
       const arch = elfMachineToArch(bytes[18] | (bytes[19] << 8));
+      if (arch) return arch;
+    }
+    if (format === 'coff' && !isElf(bytes) && isCoff(bytes)) {
+      // A /bigobj object or an import library member starts 0x0000 0xffff, with the machine at 6.
+      const at = bytes[0] === 0 && bytes[1] === 0 ? 6 : 0;
+      const arch = bytes.length >= at + 2 ? coffMachineToArch(bytes[at] | (bytes[at + 1] << 8)) : undefined;
       if (arch) return arch;
     }
   }
   return 'x86_64';
+}
+
+/**
+ * COFF inputs on the GNU command line without -m: the options that only
+ * mean something for ELF outputs are errors rather than ignored.
+ */
+function checkNoElfOptions(opts: CliOptions): void {
+  if (opts.shared) throw new LinkError('-shared: PE DLLs are not supported yet: tslink writes PE executables');
+  const elfOnly: [boolean, string][] = [
+    [opts.pie, '-pie'], [opts.dynamicLinker !== undefined, '-dynamic-linker'], [opts.soname !== undefined, '-soname'],
+    [opts.versionScript !== undefined, '--version-script'], [opts.runpath.length > 0, '-rpath'], [opts.exportDynamic, '--export-dynamic'],
+    [opts.ehFrameHdr, '--eh-frame-hdr'], [opts.buildId !== undefined, '--build-id'], [opts.symbolic !== 'none', '-Bsymbolic'],
+    [opts.bindNow, '-z now'], [!opts.relro, '-z norelro'], [opts.hashStyle !== 'both', '--hash-style'],
+    [opts.printGcSections, '--print-gc-sections'], [!opts.startStopGc, '-z nostart-stop-gc'],
+    [opts.inputs.some((i) => i.asNeeded), '--as-needed'],
+  ];
+  const given = elfOnly.find(([on]) => on);
+  if (given) throw new LinkError(`${given[1]} applies to ELF outputs only, and the inputs are COFF objects (for a PE image, use MinGW's options with -m i386pep)`);
 }
 
 /**

@@ -75,12 +75,16 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   const arch = archFor(opts.arch);
   const warnings: string[] = [];
   for (const input of inputs) {
+    if (input.kind === 'object' && input.file.format !== 'elf') {
+      throw new LinkError(`${input.file.name}: a ${input.file.format.toUpperCase()} object cannot be linked into an ELF image`);
+    }
     if (input.kind === 'object' && input.file.arch !== opts.arch) {
       throw new LinkError(`${input.file.name} is incompatible with ${opts.arch} (it is ${input.file.arch})`);
     }
   }
   const checkedLoad: MemberLoader = (archive, m) => {
     const file = loadMember(archive, m);
+    if (file.format !== 'elf') throw new LinkError(`${file.name}: a ${file.format.toUpperCase()} object cannot be linked into an ELF image`);
     if (file.arch !== opts.arch) throw new LinkError(`${file.name} is incompatible with ${opts.arch} (it is ${file.arch})`);
     return file;
   };

@@ -195,7 +195,8 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   const entry = entryAddress(res, values, opts.entry);
   writePeHeaders(image, layout, {
     arch: opts.arch, dll: false, entryRva: entry ? rva(entry) : 0, subsystem: opts.subsystem,
-    dllCharacteristics: (opts.highEntropyVa && opts.dynamicBase ? DllCharacteristics.HighEntropyVa : 0)
+    // lld 14 sets HIGH_ENTROPY_VA whether or not the image is relocatable; so does tslink.
+    dllCharacteristics: (opts.highEntropyVa ? DllCharacteristics.HighEntropyVa : 0)
       | (opts.dynamicBase ? DllCharacteristics.DynamicBase : 0) | (opts.nxCompat ? DllCharacteristics.NxCompat : 0)
       | (opts.terminalServerAware ? DllCharacteristics.TerminalServerAware : 0),
     osVersion: opts.osVersion, subsystemVersion: opts.subsystemVersion,
