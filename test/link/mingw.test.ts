@@ -5,7 +5,7 @@
  * hands `-m i386pep ...`) and by ld.lld (`-fuse-ld=lld`), run under Wine:
  * the same output and exit status, the same DLL imports.
  *
- * - C, several units (test/programs/pe): printf, snprintf, malloc/free, a
+ * - C, several units (test/mingw): printf, snprintf, malloc/free, a
  *   constructor, a thread-local variable, data shared across units.
  * - C++ with g++ for MinGW: exceptions thrown and caught through frames
  *   with destructors (SEH unwinding through .pdata/.xdata), a global
@@ -21,7 +21,7 @@ import { exec, repoRoot, requireTools, tmpDir, type ExecResult } from '../suppor
 
 const ROOT = repoRoot();
 const TSLINK = path.join(ROOT, 'bin', 'tslink.js');
-const SRC = path.join(ROOT, 'test', 'programs', 'pe');
+const SRC = path.join(ROOT, 'test', 'mingw');
 const TARGET = '--target=x86_64-w64-mingw32';
 /** clang 14 does not find Debian's MinGW GCC runtime (libgcc, libstdc++) by itself. */
 function gccLibDir(): string | null {
