@@ -3,11 +3,11 @@ import { VERSION } from '../version.js';
 import { isArchive, readArchive } from '../obj/archive.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
 import { isCoff, readCoffObject } from '../obj/readCoff.js';
-import { PE_DEFAULTS, coffArchFor, linkPe, type PeLinkOptions } from '../link/pe/linkPe.js';
+import { PE_DEFAULTS, coffArchFor, isAbsoluteGlobal, linkPe, type PeLinkOptions } from '../link/pe/linkPe.js';
 import { isLinkerScript } from '../obj/linkerScript.js';
 import { isSharedObject, readSharedObject } from '../obj/readSharedObject.js';
 import { parseVersionScript } from '../obj/versionScript.js';
-import { SymPlace, type Archive, type ArchName, type FormatName, type ObjectFile, type SharedObject } from '../obj/model.js';
+import type { Archive, ArchName, FormatName, ObjectFile, SharedObject } from '../obj/model.js';
 import type { Arch } from '../link/arch/Arch.js';
 import { chunkDigests } from '../link/buildId.js';
 import type { WorkCounters } from '../link/relocate.js';
@@ -15,7 +15,7 @@ import { BUILD_ID_CHUNK, parseBuildId, type BuildIdStyle } from '../link/buildId
 import { blake2b512 } from '../obj/blake2b.js';
 import { PACKED, type PlacementPolicy } from '../link/layout.js';
 import { archFor, link } from '../link/pipeline.js';
-import { SymState, type LinkInput, type MemberLoader, type Resolution } from '../link/resolve.js';
+import type { LinkInput, MemberLoader } from '../link/resolve.js';
 import { Fallback, archiveIndexHash, planPatch, prepareIndex, type PatchInput, type Write } from './patch.js';
 import { recordGcSignatures } from './gcGate.js';
 import { removedSections } from '../link/gcSections.js';
@@ -540,11 +540,7 @@ export class LinkSession {
     const fileSizes = new Map(r.layout.peSections.map((p) => [p.sec, Math.min(p.rawSize, p.sec.size)]));
     return {
       res: r.res, plan: r.plan, layout: r.layout, values: r.values, image: r.image, warnings: r.warnings, counters: r.counters,
-      buildIdOffset: -1, buildIdSize: 0, chunkDigests: incremental ? chunkDigests(r.image) : [], gotAddr: 0, got: { slots: [] },
-      tables: {
-        localIndex: r.res.files.map((f) => new Int32Array(f.symbols.length).fill(-1)),
-        globalIndex: new Int32Array(r.res.symbols.length).fill(-1), symtabOff: 0, shoff: 0,
-      },
+      buildIdOffset: -1, buildIdSize: 0, chunkDigests: incremental ? chunkDigests(r.image) : [], gotAddr: 0, got: null, tables: null,
       pe: { imageBase: r.layout.imageBase, fileSizes, isAbsolute: (id) => isAbsoluteGlobal(r.res, id) },
     };
   }
@@ -744,11 +740,6 @@ function kindOf(name: string, bytes: Uint8Array): 'object' | 'archive' | 'shared
 
 /** What the rest of a link needs of a full link, ELF's or PE's. */
 type FullLinkResult = StateSource & { warnings: string[]; counters: WorkCounters };
-
-function isAbsoluteGlobal(res: Resolution, id: number): boolean {
-  const g = res.symbols[id];
-  return g.state === SymState.Defined && res.files[g.file].symbols[g.sym].atom === SymPlace.Absolute;
-}
 
 /** An object in either format the linker reads; the link refuses the one its output cannot hold. */
 function readObjectOf(name: string, bytes: Uint8Array): ObjectFile {

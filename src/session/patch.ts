@@ -21,9 +21,10 @@ import {
 } from './state.js';
 import { blake2b512 } from '../obj/blake2b.js';
 import { gcLivenessChange } from './gcGate.js';
-import { peOutputName } from '../link/pe/sections.js';
-import { DOS_AND_PE_HEADERS } from '../link/pe/layout.js';
-import { IMAGE_REL_AMD64, IMAGE_REL_ARM64 } from '../obj/readCoff.js';
+import { isPeTable, peOutputName } from '../link/pe/sections.js';
+import { sectionAt } from '../link/pe/layout.js';
+import { COFF_ADDR64 } from '../link/pe/linkPe.js';
+import { decodeBaseRelocs, encodeExceptionTable, readRuntimeFunctions, sectionHeaderOffset, type RuntimeFunction } from '../formats/pe/writePe.js';
 
 /**
  * The incremental patch (DESIGN.md sections 3-5). Given the prior state and
@@ -321,7 +322,7 @@ export function planPatch(
           debugMoves.push({ c, a });
           return;
         }
-        if (PE_TABLE.test(atom.name) && atom.size !== was.size) {
+        if (isPeTable(atom.name) && atom.size !== was.size) {
           throw new Fallback(`${what} changed size (${was.size} to ${atom.size} bytes), and ${sec.name} holds it in a table that must stay gap-free`);
         }
         if ((atom.flags & SecFlag.NoBits) === 0 && was.addr + atom.size > sec.addr + sec.fileSize) {
@@ -364,7 +365,7 @@ export function planPatch(
     if (prior.pe && sec.name.startsWith('.debug_') && sec.used !== prior.sections[i].used) {
       const size = new Uint8Array(4);
       new DataView(size.buffer).setUint32(0, sec.used, true);
-      diffInto(writes, image, PE_SECTION_TABLE + i * 40 + 8, size);
+      diffInto(writes, image, sectionHeaderOffset(i) + 8, size);
       return;
     }
     if (sec.flags & SecFlag.Alloc || sec.used === prior.sections[i].used) return;
@@ -400,8 +401,10 @@ export function planPatch(
     index.dynamic = readImageTables(prior, image.buffer, arch);
   }
   const dynamic = index.dynamic ?? null;
+  const contexts: RelocContext[] = [];
   changed.forEach((c, k) => {
     const ctx = patchContext(state, changed, k, globals, arch, dynamic, sizes);
+    contexts.push(ctx);
     // A dynamic executable: the object must need exactly the PLT entries, copies and dynamic relocations it has.
     if (dynamic) {
       const slots = localGotSlots(index, c).filter((g) => g.kind === GotSlotKind.Address);
@@ -432,7 +435,7 @@ export function planPatch(
     }
     if (!prior.pe) patchSymbols(state, c, ctx, image, writes, globals);
   });
-  if (prior.pe) patchExceptionTable(state, changed, (k) => patchContext(state, changed, k, globals, arch, null, sizes), image, writes);
+  if (prior.pe) patchExceptionTable(state, changed, contexts, image, writes);
   work.atomsWritten = counters.atomsWritten;
   work.relocsApplied = counters.relocsApplied;
 
@@ -711,6 +714,7 @@ function patchContext(
   sizes: ReadonlyMap<GlobalRecord, number>,
 ): RelocContext {
   const preemptible = (g: GlobalRecord) => isPreemptibleRecord(g, dynamic?.shared === true);
+  const sectionStarts = state.sections.map((x) => x.addr);
   const files = changed.map((c) => c.file);
   const c = changed[k];
   const target = (file: number, sym: number, addend: number): Target => {
@@ -724,7 +728,6 @@ function patchContext(
       const plt = preemptible(g) ? dynamic?.pltEntries.get(s.name) : undefined;
       if (plt !== undefined) return { state: TargetState.Defined, S: plt, A: addend, Z: sizes.get(g) ?? g.size, name: s.name };
       if (g.kind === GlobalKind.UndefWeak) return { state: TargetState.UndefWeak, S: 0, A: addend, Z: 0, name: s.name };
-      if (g.kind === GlobalKind.Synthetic && state.pe && g.value === 0) throw new Fallback(`${owner.rec.name} refers to ${s.name}, which the last link did not define`);
       return { state: TargetState.Defined, S: g.value, A: addend, Z: sizes.get(g) ?? g.size, name: s.name };
     }
     if (s.atom === SymPlace.Absolute) return { state: TargetState.Defined, S: s.value, A: addend, Z: s.size, name: s.name };
@@ -767,12 +770,8 @@ function patchContext(
     tls: state.tls,
     gotBase: state.sections.find((x) => x.name === '.got')?.addr ?? 0,
     imageBase: state.pe?.imageBase,
-    outputSectionOf: state.pe ? (addr) => {
-      // PE sections are recorded in address order, numbered from 1.
-      let found = -1;
-      for (let i = 0; i < state.sections.length && state.sections[i].addr <= addr; i++) found = i;
-      return found < 0 ? undefined : { index: found + 1, addr: state.sections[found].addr };
-    } : undefined,
+    // PE sections are recorded in address order, numbered from 1.
+    outputSectionOf: state.pe ? (addr) => sectionAt(sectionStarts, addr) : undefined,
   };
 }
 
@@ -1081,12 +1080,6 @@ function isLiteralBuildId(state: LinkState): boolean {
   return state.optionsKey.includes('"buildId":"0x');
 }
 
-/** Where a PE image's section table starts (link/pe/layout.ts: the DOS stub, "PE\0\0", the file and optional headers). */
-const PE_SECTION_TABLE = DOS_AND_PE_HEADERS;
-
-/** PE sections that are tables walked by the loader or the C runtime: their atoms never change size in a patch. */
-const PE_TABLE = /^\.(idata|pdata|CRT|ctors|dtors|tls)(\$|\.|$)/;
-
 /**
  * A PE image lists in `.reloc` every place holding a 64-bit address. A
  * patch rewrites `.reloc` never: the changed objects must have their
@@ -1099,7 +1092,7 @@ function checkBaseRelocs(state: LinkState, changed: Changed[], image: ImageView,
   const base = state.pe!.imageBase;
   const reloc = state.sections.find((x) => x.name === '.reloc');
   const listed = reloc ? decodeBaseRelocs(image.bytes(reloc.offset, reloc.used)) : new Float64Array(0);
-  const addr64 = arch.name === 'x86_64' ? IMAGE_REL_AMD64.ADDR64 : IMAGE_REL_ARM64.ADDR64;
+  const addr64 = COFF_ADDR64[arch.name];
   for (const c of changed) {
     const before: number[] = [];
     const now: number[] = [];
@@ -1131,24 +1124,6 @@ function checkBaseRelocs(state: LinkState, changed: Changed[], image: ImageView,
   }
 }
 
-/** The RVAs `.reloc` lists (IMAGE_REL_BASED_DIR64 entries; ABSOLUTE padding skipped), sorted. */
-function decodeBaseRelocs(bytes: Uint8Array): Float64Array {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: number[] = [];
-  let p = 0;
-  while (p + 8 <= bytes.length) {
-    const page = dv.getUint32(p, true);
-    const size = dv.getUint32(p + 4, true);
-    if (size < 8 || p + size > bytes.length) break;
-    for (let q = p + 8; q + 2 <= p + size; q += 2) {
-      const e = dv.getUint16(q, true);
-      if (e >> 12) out.push(page + (e & 0xfff));
-    }
-    p += size;
-  }
-  return Float64Array.from(out).sort();
-}
-
 function lowerBound(a: Float64Array, v: number): number {
   let lo = 0;
   let hi = a.length;
@@ -1168,14 +1143,12 @@ function lowerBound(a: Float64Array, v: number): number {
  * the entries their `.pdata` atoms give now, sorts, and writes what
  * differs: the table a full link of the same entries would write.
  */
-function patchExceptionTable(state: LinkState, changed: Changed[], ctxOf: (k: number) => RelocContext, image: ImageView, writes: Write[]): void {
+function patchExceptionTable(state: LinkState, changed: Changed[], contexts: readonly RelocContext[], image: ImageView, writes: Write[]): void {
   const si = state.sections.findIndex((x) => x.name === '.pdata');
   if (si < 0 || !changed.length) return;
   const sec = state.sections[si];
   const base = state.pe!.imageBase;
   const count = Math.floor(sec.used / 12);
-  const old = image.bytes(sec.offset, count * 12);
-  const dv = new DataView(old.buffer, old.byteOffset, old.byteLength);
   const ranges: Array<[number, number]> = [];
   for (const c of changed) {
     c.rec.atoms.forEach((was, a) => {
@@ -1194,32 +1167,19 @@ function patchExceptionTable(state: LinkState, changed: Changed[], ctxOf: (k: nu
     }
     return false;
   };
-  const entries: Array<[number, number, number]> = [];
-  for (let i = 0; i < count; i++) {
-    const begin = dv.getUint32(i * 12, true);
-    if (!inChanged(begin)) entries.push([begin, dv.getUint32(i * 12 + 4, true), dv.getUint32(i * 12 + 8, true)]);
-  }
+  const entries: RuntimeFunction[] = readRuntimeFunctions(image.bytes(sec.offset, count * 12)).filter((e) => !inChanged(e[0]));
   const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
   changed.forEach((c, k) => {
     c.file.atoms.forEach((atom, a) => {
       const rec = c.atoms[a];
       if (rec.sec !== si || !atom.data) return;
       const region = new Uint8Array(atom.size);
-      writeAtom(ctxOf(k), region, 0, rec.addr, k, atom, counters);
-      const rv = new DataView(region.buffer);
-      for (let q = 0; q + 12 <= region.length; q += 12) entries.push([rv.getUint32(q, true), rv.getUint32(q + 4, true), rv.getUint32(q + 8, true)]);
+      writeAtom(contexts[k], region, 0, rec.addr, k, atom, counters);
+      entries.push(...readRuntimeFunctions(region));
     });
   });
   if (entries.length !== count) {
     throw new Fallback(`the exception table would have ${entries.length} entries instead of ${count}: a function's unwind entry is not where the last link put it`);
   }
-  entries.sort((x, y) => x[0] - y[0]);
-  const table = new Uint8Array(count * 12);
-  const tv = new DataView(table.buffer);
-  entries.forEach((e, i) => {
-    tv.setUint32(i * 12, e[0], true);
-    tv.setUint32(i * 12 + 4, e[1], true);
-    tv.setUint32(i * 12 + 8, e[2], true);
-  });
-  diffInto(writes, image, sec.offset, table);
+  diffInto(writes, image, sec.offset, encodeExceptionTable(entries));
 }

@@ -1,6 +1,7 @@
 import { AtomKind, SecFlag, type Atom } from '../obj/model.js';
 import type { PlacementPolicy } from '../link/layout.js';
 import type { OutputSection } from '../link/outputSections.js';
+import { isPeTable } from '../link/pe/sections.js';
 
 /**
  * Slack and headroom for incremental links (DESIGN.md section 3). Code gets
@@ -80,9 +81,8 @@ export function incrementalPolicy(o: SlackOptions): PlacementPolicy {
  */
 export function pePolicy(o: SlackOptions): PlacementPolicy {
   const base = incrementalPolicy(o);
-  const fixedName = (name: string) => /^\.(idata|pdata|CRT|ctors|dtors|tls|reloc)(\$|\.|$)/.test(name);
   return {
-    slackAfter: (atom) => (fixedName(atom.name) ? 0 : base.slackAfter(atom)),
+    slackAfter: (atom) => (isPeTable(atom.name) ? 0 : base.slackAfter(atom)),
     headroom: (sec, used) => (/^\.(pdata|reloc|tls)$/.test(sec.name) ? 0 : base.headroom(sec, used)),
   };
 }

@@ -317,10 +317,13 @@ export function localPlaceHash(file: ObjectFile): Uint8Array {
 }
 
 /** Records a full link's result as the state for the next link. */
-/** What captureState reads of a link's result: an ELF link's, or a PE link's (which has no symbol table, GOT or build id). */
+/**
+ * What captureState reads of a link's result: an ELF link's, or a PE
+ * link's, which has no symbol table (`tables` null) and no GOT (`got` null).
+ */
 export type StateSource = Pick<LinkResult, 'res' | 'plan' | 'layout' | 'values' | 'image' | 'buildIdOffset' | 'buildIdSize' | 'chunkDigests' | 'gotAddr'> & {
-  tables: Pick<LinkResult['tables'], 'localIndex' | 'globalIndex' | 'symtabOff' | 'shoff'>;
-  got: Pick<LinkResult['got'], 'slots'>;
+  tables: Pick<LinkResult['tables'], 'localIndex' | 'globalIndex' | 'symtabOff' | 'shoff'> | null;
+  got: Pick<LinkResult['got'], 'slots'> | null;
   /** PE images: the preferred base and each section's bytes in the file. */
   pe?: { imageBase: number; fileSizes: Map<OutputSection, number>; isAbsolute(id: number): boolean };
 };
@@ -372,7 +375,7 @@ export function captureState(
       }
       return rec;
     });
-    const li = tables.localIndex[f];
+    const li = tables?.localIndex[f] ?? new Int32Array(0);
     let localFirst = -1;
     let localCount = 0;
     for (let i = 0; i < li.length; i++) {
@@ -383,7 +386,7 @@ export function captureState(
     return {
       input: origin.input, member: origin.member, name: file.name, hash: inputHash(file), shape: symbolShape(file),
       refOrder: referenceOrder(file),
-      localFirst, localCount, localHash: localSymbolHash(file, (i) => li[i] >= 0), localPlaces: localPlaceHash(file), gc: new Uint8Array(0), atoms,
+      localFirst, localCount, localHash: localSymbolHash(file, (i) => i < li.length && li[i] >= 0), localPlaces: localPlaceHash(file), gc: new Uint8Array(0), atoms,
     };
   });
 
@@ -415,11 +418,11 @@ export function captureState(
     } else {
       kind = GlobalKind.UndefWeak;
     }
-    globals.push({ name: g.name, kind, value, size, symtab: tables.globalIndex[id], object, tls });
+    globals.push({ name: g.name, kind, value, size, symtab: tables ? tables.globalIndex[id] : -1, object, tls });
   });
 
   const got = new Map<string, number>();
-  r.got.slots.forEach((slot, i) => {
+  r.got?.slots.forEach((slot, i) => {
     const file = plan.files[slot.file];
     const isGlobal = slot.sym >= file.firstGlobal && slot.file !== plan.internal;
     const name = isGlobal ? res.symbols[res.globalIds[slot.file][slot.sym]].name : null;
@@ -430,7 +433,7 @@ export function captureState(
   return {
     optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId), imageIdentity: null,
     chunkDigests: r.chunkDigests, buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize,
-    symtabOffset: tables.symtabOff, shdrOffset: tables.shoff, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
+    symtabOffset: tables?.symtabOff ?? 0, shdrOffset: tables?.shoff ?? 0, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
     contested: contestedName(res, origins), pe: r.pe ? { imageBase: r.pe.imageBase } : null,
   };
 }

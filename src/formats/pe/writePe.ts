@@ -1,7 +1,7 @@
 import { IMAGE_FILE_MACHINE } from '../../obj/readCoff.js';
 import type { ArchName } from '../../obj/model.js';
 import { LinkError } from '../../obj/LinkError.js';
-import { DOS_STUB_SIZE, FILE_ALIGN, SECTION_ALIGN, SECTION_HEADER_SIZE, type PeLayout } from '../../link/pe/layout.js';
+import { DOS_AND_PE_HEADERS, DOS_STUB_SIZE, FILE_ALIGN, SECTION_ALIGN, SECTION_HEADER_SIZE, type PeLayout } from '../../link/pe/layout.js';
 
 /**
  * The headers of a PE32+ image (Microsoft "PE Format": "MS-DOS Stub",
@@ -150,6 +150,11 @@ export function writePeHeaders(image: Uint8Array, layout: PeLayout, o: PeHeaderO
   }
 }
 
+/** File offset of section i's header (0-based) in the section table. */
+export function sectionHeaderOffset(i: number): number {
+  return DOS_AND_PE_HEADERS + i * SECTION_HEADER_SIZE;
+}
+
 /** Bytes the string table needs after the sections (0 without long names). */
 export function stringTableSize(layout: PeLayout): number {
   const long = layout.peSections.filter((s) => s.sec.name.length > 8);
@@ -190,5 +195,47 @@ export function encodeBaseRelocs(rvas: number[]): Uint8Array {
     for (let i = 0; i < entries; i++) dv.setUint16(p + 8 + i * 2, (10 << 12) | (b[i + 1] - b[0]), true); // IMAGE_REL_BASED_DIR64
     p += blockSize;
   }
+  return out;
+}
+
+/** The RVAs `.reloc` lists (IMAGE_REL_BASED_DIR64 entries; ABSOLUTE padding skipped), sorted: encodeBaseRelocs read back. */
+export function decodeBaseRelocs(bytes: Uint8Array): Float64Array {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: number[] = [];
+  let p = 0;
+  while (p + 8 <= bytes.length) {
+    const page = dv.getUint32(p, true);
+    const size = dv.getUint32(p + 4, true);
+    if (size < 8 || p + size > bytes.length) break;
+    for (let q = p + 8; q + 2 <= p + size; q += 2) {
+      const e = dv.getUint16(q, true);
+      if (e >> 12) out.push(page + (e & 0xfff));
+    }
+    p += size;
+  }
+  return Float64Array.from(out).sort();
+}
+
+/** An exception-table entry (RUNTIME_FUNCTION): begin, end and unwind-info RVAs. */
+export type RuntimeFunction = [begin: number, end: number, unwind: number];
+
+/** The whole 12-byte entries in `bytes`. */
+export function readRuntimeFunctions(bytes: Uint8Array): RuntimeFunction[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: RuntimeFunction[] = [];
+  for (let q = 0; q + 12 <= bytes.length; q += 12) out.push([dv.getUint32(q, true), dv.getUint32(q + 4, true), dv.getUint32(q + 8, true)]);
+  return out;
+}
+
+/** The exception table as the unwinder searches it: sorted by start RVA. */
+export function encodeExceptionTable(entries: RuntimeFunction[]): Uint8Array {
+  const sorted = [...entries].sort((a, b) => a[0] - b[0]);
+  const out = new Uint8Array(sorted.length * 12);
+  const dv = new DataView(out.buffer);
+  sorted.forEach((e, i) => {
+    dv.setUint32(i * 12, e[0], true);
+    dv.setUint32(i * 12 + 4, e[1], true);
+    dv.setUint32(i * 12 + 8, e[2], true);
+  });
   return out;
 }

@@ -117,6 +117,21 @@ export function assignPeAddresses(
   };
 }
 
+/**
+ * The 1-based index and start of the section holding `addr`, given the
+ * sections' start addresses in increasing order (COFF SECTION and SECREL).
+ */
+export function sectionAt(starts: readonly number[], addr: number): { index: number; addr: number } | undefined {
+  let lo = 0;
+  let hi = starts.length - 1;
+  if (hi < 0 || addr < starts[0]) return undefined;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= addr) lo = mid; else hi = mid - 1;
+  }
+  return { index: lo + 1, addr: starts[lo] };
+}
+
 /** The DOS header and stub (0x78 bytes), "PE\0\0", the COFF file header and the PE32+ optional header. */
 export const DOS_STUB_SIZE = 0x78;
 export const DOS_AND_PE_HEADERS = DOS_STUB_SIZE + 4 + 20 + 240;

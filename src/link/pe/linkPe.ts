@@ -4,15 +4,15 @@ import { IMAGE_REL_AMD64, IMAGE_REL_ARM64, IMAGE_SCN } from '../../obj/readCoff.
 import type { Arch } from '../arch/Arch.js';
 import { x86_64Coff } from '../arch/x86_64Coff.js';
 import { PACKED, type PlacementPolicy } from '../layout.js';
-import { addInternalAtom, planSections, type SectionPlan } from '../outputSections.js';
+import { addInternalAtom, insertIntoSection, planSections, type SectionPlan } from '../outputSections.js';
 import { writeAtom, type RelocContext, type WorkCounters } from '../relocate.js';
 import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from '../resolve.js';
 import { SymbolValues } from '../symbols.js';
 import { fillPattern } from '../padding.js';
 import {
-  DataDir, DllCharacteristics, Subsystem, encodeBaseRelocs, stringTableSize, writePeHeaders,
+  DataDir, DllCharacteristics, Subsystem, encodeBaseRelocs, encodeExceptionTable, readRuntimeFunctions, stringTableSize, writePeHeaders,
 } from '../../formats/pe/writePe.js';
-import { assignPeAddresses, type PeLayout } from './layout.js';
+import { assignPeAddresses, sectionAt, type PeLayout } from './layout.js';
 import { PE_RULES, peOutputName, pins } from './sections.js';
 
 /**
@@ -148,16 +148,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
     tls: null,
     gotBase: 0,
     imageBase: opts.imageBase,
-    outputSectionOf: (addr) => {
-      let lo = 0;
-      let hi = sectionStarts.length - 1;
-      if (hi < 0 || addr < sectionStarts[0]) return undefined;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (sectionStarts[mid] <= addr) lo = mid; else hi = mid - 1;
-      }
-      return { index: lo + 1, addr: sectionStarts[lo] };
-    },
+    outputSectionOf: (addr) => sectionAt(sectionStarts, addr),
   };
 
   const strtab = stringTableSize(layout);
@@ -250,13 +241,7 @@ function addPinned(plan: SectionPlan, a: { name: string; size: number; align: nu
       rank: PE_RULES.rank(out, atom.flags), atoms: [], align: 1, addr: 0, offset: 0, size: 0, used: 0,
     });
   }
-  if (plan.atomOut[plan.internal].length <= index) {
-    const grown = new Int32Array(Math.max(index + 1, plan.atomOut[plan.internal].length * 2)).fill(-1);
-    grown.set(plan.atomOut[plan.internal]);
-    plan.atomOut[plan.internal] = grown;
-  }
-  plan.sections[sec].atoms.push({ file: plan.internal, atom: index });
-  plan.atomOut[plan.internal][index] = sec;
+  insertIntoSection(plan, sec, plan.sections[sec].atoms.length, index);
   PE_RULES.order!(plan.sections[sec], plan.files);
   return index;
 }
@@ -317,7 +302,8 @@ function linkerSymbolValues(res: Resolution, plan: SectionPlan, layout: PeLayout
   return out;
 }
 
-const ADDR64: Record<ArchName, number> = { x86_64: IMAGE_REL_AMD64.ADDR64, aarch64: IMAGE_REL_ARM64.ADDR64 };
+/** The COFF type of a 64-bit absolute address: what needs a base relocation. */
+export const COFF_ADDR64: Record<ArchName, number> = { x86_64: IMAGE_REL_AMD64.ADDR64, aarch64: IMAGE_REL_ARM64.ADDR64 };
 
 /**
  * The places the loader must adjust when the image is not at its preferred
@@ -326,7 +312,7 @@ const ADDR64: Record<ArchName, number> = { x86_64: IMAGE_REL_AMD64.ADDR64, aarch
  * (DWARF) are not relocated.
  */
 function collectBaseRelocs(arch: Arch, res: Resolution, plan: SectionPlan, atomAddr: Float64Array[], imageBase: number, out: number[]): void {
-  const type = ADDR64[arch.name];
+  const type = COFF_ADDR64[arch.name];
   for (const sec of plan.sections) {
     if (!(sec.flags & SecFlag.Alloc) || sec.name === '.reloc') continue;
     for (const ref of sec.atoms) {
@@ -344,8 +330,15 @@ function collectBaseRelocs(arch: Arch, res: Resolution, plan: SectionPlan, atomA
 
 function isAbsoluteTarget(res: Resolution, file: ObjectFile, f: number, sym: number): boolean {
   if (sym < file.firstGlobal) return file.symbols[sym].atom === SymPlace.Absolute;
-  const g = res.symbols[res.globalIds[f][sym]];
+  const id = res.globalIds[f][sym];
+  const g = res.symbols[id];
   if (g.state === SymState.Undefined || g.state === SymState.Lazy) return true; // a weak undefined: 0 stays 0
+  return isAbsoluteGlobal(res, id);
+}
+
+/** A global defined as an absolute value, which no base relocation adjusts. */
+export function isAbsoluteGlobal(res: Resolution, id: number): boolean {
+  const g = res.symbols[id];
   return g.state === SymState.Defined && res.files[g.file].symbols[g.sym].atom === SymPlace.Absolute;
 }
 
@@ -353,16 +346,7 @@ function isAbsoluteTarget(res: Resolution, file: ObjectFile, f: number, sym: num
 function sortExceptionTable(image: Uint8Array, layout: PeLayout): void {
   const p = layout.peSections.find((s) => s.sec.name === '.pdata');
   if (!p) return;
-  const n = Math.floor(p.sec.used / 12);
-  const dv = new DataView(image.buffer, image.byteOffset + p.sec.offset, n * 12);
-  const entries: Array<[number, number, number]> = [];
-  for (let i = 0; i < n; i++) entries.push([dv.getUint32(i * 12, true), dv.getUint32(i * 12 + 4, true), dv.getUint32(i * 12 + 8, true)]);
-  entries.sort((a, b) => a[0] - b[0]);
-  entries.forEach((e, i) => {
-    dv.setUint32(i * 12, e[0], true);
-    dv.setUint32(i * 12 + 4, e[1], true);
-    dv.setUint32(i * 12 + 8, e[2], true);
-  });
+  image.set(encodeExceptionTable(readRuntimeFunctions(image.subarray(p.sec.offset, p.sec.offset + p.sec.used))), p.sec.offset);
 }
 
 /** The extent of the atoms `pick` selects, when they are contiguous in one section (the import tables). */

@@ -54,6 +54,17 @@ export function peSectionRank(name: string, flags: number): number {
 }
 
 /**
+ * Input sections that are tables the loader or the C runtime walks entry by
+ * entry or across a range: imports, exceptions, the CRT's initializer and
+ * TLS-callback tables, MinGW's constructor lists, the TLS template, base
+ * relocations. An incremental link leaves no gap in them and never grows
+ * one of their atoms.
+ */
+export function isPeTable(inputName: string): boolean {
+  return /^\.(idata|pdata|CRT|ctors|dtors|tls|reloc)(\$|\.|$)/.test(inputName);
+}
+
+/**
  * Internal atoms with a fixed place among the input sections of their
  * name: the import directory's null terminator after every `.idata$2`,
  * the `-1` header of MinGW's constructor list before every `.ctors` and
