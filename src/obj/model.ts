@@ -186,6 +186,22 @@ export interface ObjectFile {
    * are consumed, not linked. Absent when there are none.
    */
   directives?: string;
+  /**
+   * COFF: a short import library member (coffImport.ts), read as the stub
+   * object it stands for: the DLL and the name (or ordinal) it imports.
+   */
+  dllImport?: DllImport;
+}
+
+export interface DllImport {
+  dll: string;
+  /** The symbol the member defines (`__imp_` prefixed, and bare for code). */
+  symbol: string;
+  /** The name the DLL exports it by; null when imported by ordinal. */
+  importName: string | null;
+  ordinal: number | null;
+  /** 0 code, 1 data, 2 const (IMPORT_OBJECT_TYPE). */
+  type: number;
 }
 
 /** A member of a static archive: parsed only if the link pulls it in. */

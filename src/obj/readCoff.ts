@@ -1,5 +1,6 @@
 import { ByteReader, decodeName } from './ByteReader.js';
 import { hex } from './LinkError.js';
+import { isShortImport, readShortImport } from './coffImport.js';
 import {
   AtomKind, ComdatSelect, SecFlag, SymBinding, SymPlace, SymType,
   type ArchName, type Atom, type ComdatGroup, type InputSymbol, type ObjectFile, type Reloc,
@@ -231,6 +232,7 @@ export function coffMachineToArch(machine: number): ArchName | undefined {
 }
 
 export function readCoffObject(name: string, bytes: Uint8Array): ObjectFile {
+  if (isShortImport(bytes)) return readShortImport(name, bytes);
   const r = new ByteReader(bytes, name);
   const hdr = readFileHeader(r);
   // Sections, relocation tables, the symbol and string tables occupy distinct bytes in a real object, so
@@ -296,7 +298,6 @@ function readFileHeader(r: ByteReader): FileHeader {
   let bigObj = false;
   if (machine === IMAGE_FILE_MACHINE.UNKNOWN && r.u16(2) === 0xffff) {
     const version = r.u16(4);
-    if (version === 0) r.fail(0, `${describeImportMember(r)}: import library members are not supported yet`);
     if (version < 2 || !BIGOBJ_CLASS_ID.every((b, i) => r.u8(12 + i) === b)) {
       r.fail(4, `anonymous COFF object (version ${version}) that is not a /bigobj object, e.g. from MSVC /GL (link-time code generation): not supported`);
     }
@@ -329,19 +330,6 @@ function readFileHeader(r: ByteReader): FileHeader {
   if (symbolTable === 0) symbolCount = 0;
   else r.need(symbolTable, symbolCount * symbolSize, `symbol table (${symbolCount} entries)`);
   return { arch, bigObj, sectionCount, sectionTable, symbolTable, symbolCount, symbolSize };
-}
-
-/** "short import library member 'sym' from 'dll.dll'", as far as the member is readable. */
-function describeImportMember(r: ByteReader): string {
-  let what = 'short import library member';
-  if (r.length <= FILE_HEADER_SIZE) return what;
-  const end = Math.min(r.length, FILE_HEADER_SIZE + r.u32(12));
-  const symEnd = r.bytes.indexOf(0, FILE_HEADER_SIZE);
-  if (symEnd < 0 || symEnd >= end) return what;
-  what += ` '${decodeName(r.bytes, FILE_HEADER_SIZE, symEnd)}'`;
-  const dllEnd = r.bytes.indexOf(0, symEnd + 1);
-  if (dllEnd >= 0 && dllEnd < end) what += ` from '${decodeName(r.bytes, symEnd + 1, dllEnd)}'`;
-  return what;
 }
 
 /** The string table: right after the symbol table, its first 4 bytes its size (themselves included). */

@@ -223,8 +223,11 @@ export function planPatch(
     changedArchives.push({ input: i, ar });
     for (const o of objs) {
       const rec = prior.objects[o];
-      const member = ar.members.find((m) => m.name === rec.member);
-      if (!member) throw new Fallback(`${input.name}(${rec.member}) is gone from the archive`);
+      const named = ar.members.filter((m) => m.name === rec.member);
+      if (named.length === 0) throw new Fallback(`${input.name}(${rec.member}) is gone from the archive`);
+      // The state names a member by its name; a short import library names all its members after the DLL.
+      if (named.length > 1) throw new Fallback(`${input.name} changed, and it has ${named.length} members named ${rec.member}`);
+      const member = named[0];
       if (sameBytes(hashBytes(member.bytes), rec.hash)) continue;
       changed.push(newChanged(prior, o, readObject(`${input.name}(${rec.member})`, member.bytes)));
     }

@@ -4,7 +4,7 @@ import { IMAGE_REL_AMD64, IMAGE_REL_ARM64, IMAGE_SCN } from '../../obj/readCoff.
 import type { Arch } from '../arch/Arch.js';
 import { x86_64Coff } from '../arch/x86_64Coff.js';
 import { PACKED, type PlacementPolicy } from '../layout.js';
-import { addInternalAtom, insertIntoSection, planSections, type SectionPlan } from '../outputSections.js';
+import { addInternalAtom, insertIntoSection, planSections, type AtomRef, type SectionPlan } from '../outputSections.js';
 import { writeAtom, type RelocContext, type WorkCounters } from '../relocate.js';
 import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from '../resolve.js';
 import { SymbolValues } from '../symbols.js';
@@ -13,7 +13,7 @@ import {
   DataDir, DllCharacteristics, Subsystem, encodeBaseRelocs, encodeExceptionTable, readRuntimeFunctions, stringTableSize, writePeHeaders,
 } from '../../formats/pe/writePe.js';
 import { assignPeAddresses, sectionAt, type PeLayout } from './layout.js';
-import { PE_RULES, peOutputName, pins } from './sections.js';
+import { PE_RULES, peOutputName, pins, shortImportKey } from './sections.js';
 
 /**
  * The PE link, top to bottom: the same resolution, section planning and
@@ -25,8 +25,10 @@ import { PE_RULES, peOutputName, pins } from './sections.js';
  * whose `.idata$N` sections form the import tables once ordered; base
  * relocations; the exception table; the TLS directory; MinGW's
  * constructor lists and the symbols its C runtime expects of the linker.
- * Not yet: DLL outputs and exports, short import libraries (lld-link's and
- * llvm-dlltool's), MinGW's auto-import of data (runtime pseudo
+ * Short import libraries (lld-link's, llvm-dlltool's, Microsoft's) too:
+ * their members are read as the stubs they stand for, and the link adds
+ * each DLL's import descriptor. Not yet: DLL outputs and exports, MinGW's
+ * auto-import of data (runtime pseudo
  * relocations), ARM64 relocations, resources.
  */
 
@@ -120,6 +122,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   // Output sections by PE's rules. CodeView (`.debug$S`, `.debug$T`) belongs in a PDB, which tslink does not write.
   const plan = planSections(res, opts.arch, (f, a) => keepAtom(res.files[f].atoms[a], opts), undefined, PE_RULES);
   const ctors = addConstructorLists(plan, res);
+  const descriptors = addImportDescriptors(plan);
   if (plan.sections.some((s) => s.atoms.some((r) => plan.files[r.file].atoms[r.atom].name.startsWith('.idata$')))) {
     // The import directory ends with a null entry (lld adds it after the last `.idata$2`).
     addPinned(plan, { name: '.idata$2', size: 20, align: 4 }, '.idata$2', 1);
@@ -134,6 +137,8 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
     a.data = encodeBaseRelocs(baseRelocs);
     a.size = a.data.length;
   });
+
+  for (const d of descriptors) writeImportDescriptor(plan, layout, d, opts.imageBase);
 
   const values = new SymbolValues(res, plan, layout, linkerSymbolValues(res, plan, layout, ctors));
   const sectionStarts = layout.sections.map((s) => s.addr);
@@ -224,14 +229,16 @@ function checkUndefined(res: Resolution): void {
 }
 
 /** An internal atom at a pinned place among the inputs of `sortName`'s output section. */
-function addPinned(plan: SectionPlan, a: { name: string; size: number; align: number; data?: Uint8Array }, sortName: string, side: -1 | 1): number {
+function addPinned(
+  plan: SectionPlan, a: { name: string; size: number; align: number; data?: Uint8Array }, sortName: string, side: -1 | 0 | 1, lib?: string,
+): number {
   const internal = plan.files[plan.internal];
   const index = addInternalAtom(internal, {
     name: a.name, kind: AtomKind.ROData, flags: SecFlag.Alloc, align: a.align, size: a.size,
     data: a.data ?? new Uint8Array(a.size), rawType: IMAGE_SCN.CNT_INITIALIZED_DATA | IMAGE_SCN.MEM_READ,
   });
   const atom = internal.atoms[index];
-  pins.set(atom, { sortName, side });
+  pins.set(atom, { sortName, side, lib });
   const out = peOutputName(a.name);
   let sec = plan.sections.findIndex((s) => s.name === out);
   if (sec < 0) {
@@ -244,6 +251,60 @@ function addPinned(plan: SectionPlan, a: { name: string; size: number; align: nu
   insertIntoSection(plan, sec, plan.sections[sec].atoms.length, index);
   PE_RULES.order!(plan.sections[sec], plan.files);
   return index;
+}
+
+/** One DLL's import descriptor, for the short import members that import from it. */
+interface ImportDescriptor {
+  /** Internal atoms: the descriptor and the DLL's name. */
+  descriptor: number;
+  name: number;
+  /** The DLL's lookup and address table entries (the first placed begins the table). */
+  lookup: AtomRef[];
+  addresses: AtomRef[];
+}
+
+/**
+ * Short import members (obj/coffImport.ts) bring their table entries; for
+ * each DLL they import from, the link adds what a GNU import library's head
+ * and tail members hold, as lld-link does: the import descriptor (`.idata$2`,
+ * filled in once the tables are placed), the null entries that end the DLL's
+ * lookup and address tables, and the DLL's name.
+ */
+function addImportDescriptors(plan: SectionPlan): ImportDescriptor[] {
+  const byDll = new Map<string, ImportDescriptor>();
+  for (let f = 0; f < plan.internal; f++) {
+    const imp = plan.files[f].dllImport;
+    if (!imp) continue;
+    const key = imp.dll.toLowerCase();
+    let d = byDll.get(key);
+    if (!d) {
+      const last = shortImportKey(imp.dll, true);
+      const dllName = new TextEncoder().encode(`${imp.dll}\0`);
+      d = {
+        descriptor: addPinned(plan, { name: '.idata$2', size: 20, align: 4 }, '.idata$2', 0, shortImportKey(imp.dll, false)),
+        name: addPinned(plan, { name: '.idata$7', size: dllName.length, align: 2, data: dllName }, '.idata$7', 0, last),
+        lookup: [{ file: plan.internal, atom: addPinned(plan, { name: '.idata$4', size: 8, align: 8 }, '.idata$4', 0, last) }],
+        addresses: [{ file: plan.internal, atom: addPinned(plan, { name: '.idata$5', size: 8, align: 8 }, '.idata$5', 0, last) }],
+      };
+      byDll.set(key, d);
+    }
+    plan.files[f].atoms.forEach((a, i) => {
+      if (plan.atomOut[f][i] < 0) return;
+      if (a.name === '.idata$4') d!.lookup.push({ file: f, atom: i });
+      if (a.name === '.idata$5') d!.addresses.push({ file: f, atom: i });
+    });
+  }
+  return [...byDll.values()];
+}
+
+/** IMAGE_IMPORT_DESCRIPTOR: lookup table RVA, time stamp, forwarder chain, name RVA, address table RVA. */
+function writeImportDescriptor(plan: SectionPlan, layout: PeLayout, d: ImportDescriptor, imageBase: number): void {
+  const start = (refs: AtomRef[]) => refs.reduce((m, r) => Math.min(m, layout.atomAddr[r.file][r.atom]), Infinity) - imageBase;
+  const internal = plan.internal;
+  const view = new DataView(plan.files[internal].atoms[d.descriptor].data!.buffer);
+  view.setUint32(0, start(d.lookup), true);
+  view.setUint32(12, layout.atomAddr[internal][d.name] - imageBase, true);
+  view.setUint32(16, start(d.addresses), true);
 }
 
 interface ConstructorLists { ctors: number; dtors: number }

@@ -20,7 +20,9 @@ import type { AtomRef, OutputSection, SectionRules } from '../outputSections.js'
  *   group name, not an ordering key).
  * - GNU import libraries' `.idata$N` sections are grouped by library and,
  *   within one, by member name: the head object (`...h.o`) sorts first, the
- *   tail (`...t.o`) last, which is what closes each DLL's tables.
+ *   tail (`...t.o`) last, which is what closes each DLL's tables. Short
+ *   import members' are grouped by DLL and sorted by symbol name
+ *   (lld's order), the DLL's null entries after them.
  * - Zero-fill atoms go last in their section (a merged `.bss` at the end
  *   of `.data`), so that the file holds only the initialized part.
  */
@@ -73,8 +75,10 @@ export function isPeTable(inputName: string): boolean {
 export interface Pin {
   /** The name to sort by, in place of the atom's own. */
   sortName: string;
-  /** -1: before the inputs of that name; 1: after them. */
-  side: -1 | 1;
+  /** -1: before the inputs of that name; 1: after them; 0: among them, by `lib`. */
+  side: -1 | 0 | 1;
+  /** With side 0: the import group key to sort by (`importKey`). */
+  lib?: string;
 }
 export const pins = new WeakMap<Atom, Pin>();
 
@@ -83,10 +87,19 @@ function isMinGWComdatName(name: string): boolean {
     || name.startsWith('.pdata$') || name.startsWith('.xdata$') || name.startsWith('.eh_frame$');
 }
 
-/** The key GNU import libraries' `.idata$N` sections are grouped by: library, then member. */
+/**
+ * The key `.idata$N` sections are grouped by. GNU import libraries': library,
+ * then member. Short import members': their DLL and symbol name,
+ * after which the DLL's own closing entries sort (`shortImportKey(dll, true)`).
+ */
 function importKey(file: ObjectFile): string {
+  if (file.dllImport) return shortImportKey(file.dllImport.dll, false) + file.dllImport.symbol;
   const m = /^(.*)\(([^()]*)\)$/.exec(file.name);
   return m ? `${m[1]}/${m[2]}` : `/${file.name}`;
+}
+
+export function shortImportKey(dll: string, last: boolean): string {
+  return `\u0001${dll.toLowerCase()}\u0001${last ? '\uffff' : ''}`;
 }
 
 function orderAtoms(sec: OutputSection, files: readonly ObjectFile[]): void {
@@ -102,7 +115,7 @@ function orderAtoms(sec: OutputSection, files: readonly ObjectFile[]): void {
       merged: base === sec.name ? '' : base,
       name,
       side: pin?.side ?? 0,
-      lib: name.startsWith('.idata') && !pin ? importKey(files[r.file]) : '',
+      lib: pin ? pin.lib ?? '' : name.startsWith('.idata') ? importKey(files[r.file]) : '',
     };
   });
   keyed.sort((a, b) => a.bss - b.bss || cmp(a.merged, b.merged) || cmp(a.name, b.name) || a.side - b.side || cmp(a.lib, b.lib) || a.i - b.i);
