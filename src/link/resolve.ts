@@ -389,7 +389,8 @@ function comdatConflict(first: ObjectFile, a: ComdatGroup, second: ObjectFile, b
   let sel = sa;
   if (sa !== sb) {
     if (pair.has(ComdatSelect.Any) && pair.has(ComdatSelect.Largest)) sel = ComdatSelect.Largest;
-    else if (pair.has(ComdatSelect.Any) && pair.has(ComdatSelect.SameSize)) sel = ComdatSelect.SameSize;
+    // gcc writes SameSize where clang writes Any: the later copy's selection decides (lld in MinGW mode).
+    else if (pair.has(ComdatSelect.Any) && pair.has(ComdatSelect.SameSize)) sel = sb;
     else return `conflicting comdat type for ${sig}: ${SELECT_NAMES[sa] ?? sa} in ${first.name} and ${SELECT_NAMES[sb] ?? sb} in ${second.name}`;
   }
   const la = leaderOf(first, a);
@@ -398,7 +399,8 @@ function comdatConflict(first: ObjectFile, a: ComdatGroup, second: ObjectFile, b
     case ComdatSelect.NoDuplicates:
       return `duplicate symbol: ${sig} (defined in ${first.name} and in ${second.name})`;
     case ComdatSelect.SameSize:
-      return la.size === lb.size ? null : `duplicate symbol: ${sig} (defined in ${first.name} and in ${second.name}: COMDAT SameSize copies of different sizes)`;
+      // gcc pads a section beyond its definition's Length: copies of one length are the same size (lld in MinGW mode).
+      return la.size === lb.size || (a.length !== undefined && a.length === b.length) ? null : `duplicate symbol: ${sig} (defined in ${first.name} and in ${second.name}: COMDAT SameSize copies of different sizes)`;
     case ComdatSelect.ExactMatch: {
       const same = la.size === lb.size && (la.data === null) === (lb.data === null)
         && (la.data === null || la.data.every((x, i) => x === lb.data![i]));

@@ -165,6 +165,8 @@ export interface ComdatGroup {
   atoms: number[];
   /** COFF only; absent means Any. */
   selection?: ComdatSelect;
+  /** COFF: the leader section's length per its section definition (gcc pads the section's size beyond it). */
+  length?: number;
 }
 
 export interface ObjectFile {

@@ -207,6 +207,7 @@ interface RawSymbol {
 /** The aux record of a section's definition symbol (the first STATIC symbol with aux records in it). */
 interface SectionDefinition {
   selection: number;
+  length: number;
   /** The parent section of an associative COMDAT. */
   number: number;
   /** Offset of the aux record, for messages. */
@@ -264,7 +265,7 @@ export function readCoffObject(name: string, bytes: Uint8Array): ObjectFile {
     if (atomOf[sec.number] < 0 || plan.parent[sec.number] !== 0 || leader < 0) continue;
     if (raw[leader].storageClass !== IMAGE_SYM_CLASS.EXTERNAL) continue; // a static leader: kept, never deduplicated
     groupOf[sec.number] = groups.length;
-    groups.push({ signature: raw[leader].name, atoms: [], selection: plan.selection[sec.number] as ComdatSelect });
+    groups.push({ signature: raw[leader].name, atoms: [], selection: plan.selection[sec.number] as ComdatSelect, length: plan.length[sec.number] });
   }
   for (const sec of sections) {
     const a = atomOf[sec.number];
@@ -463,6 +464,8 @@ interface SectionPlan {
   fate: Uint8Array;
   /** The COMDAT selection of a section's definition. */
   selection: Uint8Array;
+  /** The section definition's Length: the contents' size, which gcc pads SizeOfRawData beyond. */
+  length: Uint32Array;
   /** The associative parent's section number, 0 for none. */
   parent: Int32Array;
   /** The end of the associative chain: the section whose group the section joins; itself when not associative. */
@@ -479,6 +482,7 @@ function planSections(r: ByteReader, hdr: FileHeader, sections: SectionHeader[],
   const plan: SectionPlan = {
     fate: new Uint8Array(n + 1),
     selection: new Uint8Array(n + 1),
+    length: new Uint32Array(n + 1),
     parent: new Int32Array(n + 1),
     root: new Int32Array(n + 1),
     leader: new Int32Array(n + 1).fill(-1),
@@ -500,7 +504,7 @@ function planSections(r: ByteReader, hdr: FileHeader, sections: SectionHeader[],
       const aux = s.at + hdr.symbolSize;
       let number = r.u16(aux + 12);
       if (hdr.bigObj) number += r.u16(aux + 16) * 0x10000;
-      const def = { selection: r.u8(aux + 14), number, at: aux };
+      const def = { selection: r.u8(aux + 14), number, length: r.u32(aux), at: aux };
       defs[s.section] = def;
       const comdat = (sections[s.section - 1].characteristics & IMAGE_SCN.LNK_COMDAT) !== 0;
       if (comdat && def.selection !== IMAGE_COMDAT_SELECT.ASSOCIATIVE) awaitingLeader[s.section] = 1;
@@ -522,6 +526,7 @@ function planSections(r: ByteReader, hdr: FileHeader, sections: SectionHeader[],
       continue;
     }
     plan.selection[i] = def.selection;
+    plan.length[i] = def.length;
     if (def.selection === IMAGE_COMDAT_SELECT.ASSOCIATIVE) {
       if (def.number === 0 || def.number > n || def.number === i) {
         r.fail(def.at + 12, `associative COMDAT section ${i} '${sec.name}' names section ${def.number} as its parent, which is ${def.number === i ? 'itself' : 'out of range'} (${n} sections)`);

@@ -7,6 +7,10 @@
  *
  * - C, several units (test/mingw): printf, snprintf, malloc/free, a
  *   constructor, a thread-local variable, data shared across units.
+ * - C from gcc and clang together: common symbols (`-fcommon`), a
+ *   `selectany` constant (gcc pads its COMDAT section and says SameSize,
+ *   clang says Any), weak definitions, a `.CRT$XCU` initializer,
+ *   resources compiled by windres (a string table, RCDATA).
  * - C++ with g++ for MinGW: exceptions thrown and caught through frames
  *   with destructors (SEH unwinding through .pdata/.xdata), a global
  *   object with a constructor and a destructor, std::string, std::vector,
@@ -52,7 +56,7 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
 
   before(async function () {
     try {
-      await requireTools(['clang', 'ld.lld', 'wine', 'x86_64-w64-mingw32-g++', 'llvm-readobj']);
+      await requireTools(['clang', 'ld.lld', 'wine', 'x86_64-w64-mingw32-g++', 'x86_64-w64-mingw32-gcc', 'x86_64-w64-mingw32-windres', 'llvm-readobj']);
     } catch {
       this.skip();
     }
@@ -63,6 +67,11 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     for (const f of fs.readdirSync(SRC)) fs.copyFileSync(path.join(SRC, f), path.join(dir, f));
     await Promise.all(['main', 'list', 'greet'].map((u) => ok('clang', [TARGET, '-O1', '-c', `${u}.c`, '-o', `${u}.o`], dir)));
     await ok('x86_64-w64-mingw32-g++', ['-O1', '-c', 'exc.cpp', '-o', 'exc.o'], dir);
+    await Promise.all([
+      ok('x86_64-w64-mingw32-gcc', ['-O2', '-fcommon', '-c', 'misc.c', '-o', 'misc.o'], dir),
+      ok('clang', [TARGET, '-O2', '-fcommon', '-c', 'misc_clang.c', '-o', 'misc_clang.o'], dir),
+      ok('x86_64-w64-mingw32-windres', ['misc.rc', '-O', 'coff', '-o', 'misc_res.o'], dir),
+    ]);
   });
 
   after(() => {
@@ -90,6 +99,20 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     const b = await wine(path.join(dir, 'x.tslink.exe'));
     expect(a.stdout).to.contain('caught too big: 4').and.to.contain('dtor global');
     expect({ status: b.status, stdout: b.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
+  });
+
+  it('gcc and clang units together: common symbols, a selectany constant, weak definitions, .CRT$XCU, resources', async () => {
+    const objs = ['misc.o', 'misc_clang.o', 'misc_res.o'];
+    await link('clang', 'lld', 'm.lld.exe', objs);
+    await link('clang', 'tslink', 'm.tslink.exe', objs);
+    const a = await wine(path.join(dir, 'm.lld.exe'));
+    const b = await wine(path.join(dir, 'm.tslink.exe'));
+    expect(a.stdout.replace(/\r\n/g, '\n')).to.equal('hits=6 bump=6 buckets[127]=3 hook=10 early=42\n'
+      + 'banner=hello world! same=1\nstring(21)=from the string table rcdata=BLOB\n');
+    expect({ status: b.status, stdout: b.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
+    const rsrc = async (exe: string) => (await exec('llvm-readobj', ['--sections', path.join(dir, exe)])).stdout
+      .split(/Section \{/).find((t) => t.includes('Name: .rsrc'))?.match(/Characteristics \[ \((0x[0-9A-F]+)\)/)?.[1];
+    expect(await rsrc('m.tslink.exe'), '.rsrc is read-only data, as lld makes it').to.equal(await rsrc('m.lld.exe'));
   });
 
   it('incremental: an edit of one unit is patched and runs like a cold ld.lld link', async () => {

@@ -45,6 +45,7 @@ const KNOWN: Record<string, number> = {
   '.tls': IMAGE_SCN.CNT_INITIALIZED_DATA | READ | IMAGE_SCN.MEM_WRITE,
   '.reloc': IMAGE_SCN.CNT_INITIALIZED_DATA | READ | IMAGE_SCN.MEM_DISCARDABLE,
   '.buildid': IMAGE_SCN.CNT_INITIALIZED_DATA | READ,
+  '.rsrc': IMAGE_SCN.CNT_INITIALIZED_DATA | READ,
 };
 /** The characteristics an output section takes from its inputs (alignment and linker-only bits are not). */
 const CHARACTERISTICS_MASK = IMAGE_SCN.CNT_CODE | IMAGE_SCN.CNT_INITIALIZED_DATA | IMAGE_SCN.CNT_UNINITIALIZED_DATA

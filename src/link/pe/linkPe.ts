@@ -178,6 +178,9 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   if (iat) directories.set(DataDir.IAT, { rva: rva(iat.start), size: iat.end - iat.start });
   const pdata = layout.sections.find((s) => s.name === '.pdata');
   if (pdata) directories.set(DataDir.Exception, { rva: rva(pdata.addr), size: pdata.used });
+  // Resources: windres's and cvtres's `.rsrc$01` (the directory tree) and `.rsrc$02` (the data) make one `.rsrc`.
+  const rsrc = layout.sections.find((s) => s.name === '.rsrc');
+  if (rsrc && rsrc.used) directories.set(DataDir.Resource, { rva: rva(rsrc.addr), size: rsrc.used });
   const reloc = layout.sections.find((s) => s.name === '.reloc');
   if (reloc && reloc.used) directories.set(DataDir.BaseReloc, { rva: rva(reloc.addr), size: reloc.used });
   const tlsUsed = definedAddress(res, values, '_tls_used');

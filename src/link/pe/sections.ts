@@ -127,7 +127,8 @@ function cmp(a: string, b: string): number {
 }
 
 export const PE_RULES: SectionRules = {
-  outputName: (atom) => peOutputName(atom.name),
+  // The core's atoms for common symbols are named COMMON: zero-fill, in `.bss` (so in `.data`) as lld puts them.
+  outputName: (atom) => peOutputName(atom.name === 'COMMON' && atom.flags & SecFlag.NoBits ? '.bss' : atom.name),
   key: (name) => name,
   rank: peSectionRank,
   order: orderAtoms,
