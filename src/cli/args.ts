@@ -31,6 +31,8 @@ export interface PeCliSettings {
   heapCommit?: number;
   osVersion?: [number, number];
   subsystemVersion?: [number, number];
+  autoImport?: boolean;
+  runtimePseudoReloc?: boolean;
 }
 
 export interface CliOptions {
@@ -375,9 +377,10 @@ targeting x86_64-w64-mingw32 pass):
   --[disable-]tsaware        DLL characteristics (default: all on)
   --stack RESERVE[,COMMIT], --heap RESERVE[,COMMIT]
   -s, --strip-all, -S, --strip-debug   Leave out DWARF debug sections
-  --enable-auto-import, --disable-auto-import, --enable-runtime-pseudo-reloc,
-  --disable-runtime-pseudo-reloc    Accepted; auto-import itself is not built yet
-                             (a reference that needs it is an error saying so)
+  --[enable|disable]-auto-import   Bind a reference to NAME that nothing defines
+                             to a DLL's __imp_NAME (default: on)
+  --[enable|disable]-runtime-pseudo-reloc   Let auto-imported references be
+                             fixed up at start-up by the C runtime (default: on)
   --insert-timestamp, --no-insert-timestamp   Accepted; the timestamp is always 0
   --no-seh, --large-address-aware   Accepted (no effect on x86-64, as in lld)
   Not supported yet (an error says so): -shared/--dll (PE DLLs), --gc-sections,

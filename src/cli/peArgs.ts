@@ -113,8 +113,6 @@ const MINGW_IGNORED_FLAGS = new Set([
   'large-address-aware', 'no-seh', 'disable-no-seh',
   // tslink writes a timestamp of 0 either way.
   'insert-timestamp', 'no-insert-timestamp',
-  // Auto-import of data from DLLs is not built (a reference that needs it is an error saying so); turning it off changes nothing.
-  'enable-auto-import', 'disable-auto-import', 'enable-runtime-pseudo-reloc', 'disable-runtime-pseudo-reloc',
   'no-gc-sections', 'enable-reloc-section', 'no-allow-multiple-definition', 'no-guard-cf', 'no-guard-longjmp',
 ]);
 
@@ -246,6 +244,10 @@ export function parseMingwArgs(argv: readonly string[]): CliOptions {
       if (commit !== undefined) pe.heapCommit = commit;
       continue;
     }
+    if (flag('enable-auto-import')) { pe.autoImport = true; continue; }
+    if (flag('disable-auto-import')) { pe.autoImport = false; continue; }
+    if (flag('enable-runtime-pseudo-reloc')) { pe.runtimePseudoReloc = true; continue; }
+    if (flag('disable-runtime-pseudo-reloc')) { pe.runtimePseudoReloc = false; continue; }
     if (flag('dynamicbase')) { pe.dynamicBase = true; continue; }
     if (flag('disable-dynamicbase') || flag('no-dynamicbase')) { pe.dynamicBase = false; continue; }
     if (flag('high-entropy-va')) { pe.highEntropyVa = true; continue; }
@@ -383,7 +385,8 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
   o.format = 'coff';
   o.output = '';
   // lld-link leaves DWARF out unless /debug asks for debug info.
-  const pe: PeCliSettings = { stripDebug: true };
+  // lld-link imports from DLLs only what is declared so (`__imp_`), unlike MinGW's auto-import.
+  const pe: PeCliSettings = { stripDebug: true, autoImport: false };
   o.pe = pe;
   const defaultLibs: string[] = [];
   const noDefaultLibs = new Set<string>();

@@ -117,6 +117,12 @@ export function resolveSymbols(
   roots: readonly string[] = [],
   /** Names the linker defines before any input is read: no archive member is loaded for them (lld's MinGW lists). */
   predefined: readonly string[] = [],
+  /**
+   * For a strong reference that all inputs leave undefined: another name
+   * whose archive member is then loaded, as lld's MinGW mode loads
+   * `__imp_NAME` for NAME (auto-import, which the caller then applies).
+   */
+  fallbackName?: (name: string) => string,
 ): Resolution {
   const res: Resolution = {
     files: [], discarded: [], globalIds: [], symbols: [], byName: new Map(), archives: [],
@@ -274,6 +280,23 @@ export function resolveSymbols(
     else if (input.kind === 'shared') addShared(input.lib, input.asNeeded);
     else addArchive(input.archive, input.whole);
     drain();
+  }
+
+  if (fallbackName) {
+    for (let loaded = true; loaded;) {
+      loaded = false;
+      for (let id = 0; id < res.symbols.length; id++) {
+        const g = res.symbols[id];
+        if (g.state !== SymState.Undefined || g.weak || g.referencedBy.length === 0 || weakAliases.has(id)) continue;
+        const alt = res.byName.get(fallbackName(g.name));
+        if (alt === undefined) continue;
+        const a = res.symbols[alt];
+        if (a.state !== SymState.Lazy || res.loadedMembers.has(`${a.archive}:${a.member}`)) continue;
+        fetch(a);
+        loaded = true;
+      }
+      drain();
+    }
   }
 
   // A library is needed when an object's non-weak reference binds to it (always, without --as-needed).

@@ -567,7 +567,7 @@ export class LinkSession {
       pie: o.pie ?? false, dynamicLinker: o.dynamicLinker ?? null, bindNow: o.bindNow ?? false, relro: o.relro ?? true,
       runpath: o.runpath ?? [], hashStyle: o.hashStyle ?? 'both', exportDynamic: o.exportDynamic ?? false,
       soname: o.soname ?? null, symbolic: o.symbolic ?? 'none', versionScript: o.versionScript?.text ?? null,
-      gcSections: o.gcSections ?? false, startStopGc: o.startStopGc ?? true,
+      gcSections: o.gcSections ?? false, startStopGc: o.startStopGc ?? true, pe: o.pe ?? null,
     });
   }
 

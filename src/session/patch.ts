@@ -242,6 +242,7 @@ export function planPatch(
       throw new Fallback(`the order of ${c.file.name}'s references changed, which can change the order archive members load in and so which definition of ${prior.contested} wins`);
     }
   }
+  if (prior.pe) for (const c of changed) checkAutoImports(c.file, index.globals);
   for (const { input, ar } of changedArchives) {
     if (!sameBytes(archiveIndexHash(ar), prior.inputs[input].indexHash)) {
       throw new Fallback(`the symbol index of ${inputs[input].name} changed: a member that is not linked in now defines different symbols`);
@@ -505,6 +506,24 @@ function newChanged(prior: LinkState, obj: number, file: ObjectFile): Changed {
  * made sure), or a local one in an atom of the object that did not move and
  * was not re-merged.
  */
+/**
+ * MinGW's auto-import bound NAME (and `.refptr.NAME`) to a DLL's
+ * `__imp_NAME` entry, and listed a runtime pseudo relocation for each place
+ * that refers to NAME: a patch does not rewrite that list, so a changed
+ * object that refers to such a name falls back.
+ */
+function checkAutoImports(file: ObjectFile, globals: ReadonlyMap<string, GlobalRecord>): void {
+  for (let i = file.firstGlobal; i < file.symbols.length; i++) {
+    const name = file.symbols[i].name;
+    if (name.startsWith('__imp_')) continue;
+    const imp = globals.get(`__imp_${name.startsWith('.refptr.') ? name.slice(8) : name}`);
+    const g = globals.get(name);
+    if (imp && g && g.object >= 0 && g.object === imp.object && g.value === imp.value) {
+      throw new Fallback(`${file.name} refers to ${name}, which is imported from a DLL automatically (auto-import): a patch does not rewrite the runtime pseudo relocations`);
+    }
+  }
+}
+
 function unchangedAtom(c: Changed, a: number, globals: ReadonlyMap<string, GlobalRecord>, sizes: ReadonlyMap<GlobalRecord, number>): boolean {
   const was = c.rec.atoms[a];
   const now = c.atoms[a];

@@ -11,6 +11,9 @@
  *   `selectany` constant (gcc pads its COMDAT section and says SameSize,
  *   clang says Any), weak definitions, a `.CRT$XCU` initializer,
  *   resources compiled by windres (a string table, RCDATA).
+ * - Auto-import: msvcrt's data used without dllimport (clang and gcc
+ *   objects), and C++ against the shared libstdc++; incremental relinks
+ *   that touch an auto-imported reference fall back.
  * - C++ with g++ for MinGW: exceptions thrown and caught through frames
  *   with destructors (SEH unwinding through .pdata/.xdata), a global
  *   object with a constructor and a destructor, std::string, std::vector,
@@ -35,8 +38,8 @@ function gccLibDir(): string | null {
   return v ? path.join(base, v) : null;
 }
 
-async function wine(prog: string, args: string[] = []): Promise<ExecResult> {
-  return exec('wine', [prog, ...args], { cwd: path.dirname(prog), env: { ...process.env, WINEDEBUG: '-all' }, timeoutMs: 120_000 });
+async function wine(prog: string, args: string[] = [], env: Record<string, string> = {}): Promise<ExecResult> {
+  return exec('wine', [prog, ...args], { cwd: path.dirname(prog), env: { ...process.env, WINEDEBUG: '-all', ...env }, timeoutMs: 120_000 });
 }
 
 async function ok(cmd: string, args: string[], cwd?: string): Promise<void> {
@@ -71,6 +74,9 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
       ok('x86_64-w64-mingw32-gcc', ['-O2', '-fcommon', '-c', 'misc.c', '-o', 'misc.o'], dir),
       ok('clang', [TARGET, '-O2', '-fcommon', '-c', 'misc_clang.c', '-o', 'misc_clang.o'], dir),
       ok('x86_64-w64-mingw32-windres', ['misc.rc', '-O', 'coff', '-o', 'misc_res.o'], dir),
+      ok('clang', [TARGET, '-O0', '-c', 'autoimp.c', '-o', 'autoimp.o'], dir),
+      ok('x86_64-w64-mingw32-gcc', ['-O2', '-c', 'autoimp.c', '-o', 'autoimp.gcc.o'], dir),
+      ok('clang', [TARGET, '-O1', '-c', 'autoimp_scale.c', '-o', 'autoimp_scale.o'], dir),
     ]);
   });
 
@@ -113,6 +119,55 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     const rsrc = async (exe: string) => (await exec('llvm-readobj', ['--sections', path.join(dir, exe)])).stdout
       .split(/Section \{/).find((t) => t.includes('Name: .rsrc'))?.match(/Characteristics \[ \((0x[0-9A-F]+)\)/)?.[1];
     expect(await rsrc('m.tslink.exe'), '.rsrc is read-only data, as lld makes it').to.equal(await rsrc('m.lld.exe'));
+  });
+
+  it('auto-import: DLL data used without dllimport (clang -O0 and gcc -O2 objects), runs as with ld.lld', async () => {
+    for (const main of ['autoimp.o', 'autoimp.gcc.o']) {
+      const objs = [main, 'autoimp_scale.o'];
+      await link('clang', 'lld', 'ai.lld.exe', objs);
+      await link('clang', 'tslink', 'ai.tslink.exe', objs);
+      const a = await wine(path.join(dir, 'ai.lld.exe'), ['one', 'two']);
+      const b = await wine(path.join(dir, 'ai.tslink.exe'), ['one', 'two']);
+      expect(a.stdout.replace(/\r\n/g, '\n'), main).to.equal('argc=3 argv1=one same=1 fmode=0 scaled=30\n');
+      expect({ status: b.status, stdout: b.stdout }, main).to.deep.equal({ status: a.status, stdout: a.stdout });
+    }
+    // Off, auto-import's references are errors that say what to do.
+    const off = await exec('clang', [TARGET, `-L${libDir}`, `--ld-path=${TSLINK}`, '-Wl,--disable-runtime-pseudo-reloc', 'autoimp.o', 'autoimp_scale.o', '-o', 'off.exe'], { cwd: dir });
+    expect(off.status).to.equal(1);
+    expect(off.stderr).to.match(/^tslink: error: automatic import of __argc in autoimp\.o\(\.\S+\+0x[0-9a-f]+\) needs runtime pseudo relocations/m);
+    const noAuto = await exec('clang', [TARGET, `-L${libDir}`, `--ld-path=${TSLINK}`, '-Wl,--disable-auto-import', 'autoimp.o', 'autoimp_scale.o', '-o', 'off.exe'], { cwd: dir });
+    expect(noAuto.status).to.equal(1);
+    expect(noAuto.stderr).to.match(/undefined symbol: __arg[cv] \(referenced by autoimp\.o\) \(a DLL exports it: declare it __declspec\(dllimport\)/);
+  });
+
+  it('auto-import: C++ against the shared libstdc++ (vtables, typeinfo, std::cout from the DLL)', async () => {
+    await link('clang++', 'lld', 'xd.lld.exe', ['exc.o']);
+    await link('clang++', 'tslink', 'xd.tslink.exe', ['exc.o']);
+    // The DLLs (libstdc++-6.dll, libgcc_s_seh-1.dll) are found through WINEPATH, in MinGW's GCC directory.
+    const env = { WINEPATH: `Z:${libDir.replace(/\//g, '\\')}` };
+    const a = await wine(path.join(dir, 'xd.lld.exe'), [], env);
+    const b = await wine(path.join(dir, 'xd.tslink.exe'), [], env);
+    expect(a.stdout).to.contain('caught too big: 4').and.to.contain('dtor global');
+    expect({ status: b.status, stdout: b.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
+    expect(await imports(path.join(dir, 'xd.tslink.exe'))).to.deep.equal(await imports(path.join(dir, 'xd.lld.exe')));
+  });
+
+  it('incremental with auto-import: an edit of a unit that refers to imported data falls back, another is patched', async () => {
+    const objs = ['autoimp.o', 'autoimp_scale.o'];
+    const relink = () => exec('clang', [TARGET, `-L${libDir}`, `--ld-path=${TSLINK}`, '-Wl,--incremental,--explain', ...objs, '-o', 'aiinc.exe'], { cwd: dir });
+    const first = await relink();
+    expect(first.status, first.stderr).to.equal(0);
+    await ok('clang', [TARGET, '-O0', '-DLABEL="count"', '-c', 'autoimp.c', '-o', 'autoimp.o'], dir);
+    const second = await relink();
+    expect(second.status, second.stderr).to.equal(0);
+    expect(second.stdout + second.stderr).to.match(/fell-back-full/).and.to.match(/auto-import/);
+    await ok('clang', [TARGET, '-O1', '-c', 'autoimp_scale.edit.c', '-o', 'autoimp_scale.o'], dir);
+    const third = await relink();
+    expect(third.status, third.stderr).to.equal(0);
+    expect(third.stdout + third.stderr).to.match(/\bpatched\b/);
+    const r = await wine(path.join(dir, 'aiinc.exe'), ['x']);
+    expect(r.stdout.replace(/\r\n/g, '\n')).to.equal('count=2 argv1=x same=1 fmode=0 scaled=200\n');
+    expect(r.status).to.equal(2);
   });
 
   it('incremental: an edit of one unit is patched and runs like a cold ld.lld link', async () => {

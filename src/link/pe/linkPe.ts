@@ -1,5 +1,5 @@
 import { AtomKind, SecFlag, SymPlace, type ArchName, type Atom, type ObjectFile } from '../../obj/model.js';
-import { LinkError } from '../../obj/LinkError.js';
+import { LinkError, hex } from '../../obj/LinkError.js';
 import { IMAGE_REL_AMD64, IMAGE_REL_ARM64, IMAGE_SCN } from '../../obj/readCoff.js';
 import type { Arch } from '../arch/Arch.js';
 import { x86_64Coff } from '../arch/x86_64Coff.js';
@@ -27,9 +27,9 @@ import { PE_RULES, peOutputName, pins, shortImportKey } from './sections.js';
  * constructor lists and the symbols its C runtime expects of the linker.
  * Short import libraries (lld-link's, llvm-dlltool's, Microsoft's) too:
  * their members are read as the stubs they stand for, and the link adds
- * each DLL's import descriptor. Not yet: DLL outputs and exports, MinGW's
- * auto-import of data (runtime pseudo
- * relocations), ARM64 relocations, resources.
+ * each DLL's import descriptor. MinGW's auto-import of DLL data, with
+ * runtime pseudo relocations (`autoImport`). Not yet: DLL outputs and
+ * exports, ARM64 relocations, `.res` resource files.
  */
 
 export interface PeLinkOptions {
@@ -52,6 +52,13 @@ export interface PeLinkOptions {
   heapCommit: number;
   osVersion: [number, number];
   subsystemVersion: [number, number];
+  /**
+   * MinGW's auto-import: a reference to NAME that nothing defines binds to
+   * a DLL's `__imp_NAME` (lld's MinGW default; lld-link's is off).
+   */
+  autoImport: boolean;
+  /** Runtime pseudo relocations for auto-imported references (`--disable-runtime-pseudo-reloc` turns them off). */
+  runtimePseudoReloc: boolean;
 }
 
 export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots'> = {
@@ -68,6 +75,8 @@ export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots
   heapCommit: 0x1000,
   osVersion: [6, 0],
   subsystemVersion: [6, 0],
+  autoImport: true,
+  runtimePseudoReloc: true,
 };
 
 export interface PeLinkResult {
@@ -116,13 +125,16 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
 
   // Which definition each name binds to; which archive members (import stubs among them) are pulled in.
   const roots = [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots];
-  const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots, PREDEFINED);
-  checkUndefined(res);
+  const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots, PREDEFINED, opts.autoImport ? (name) => `__imp_${name}` : undefined);
+  const autoImported = opts.autoImport ? autoImport(res) : new Map<number, number>();
+  checkUndefined(res, opts.autoImport);
 
   // Output sections by PE's rules. CodeView (`.debug$S`, `.debug$T`) belongs in a PDB, which tslink does not write.
   const plan = planSections(res, opts.arch, (f, a) => keepAtom(res.files[f].atoms[a], opts), undefined, PE_RULES);
   const ctors = addConstructorLists(plan, res);
   const descriptors = addImportDescriptors(plan);
+  const pseudo = pseudoRelocations(res, plan, autoImported, opts.runtimePseudoReloc);
+  const pseudoAtom = pseudo.length ? addPinned(plan, { name: '.rdata', size: 12 + 12 * pseudo.length, align: 4 }, '.rdata', 1) : -1;
   if (plan.sections.some((s) => s.atoms.some((r) => plan.files[r.file].atoms[r.atom].name.startsWith('.idata$')))) {
     // The import directory ends with a null entry (lld adds it after the last `.idata$2`).
     addPinned(plan, { name: '.idata$2', size: 20, align: 4 }, '.idata$2', 1);
@@ -139,8 +151,9 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   });
 
   for (const d of descriptors) writeImportDescriptor(plan, layout, d, opts.imageBase);
+  if (pseudoAtom >= 0) writePseudoRelocations(res, plan, layout, pseudoAtom, pseudo, opts.imageBase);
 
-  const values = new SymbolValues(res, plan, layout, linkerSymbolValues(res, plan, layout, ctors));
+  const values = new SymbolValues(res, plan, layout, linkerSymbolValues(res, plan, layout, ctors, pseudoAtom));
   const sectionStarts = layout.sections.map((s) => s.addr);
   const ctx: RelocContext = {
     arch,
@@ -218,13 +231,13 @@ function keepAtom(atom: Atom, opts: PeLinkOptions): boolean {
 }
 
 /** Strong references nothing defines, with the files that make them (lld's "undefined symbol" error). */
-function checkUndefined(res: Resolution): void {
+function checkUndefined(res: Resolution, autoImport: boolean): void {
   const lines: string[] = [];
   for (const g of res.symbols) {
     if ((g.state !== SymState.Undefined && g.state !== SymState.Lazy) || g.weak) continue;
     if (g.referencedBy.length === 0) continue;
-    const hint = g.name.startsWith('__imp_') ? '' : res.byName.has(`__imp_${g.name}`)
-      ? ' (it is imported from a DLL as data: auto-import, MinGW\'s runtime pseudo relocations, is not supported yet)' : '';
+    const hint = !autoImport && !g.name.startsWith('__imp_') && res.byName.has(`__imp_${g.name}`)
+      ? ' (a DLL exports it: declare it __declspec(dllimport), or link in MinGW mode, which imports it automatically)' : '';
     lines.push(`undefined symbol: ${g.name} (referenced by ${g.referencedBy.map((f) => res.files[f].name).join(', ')})${hint}`);
     if (lines.length === 20) break;
   }
@@ -310,6 +323,115 @@ function writeImportDescriptor(plan: SectionPlan, layout: PeLayout, d: ImportDes
   view.setUint32(16, start(d.addresses), true);
 }
 
+/**
+ * MinGW's auto-import (lld's handleMinGWAutomaticImport): a strong
+ * reference to NAME that nothing defined binds to `__imp_NAME`, a DLL's
+ * import address table entry, when an import library defines it (the
+ * resolution has loaded that member). Code and data that refer to NAME
+ * then hold the entry's address; the C runtime's relocator turns it into
+ * the variable's when the program starts, from the runtime pseudo
+ * relocations listed for each such place (`pseudoRelocations`).
+ *
+ * `.refptr.NAME`, the pointer clang and gcc reach possibly imported data
+ * through, is the entry itself when it holds nothing but NAME's address:
+ * it binds to `__imp_NAME`, its own atom is dropped, and the loader fills
+ * it in; no pseudo relocation is needed.
+ *
+ * Returns the auto-imported globals: id -> the `__imp_` global's id.
+ */
+function autoImport(res: Resolution): Map<number, number> {
+  const out = new Map<number, number>();
+  for (let id = 0; id < res.symbols.length; id++) {
+    const g = res.symbols[id];
+    if ((g.state !== SymState.Undefined && g.state !== SymState.Lazy) || g.weak || g.referencedBy.length === 0) continue;
+    if (g.name.startsWith('__imp_')) continue;
+    const impId = res.byName.get(`__imp_${g.name}`);
+    const imp = impId === undefined ? undefined : res.symbols[impId];
+    if (!imp || imp.state !== SymState.Defined) continue;
+    g.state = SymState.Defined;
+    g.file = imp.file;
+    g.sym = imp.sym;
+    out.set(id, impId!);
+
+    const refId = res.byName.get(`.refptr.${g.name}`);
+    const ref = refId === undefined ? undefined : res.symbols[refId];
+    if (!ref || ref.state !== SymState.Defined) continue;
+    const s = res.files[ref.file].symbols[ref.sym];
+    const atom = s.atom >= 0 ? res.files[ref.file].atoms[s.atom] : undefined;
+    if (!atom || atom.size !== 8 || s.value !== 0 || atom.relocs.length !== 1) continue;
+    const r = atom.relocs[0];
+    if (r.offset !== 0 || r.addend !== 0 || r.sym < res.files[ref.file].firstGlobal || res.globalIds[ref.file][r.sym] !== id) continue;
+    res.discarded[ref.file][s.atom] = 1;
+    ref.file = imp.file;
+    ref.sym = imp.sym;
+  }
+  return out;
+}
+
+/** A place that refers to an auto-imported global: the runtime relocator adds the variable's distance from the IAT entry. */
+interface PseudoRelocation {
+  place: AtomRef;
+  offset: number;
+  /** The `__imp_` global whose entry the place refers to. */
+  imp: number;
+  bits: 32 | 64;
+}
+
+/** Every kept place that refers to an auto-imported global (lld: getRuntimePseudoRelocs). */
+function pseudoRelocations(res: Resolution, plan: SectionPlan, autoImported: Map<number, number>, allowed: boolean): PseudoRelocation[] {
+  const out: PseudoRelocation[] = [];
+  if (autoImported.size === 0) return out;
+  for (const sec of plan.sections) {
+    if (!(sec.flags & SecFlag.Alloc)) continue;
+    for (const ref of sec.atoms) {
+      if (ref.file === plan.internal) continue;
+      const file = plan.files[ref.file];
+      const atom = file.atoms[ref.atom];
+      if (atom.rawType & IMAGE_SCN.MEM_DISCARDABLE) continue;
+      for (const r of atom.relocs) {
+        if (r.sym < file.firstGlobal) continue;
+        const id = res.globalIds[ref.file][r.sym];
+        const imp = autoImported.get(id);
+        if (imp === undefined) continue;
+        const name = res.symbols[id].name;
+        const where = `${file.name}(${atom.name}+${hex(r.offset)})`;
+        if (!allowed) throw new LinkError(`automatic import of ${name} in ${where} needs runtime pseudo relocations, which --disable-runtime-pseudo-reloc turns off`);
+        const bits = PSEUDO_BITS.get(r.type);
+        if (bits === undefined) {
+          throw new LinkError(`${where}: cannot import ${name} automatically from a DLL through relocation type ${hex(r.type)}: declare it __declspec(dllimport)`);
+        }
+        out.push({ place: ref, offset: r.offset, imp, bits });
+      }
+    }
+  }
+  return out;
+}
+
+/** The AMD64 relocations a pseudo relocation can follow, and its width. */
+const PSEUDO_BITS = new Map<number, 32 | 64>([
+  [IMAGE_REL_AMD64.ADDR64, 64], [IMAGE_REL_AMD64.ADDR32, 32], [IMAGE_REL_AMD64.REL32, 32], [IMAGE_REL_AMD64.REL32_1, 32],
+  [IMAGE_REL_AMD64.REL32_2, 32], [IMAGE_REL_AMD64.REL32_3, 32], [IMAGE_REL_AMD64.REL32_4, 32], [IMAGE_REL_AMD64.REL32_5, 32],
+]);
+
+/**
+ * The list MinGW's `_pei386_runtime_relocator` walks, from
+ * `__RUNTIME_PSEUDO_RELOC_LIST__` to `__RUNTIME_PSEUDO_RELOC_LIST_END__`:
+ * a version 2 header (0, 0, 1), then per place the RVA of the IAT entry,
+ * the RVA of the place and its width in bits.
+ */
+function writePseudoRelocations(res: Resolution, plan: SectionPlan, layout: PeLayout, atom: number, list: PseudoRelocation[], imageBase: number): void {
+  const data = plan.files[plan.internal].atoms[atom].data!;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  view.setUint32(8, 1, true);
+  list.forEach((p, i) => {
+    const imp = res.symbols[p.imp];
+    const s = res.files[imp.file].symbols[imp.sym];
+    view.setUint32(12 + 12 * i, layout.atomAddr[imp.file][s.atom] + s.value - imageBase, true);
+    view.setUint32(16 + 12 * i, layout.atomAddr[p.place.file][p.place.atom] + p.offset - imageBase, true);
+    view.setUint32(20 + 12 * i, p.bits, true);
+  });
+}
+
 interface ConstructorLists { ctors: number; dtors: number }
 
 /**
@@ -338,7 +460,7 @@ function isReferenced(res: Resolution, name: string): boolean {
   });
 }
 
-function linkerSymbolValues(res: Resolution, plan: SectionPlan, layout: PeLayout, ctors: ConstructorLists): Map<string, number> {
+function linkerSymbolValues(res: Resolution, plan: SectionPlan, layout: PeLayout, ctors: ConstructorLists, pseudoAtom: number): Map<string, number> {
   const out = new Map<string, number>();
   const data = layout.peSections.find((p) => p.sec.name === '.data');
   const rdata = layout.sections.find((s) => s.name === '.rdata');
@@ -352,8 +474,14 @@ function linkerSymbolValues(res: Resolution, plan: SectionPlan, layout: PeLayout
     let v: number | undefined;
     switch (g.name) {
       case '__ImageBase': case '__image_base__': v = layout.imageBase; break;
-      // No runtime pseudo relocations: an empty list.
-      case '__RUNTIME_PSEUDO_RELOC_LIST__': case '__RUNTIME_PSEUDO_RELOC_LIST_END__': v = rdata?.addr ?? layout.imageBase; break;
+      // The runtime pseudo relocations (none: an empty list).
+      case '__RUNTIME_PSEUDO_RELOC_LIST__': case '__RUNTIME_PSEUDO_RELOC_LIST_END__':
+        if (pseudoAtom < 0) v = rdata?.addr ?? layout.imageBase;
+        else {
+          v = layout.atomAddr[plan.internal][pseudoAtom];
+          if (g.name.endsWith('END__')) v += plan.files[plan.internal].atoms[pseudoAtom].size;
+        }
+        break;
       case '__CTOR_LIST__': v = ctors.ctors >= 0 ? layout.atomAddr[plan.internal][ctors.ctors] : undefined; break;
       case '__DTOR_LIST__': v = ctors.dtors >= 0 ? layout.atomAddr[plan.internal][ctors.dtors] : undefined; break;
       case '__data_start__': v = data?.sec.addr; break;
