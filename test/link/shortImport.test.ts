@@ -175,6 +175,15 @@ describe('short import libraries (llvm-dlltool, lld-link, LIB)', function () {
     expect(r2.stdout).to.match(/^VALUE 43 /);
   });
 
+  it('a changed PE option (/subsystem) is a full link, not a patch that keeps the old header', async () => {
+    const first = await tslinkLink([...args('opt.exe'), '/incremental', '--explain']);
+    expect(first.status, first.stderr).to.equal(0);
+    const again = await tslinkLink([...args('opt.exe').map((a) => a === '/subsystem:console' ? '/subsystem:windows' : a), '/incremental', '--explain']);
+    expect(again.status, again.stderr).to.equal(0);
+    expect(again.stdout).to.match(/fell-back-full: the link options changed \(pe\)/);
+    expect(await tool('llvm-readobj', ['--file-headers', w('opt.exe')])).to.match(/Subsystem: IMAGE_SUBSYSTEM_WINDOWS_GUI/);
+  });
+
   it('rejects malformed members with the member\'s name and what is wrong', () => {
     const member = (type: number, nameType: number, names: string) => {
       const text = new TextEncoder().encode(names);
