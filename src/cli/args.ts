@@ -1,3 +1,4 @@
+import type { ExportSpec } from '../link/pe/exports.js';
 import { LinkError } from '../obj/LinkError.js';
 import type { ArchName } from '../obj/model.js';
 import { PE_EMULATIONS, isMingwOption, parseLinkArgs, parseMingwArgs } from './peArgs.js';
@@ -33,6 +34,12 @@ export interface PeCliSettings {
   subsystemVersion?: [number, number];
   autoImport?: boolean;
   runtimePseudoReloc?: boolean;
+  /** `/EXPORT:`; a module-definition file's are read by the driver (`defFiles`). */
+  exports?: ExportSpec[];
+  /** MinGW: export every global of the DLL's own objects when none is named (the default for a DLL). */
+  exportAll?: boolean;
+  /** The export directory's and import library's name for the image (a .def file's LIBRARY). */
+  dllName?: string;
 }
 
 export interface CliOptions {
@@ -88,6 +95,10 @@ export interface CliOptions {
   startStopGc: boolean;
   /** -shared */
   shared: boolean;
+  /** PE: where to write the import library (--out-implib, /implib:); null: not at all (/noimplib). */
+  implib?: string | null;
+  /** PE: module-definition files (`.def`), read when linking. */
+  defFiles: string[];
   soname: string | undefined;
   symbolic: 'none' | 'functions' | 'all';
   /** --version-script FILE */
@@ -159,7 +170,7 @@ export function defaultOptions(): CliOptions {
     incremental: false, incrementalState: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
     ehFrameHdr: false, pie: false, staticLink: false, dynamicLinker: undefined, bindNow: false, relro: true, runpath: [],
     hashStyle: 'both', exportDynamic: false, gcSections: false, printGcSections: false, startStopGc: true,
-    shared: false, soname: undefined, symbolic: 'none', versionScript: undefined, watch: false,
+    shared: false, defFiles: [], soname: undefined, symbolic: 'none', versionScript: undefined, watch: false,
   };
 }
 
@@ -372,7 +383,15 @@ targeting x86_64-w64-mingw32 pass):
   --major-os-version N, --minor-os-version N,
   --major-subsystem-version N, --minor-subsystem-version N
                              The versions in the header (default 6.0)
-  --image-base ADDR          Preferred load address (default 0x140000000)
+  --image-base ADDR          Preferred load address (default 0x140000000, for a
+                             DLL 0x180000000)
+  -shared, --dll             Link a DLL (entry DllMainCRTStartup); it exports what
+                             its objects mark dllexport, a .def file names, or
+                             else every global of its own objects
+  --out-implib FILE          Write the DLL's import library to FILE
+  --export-all-symbols, --exclude-all-symbols   Export every global, or only
+                             what is named
+  FILE.def                   A module-definition file: LIBRARY and EXPORTS
   --[disable-]dynamicbase, --[disable-]high-entropy-va, --[disable-]nxcompat,
   --[disable-]tsaware        DLL characteristics (default: all on)
   --stack RESERVE[,COMMIT], --heap RESERVE[,COMMIT]
@@ -383,10 +402,9 @@ targeting x86_64-w64-mingw32 pass):
                              fixed up at start-up by the C runtime (default: on)
   --insert-timestamp, --no-insert-timestamp   Accepted; the timestamp is always 0
   --no-seh, --large-address-aware   Accepted (no effect on x86-64, as in lld)
-  Not supported yet (an error says so): -shared/--dll (PE DLLs), --gc-sections,
-  --icf=all, --out-implib, --Map, --pdb, --file-alignment, --section-alignment,
-  --disable-reloc-section, .def files.
-  The incremental options below apply too (PE images are relinked in full for now).
+  Not supported yet (an error says so): --gc-sections, --icf=all, --Map, --pdb,
+  --output-def, --file-alignment, --section-alignment, --disable-reloc-section.
+  The incremental options below apply too.
 
 PE executables, lld-link's command line: run tslink-link /? for its options.
 

@@ -14,6 +14,7 @@ import { LinkSession, type InputId, type LinkReport } from '../session/LinkSessi
 import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 import { LINK_HELP, libFileName } from './peArgs.js';
+import { parseModuleDefinition } from '../link/pe/exports.js';
 
 
 /** Runs the command line; returns the exit status. Never throws. */
@@ -93,8 +94,9 @@ function runLink(opts: CliOptions): number | Promise<number> {
     const shared = files.find((f) => isSharedObject(f.head));
     if (shared) throw new LinkError(`attempted static link of dynamic object ${shared.path}`);
   }
+  if (format === 'coff') readModuleDefinitions(opts);
   const session = format === 'coff' ? new LinkSession({
-    format: 'coff', arch, output: 'exe', entry: opts.entry, outputName: opts.output.split('/').pop(),
+    format: 'coff', arch, output: opts.shared ? 'shared' : 'exe', entry: opts.entry, outputName: opts.output.split(/[\\/]/).pop(),
     undefinedSymbols: opts.undefinedSymbols, incremental: opts.incremental, codeSlackPct: opts.codeSlackPct, dataSlackPct: opts.dataSlackPct,
     gcSections: opts.gcSections,
     pe: opts.pe as NonNullable<ConstructorParameters<typeof LinkSession>[0]['pe']>,
@@ -139,6 +141,8 @@ function runLink(opts: CliOptions): number | Promise<number> {
     // The state last: an image without its state is relinked in full, never wrongly patched. It names
     // the output file by its identity, so that the next link need not read and hash it to trust it.
     if (opts.incremental) writeFileAtomically(statePath, session.serializeState({ imageIdentity: written }));
+    const implib = importLibraryPath(opts);
+    if (format === 'coff' && implib) writeFileAtomically(implib, session.importLibrary()!, 'import library');
     const writeMs = performance.now() - tWrite;
     if (opts.explain) explain(report, { inputs: inputsMs, read: readMs, ...report.timings, write: writeMs });
     if (opts.watch) {
@@ -150,6 +154,26 @@ function runLink(opts: CliOptions): number | Promise<number> {
   } finally {
     if (prior) closeSync(prior.fd);
   }
+}
+
+/** A PE link's module-definition files: their exports join the command line's, LIBRARY names the image. */
+function readModuleDefinitions(opts: CliOptions): void {
+  for (const file of opts.defFiles) {
+    const def = parseModuleDefinition(new TextDecoder().decode(readInput(file)), file);
+    (opts.pe.exports ??= []).push(...def.exports);
+    if (def.library) opts.pe.dllName = def.library.includes('.') ? def.library : `${def.library}${opts.shared ? '.dll' : '.exe'}`;
+  }
+}
+
+/**
+ * Where a PE link writes its import library: --out-implib (MinGW); for
+ * lld-link, /implib: or, for a DLL or an image that names exports, the
+ * output's name with .lib, unless /noimplib.
+ */
+function importLibraryPath(opts: CliOptions): string | null {
+  if (opts.implib !== undefined) return opts.implib;
+  if (opts.style !== 'link' || !(opts.shared || opts.pe.exports?.length)) return null;
+  return opts.output.replace(/\.[^./\\]*$/, '') + '.lib';
 }
 
 /**
@@ -480,7 +504,7 @@ function guessArch(files: InputFile[], format: 'elf' | 'coff' = 'elf'): ArchName
  * mean something for ELF outputs are errors rather than ignored.
  */
 function checkNoElfOptions(opts: CliOptions): void {
-  if (opts.shared) throw new LinkError('-shared: PE DLLs are not supported yet: tslink writes PE executables');
+  if (opts.shared && opts.style === 'gnu') throw new LinkError('-shared with COFF inputs: give -m i386pep to link a PE DLL');
   const elfOnly: [boolean, string][] = [
     [opts.pie, '-pie'], [opts.dynamicLinker !== undefined, '-dynamic-linker'], [opts.soname !== undefined, '-soname'],
     [opts.versionScript !== undefined, '--version-script'], [opts.runpath.length > 0, '-rpath'], [opts.exportDynamic, '--export-dynamic'],
@@ -563,7 +587,7 @@ function writeOutput(output: string, session: LinkSession, prior: PriorOutput | 
   }
 }
 
-function writeFileAtomically(path: string, bytes: Uint8Array): void {
+function writeFileAtomically(path: string, bytes: Uint8Array, what = 'incremental state'): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, bytes);
@@ -571,6 +595,6 @@ function writeFileAtomically(path: string, bytes: Uint8Array): void {
   } catch (e) {
     try { unlinkSync(tmp); } catch { /* already gone */ }
     const code = (e as { code?: string }).code;
-    throw new LinkError(`cannot write incremental state ${path}: ${code ? systemMessage(code) : String(e)}`);
+    throw new LinkError(`cannot write ${what} ${path}: ${code ? systemMessage(code) : String(e)}`);
   }
 }

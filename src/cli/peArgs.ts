@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { LinkError } from '../obj/LinkError.js';
 import { defaultOptions, percent, type CliOptions, type PeCliSettings } from './args.js';
+import { parseExport } from '../link/pe/exports.js';
 
 /**
  * The two command lines of PE links, as lld has them:
@@ -98,10 +99,6 @@ function subsystemNumber(flag: string, name: string): number {
   return n;
 }
 
-function dllError(flag: string): LinkError {
-  return new LinkError(`${flag}: PE DLLs are not supported yet: tslink writes PE executables`);
-}
-
 // ---------------------------------------------------------------------------------------------
 // MinGW: GNU ld's options for PE, as lld's MinGW driver takes them.
 
@@ -121,11 +118,7 @@ const MINGW_IGNORED_WITH_ARG = new Set(['major-image-version', 'minor-image-vers
 
 /** Options tslink knows but cannot honour yet: an error saying so. */
 const MINGW_NOT_YET = new Map<string, string>([
-  ['out-implib', 'import libraries are written for DLLs, which tslink does not link yet'],
-  ['output-def', 'module-definition files are written for DLLs, which tslink does not link yet'],
-  ['export-all-symbols', 'exports are for DLLs, which tslink does not link yet'],
-  ['exclude-all-symbols', 'exports are for DLLs, which tslink does not link yet'],
-  ['kill-at', 'exports are for DLLs, which tslink does not link yet'],
+  ['output-def', 'tslink writes no module-definition file yet'],
   ['file-alignment', 'tslink writes a file alignment of 512'],
   ['section-alignment', 'tslink writes a section alignment of 4096'],
   ['disable-reloc-section', 'images without base relocations are not built yet'],
@@ -189,7 +182,10 @@ export function parseMingwArgs(argv: readonly string[]): CliOptions {
     let v: string | undefined;
 
     if (dashes === 0 || a === '-') {
-      if (/\.def$/i.test(a)) throw new LinkError(`${a}: module-definition files (.def) are not supported yet: they describe DLL exports, and tslink does not link DLLs yet`);
+      if (/\.def$/i.test(a)) {
+        o.defFiles.push(a);
+        continue;
+      }
       o.inputs.push({ kind: 'file', path: a, wholeArchive: whole, staticOnly, asNeeded: false });
       continue;
     }
@@ -268,7 +264,12 @@ export function parseMingwArgs(argv: readonly string[]): CliOptions {
       [whole, staticOnly] = s;
       continue;
     }
-    if (flag('shared') || flag('dll')) throw dllError(a);
+    if (flag('shared') || flag('dll')) { o.shared = true; continue; }
+    if ((v = withArg('out-implib')) !== undefined) { o.implib = v; continue; }
+    if (flag('export-all-symbols')) { pe.exportAll = true; continue; }
+    if (flag('exclude-all-symbols')) { pe.exportAll = false; continue; }
+    // Stdcall decorations (`@N`) are 32-bit x86's: nothing to strip on x86-64.
+    if (flag('kill-at')) continue;
     if (flag('gc-sections')) { o.gcSections = true; continue; }
     if ((v = withArg('icf')) !== undefined) {
       if (v === 'none' || v === 'safe') continue;
@@ -309,7 +310,9 @@ export function parseMingwArgs(argv: readonly string[]): CliOptions {
     pe.subsystemVersion = parseVersion('--subsystem', lastSubsystemVersion);
     pe.osVersion = pe.subsystemVersion;
   }
-  o.entry ??= defaultPeEntry(pe.subsystem);
+  // lld's MinGW driver: DllMainCRTStartup for a DLL, which exports all its globals unless it names exports.
+  o.entry ??= o.shared ? 'DllMainCRTStartup' : defaultPeEntry(pe.subsystem);
+  if (o.shared) pe.exportAll ??= true;
   return o;
 }
 
@@ -350,10 +353,6 @@ const LINK_IGNORED = new Set(['nologo', 'brepro', 'ignore', 'errorlimit', 'pdb',
 
 /** Options tslink knows but cannot honour yet. */
 const LINK_NOT_YET = new Map<string, string>([
-  ['def', 'module-definition files describe DLL exports, and tslink does not link DLLs yet'],
-  ['export', 'exports are for DLLs, which tslink does not link yet'],
-  ['implib', 'import libraries are written for DLLs, which tslink does not link yet'],
-  ['noentry', 'it is for DLLs, which tslink does not link yet'],
   ['merge', ''],
   ['section', ''],
   ['align', 'tslink writes a section alignment of 4096'],
@@ -540,7 +539,23 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
         }
         return true;
       case 'dll':
-        throw dllError(a);
+        o.shared = true;
+        return true;
+      case 'export':
+        (pe.exports ??= []).push(parseExport(need(), a));
+        return true;
+      case 'def':
+        o.defFiles.push(need());
+        return true;
+      case 'implib':
+        o.implib = need();
+        return true;
+      case 'noimplib':
+        o.implib = null;
+        return true;
+      case 'noentry':
+        o.entry = '';
+        return true;
       case 'include':
         o.undefinedSymbols.push(need());
         return true;
@@ -579,9 +594,9 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
   if (!o.outputGiven && firstInput) {
     const base = firstInput.split(/[\\/]/).pop()!;
     const dot = base.lastIndexOf('.');
-    o.output = `${dot > 0 ? base.slice(0, dot) : base}.exe`;
+    o.output = `${dot > 0 ? base.slice(0, dot) : base}${o.shared ? '.dll' : '.exe'}`;
   }
-  o.entry ??= defaultPeEntry(pe.subsystem);
+  o.entry ??= o.shared ? '_DllMainCRTStartup' : defaultPeEntry(pe.subsystem);
   return o;
 }
 
@@ -595,16 +610,25 @@ export const LINK_HELP = `Usage: tslink-link [options] file...
 
 tslink's lld-link command line: it links COFF objects (.obj, .o) and static
 and import libraries (.lib, .a; GNU import libraries such as MinGW's
-libkernel32.a) into an x64 PE executable. Options start with / or -, are
+libkernel32.a) into an x64 PE executable or DLL. Options start with / or -, are
 case-insensitive, and take their value after a colon. An input without an
 extension is NAME.obj; inputs are looked up in the current directory, then
 in the /libpath directories.
 
 Options:
   /out:FILE                  Write the image to FILE (default: the first input's
-                             name with .exe)
+                             name with .exe, or .dll)
   /entry:SYM                 Entry point (default mainCRTStartup, WinMainCRTStartup
-                             for /subsystem:windows)
+                             for /subsystem:windows, _DllMainCRTStartup for /dll)
+  /noentry                   No entry point (a DLL of resources or plain exports)
+  /dll                       Link a DLL
+  /export:NAME[=SYM][,@N[,NONAME]][,DATA][,PRIVATE]
+                             Export NAME (SYM's address); objects' dllexport
+                             directives export too
+  /def:FILE                  A module-definition file: LIBRARY and EXPORTS
+  /implib:FILE               Where the import library goes (default: the output's
+                             name with .lib, for a DLL or an image with /export)
+  /noimplib                  Write no import library
   /subsystem:NAME[,X.Y]      console (default), windows, native, efi_application,
                              efi_boot_service_driver, efi_runtime_driver, efi_rom,
                              posix or boot_application; X.Y the subsystem version
@@ -618,7 +642,8 @@ Options:
                              so this affects only the command line's /defaultlib
   /include:SYM               Treat SYM as referenced (pulls it from libraries)
   /machine:x64               The target (the only one: ARM64 and x86 are errors)
-  /base:ADDRESS              Preferred load address (default 0x140000000)
+  /base:ADDRESS              Preferred load address (default 0x140000000, for a
+                             DLL 0x180000000)
   /dynamicbase[:no]          ASLR (default on)
   /highentropyva[:no]        64-bit ASLR (default on)
   /nxcompat[:no]             Data execution prevention (default on)
@@ -633,7 +658,7 @@ Options:
                              /debug, so its image can be smaller
   /incremental[:no]          Relink incrementally (tslink's --incremental: patch
                              the previous image when provably the same as a full
-                             link; PE images are always relinked in full for now)
+                             link)
   /WX[:no]                   Treat warnings as errors
   /timestamp:0, /Brepro      Accepted: tslink always writes a timestamp of 0
   /nologo                    Accepted
@@ -647,8 +672,7 @@ tslink's own options, spelled as on its GNU command line:
   --watch                    Stay, and relink whenever an input file changes
   --explain                  Print what the link did and its time per phase
 
-Not supported yet (an error says so): /dll and everything for DLLs (/def,
-/export, /implib, /noentry), /opt:ref, /opt:icf, /fixed, /merge, /section,
+Not supported yet (an error says so): /opt:ref, /opt:icf, /fixed, /merge, /section,
 /align, /filealign, /manifest, /map, /guard:cf, /delayload, /version:X.Y,
 ARM64 and x86. Unknown options are errors.
 `;

@@ -22,9 +22,10 @@ import { removedSections } from '../link/gcSections.js';
 import { DEFAULT_SLACK, incrementalPolicy, pePolicy } from './placementPolicy.js';
 import {
   STATE_VERSION, captureState, decodeState, encodeState, hashBytes, imageHash, sameBytes, sameIdentity,
-  type FileIdentityRecord, type InputRecord, type LinkState, type ObjectOrigin, type StateSource,
+  type FileIdentityRecord, type InputRecord, type LinkState, type ObjectOrigin, type PeStateRecord, type StateSource,
 } from './state.js';
 import { SessionImage } from './image.js';
+import { writeImportLibrary } from '../formats/pe/importLibrary.js';
 
 /**
  * The one entry point of the library (DESIGN.md section 1). A session holds
@@ -229,6 +230,8 @@ export class LinkSession {
   /** The last link's writes: null after a full link (the whole image). */
   private lastWrites: Write[] | null = null;
   private state: LinkState | null = null;
+  /** A PE image's exports, from its last full link (a patch keeps them). */
+  private peExports: Pick<PeStateRecord, 'dllName' | 'exports'> | null = null;
   /** Why the prior state given by setPriorState cannot be used, if it cannot. */
   private priorProblem: string | null = null;
   private last: LinkReport | null = null;
@@ -250,7 +253,6 @@ export class LinkSession {
     if (options.format === 'macho') throw new LinkError(`output format 'macho' is not supported yet: tslink writes ELF and PE`);
     if (options.format === 'coff') {
       coffArchFor(options.arch);
-      if (options.output !== 'exe') throw new LinkError('PE DLLs are not supported yet: tslink writes PE executables');
       if (options.gcSections) throw new LinkError('--gc-sections (/opt:ref) is not supported for PE images yet');
     }
     this.buildId = options.buildId === undefined ? { kind: 'none' } : parseBuildId(options.buildId);
@@ -455,6 +457,17 @@ export class LinkSession {
     return this.last;
   }
 
+  /**
+   * The import library of the PE image last linked (lld-link's and
+   * llvm-dlltool's short format), for the programs that link against it;
+   * null before a PE link.
+   */
+  importLibrary(): Uint8Array | null {
+    const pe = this.peExports ?? this.state?.pe;
+    if (!pe || this.options.format !== 'coff') return null;
+    return writeImportLibrary(pe.dllName, pe.exports.filter((e) => !e.private), this.options.arch);
+  }
+
   private arch(): Arch {
     return this.options.format === 'coff' ? coffArchFor(this.options.arch) : archFor(this.options.arch);
   }
@@ -531,17 +544,25 @@ export class LinkSession {
     for (const input of inputs) {
       if (input.kind === 'shared') throw new LinkError(`${input.lib.name}: an ELF shared library cannot be linked into a PE image`);
     }
-    const r = linkPe(inputs, loadMember, {
-      ...PE_DEFAULTS, ...this.options.pe,
+    const dll = this.options.output === 'shared';
+    const opts: PeLinkOptions = {
+      ...PE_DEFAULTS,
+      // lld-link's default bases: 0x140000000 for an executable, 0x180000000 for a DLL.
+      imageBase: dll ? 0x180000000 : PE_DEFAULTS.imageBase,
+      dllName: this.options.outputName ?? (dll ? 'a.dll' : 'a.exe'),
+      ...this.options.pe,
+      dll,
       arch: this.options.arch,
-      entry: this.options.entry ?? 'mainCRTStartup',
+      entry: this.options.entry ?? (dll ? '' : 'mainCRTStartup'),
       undefinedRoots: this.options.undefinedSymbols ?? [],
-    }, incremental ? this.policy() : PACKED);
+    };
+    const r = linkPe(inputs, loadMember, opts, incremental ? this.policy() : PACKED);
+    this.peExports = { dllName: opts.dllName, exports: r.exports.map(({ name, ordinal, noName, data, private: p }) => ({ name, ordinal, noName, data, private: p })) };
     const fileSizes = new Map(r.layout.peSections.map((p) => [p.sec, Math.min(p.rawSize, p.sec.size)]));
     return {
       res: r.res, plan: r.plan, layout: r.layout, values: r.values, image: r.image, warnings: r.warnings, counters: r.counters,
       buildIdOffset: -1, buildIdSize: 0, chunkDigests: incremental ? chunkDigests(r.image) : [], gotAddr: 0, got: null, tables: null,
-      pe: { imageBase: r.layout.imageBase, fileSizes, isAbsolute: (id) => isAbsoluteGlobal(r.res, id) },
+      pe: { imageBase: r.layout.imageBase, ...this.peExports, fileSizes, isAbsolute: (id) => isAbsoluteGlobal(r.res, id) },
     };
   }
 

@@ -547,7 +547,9 @@ function unchangedAtom(c: Changed, a: number, globals: ReadonlyMap<string, Globa
 /** Why two symbol shapes differ, in words; null when they do not. */
 function describeShapeChange(obj: string, before: string[], after: string[]): string | null {
   if (before.length === after.length && before.every((e, i) => e === after[i])) return null;
-  // Entries are `NAME PLACE bB vV tT` or `comdat SIGNATURE`.
+  // Entries are `NAME PLACE bB vV tT`, `comdat SIGNATURE` or `directive WORD`.
+  const directives = (list: string[]) => list.filter((e) => e.startsWith('directive ')).join(' ');
+  if (directives(before) !== directives(after)) return `the linker directives of ${obj} changed (.drectve: exports, libraries, aliases)`;
   const keyOf = (e: string) => (e.startsWith('comdat ') ? e : e.split(' ').slice(0, -4).join(' '));
   const parse = (list: string[]) => new Map(list.map((e) => [keyOf(e), e]));
   const b = parse(before);

@@ -19,7 +19,7 @@ import { StateError, StateReader, StateWriter } from './stateCodec.js';
  */
 
 export const STATE_MAGIC = 'TSLINKST';
-export const STATE_VERSION = 4;
+export const STATE_VERSION = 5;
 
 export interface AtomRecord {
   /** Section name, `#k` appended for the k-th repeat of a name within the object. */
@@ -176,8 +176,22 @@ export interface LinkState {
    */
   contested: string;
   tls: TlsTemplate | null;
-  /** A PE image (format 'coff'): its preferred base; null for ELF. */
-  pe: { imageBase: number } | null;
+  /** A PE image (format 'coff'): its preferred base and what it exports (for its import library); null for ELF. */
+  pe: PeStateRecord | null;
+}
+
+export interface PeStateRecord {
+  imageBase: number;
+  dllName: string;
+  exports: PeExportRecord[];
+}
+
+export interface PeExportRecord {
+  name: string;
+  ordinal: number;
+  noName: boolean;
+  data: boolean;
+  private: boolean;
 }
 
 export interface ObjectOrigin {
@@ -281,6 +295,8 @@ export function symbolShape(file: ObjectFile): string[] {
     out.push(`${s.name} ${where} b${s.binding} v${s.visibility} t${s.type}`);
   }
   for (const g of file.groups) out.push(`comdat ${g.signature}`);
+  // COFF's directives name exports, libraries, aliases: what the link resolves and writes.
+  if (file.directives) for (const w of file.directives.split(/\s+/)) if (w) out.push(`directive ${w}`);
   // Order within the table does not change what resolves to what.
   return out.sort();
 }
@@ -325,7 +341,7 @@ export type StateSource = Pick<LinkResult, 'res' | 'plan' | 'layout' | 'values' 
   tables: Pick<LinkResult['tables'], 'localIndex' | 'globalIndex' | 'symtabOff' | 'shoff'> | null;
   got: Pick<LinkResult['got'], 'slots'> | null;
   /** PE images: the preferred base and each section's bytes in the file. */
-  pe?: { imageBase: number; fileSizes: Map<OutputSection, number>; isAbsolute(id: number): boolean };
+  pe?: PeStateRecord & { fileSizes: Map<OutputSection, number>; isAbsolute(id: number): boolean };
 };
 
 export function captureState(
@@ -434,7 +450,8 @@ export function captureState(
     optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId), imageIdentity: null,
     chunkDigests: r.chunkDigests, buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize,
     symtabOffset: tables?.symtabOff ?? 0, shdrOffset: tables?.shoff ?? 0, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
-    contested: contestedName(res, origins), pe: r.pe ? { imageBase: r.pe.imageBase } : null,
+    contested: contestedName(res, origins),
+    pe: r.pe ? { imageBase: r.pe.imageBase, dllName: r.pe.dllName, exports: r.pe.exports } : null,
   };
 }
 
@@ -539,7 +556,16 @@ export function encodeState(s: LinkState): Uint8Array {
     w.num(s.tls.align);
   }
   w.u8(s.pe ? 1 : 0);
-  if (s.pe) w.num(s.pe.imageBase);
+  if (s.pe) {
+    w.num(s.pe.imageBase);
+    w.str(s.pe.dllName);
+    w.u32(s.pe.exports.length);
+    for (const e of s.pe.exports) {
+      w.str(e.name);
+      w.num(e.ordinal);
+      w.u8((e.noName ? 1 : 0) | (e.data ? 2 : 0) | (e.private ? 4 : 0));
+    }
+  }
   // The header, then the payload, copied once (the payload can be tens of MB).
   const payload = w.view();
   const out = new StateWriter(48);
@@ -643,7 +669,16 @@ export function decodeState(bytes: Uint8Array): LinkState {
   for (let n = r.count(12); n > 0; n--) got.set(r.str(), r.num());
   const contested = r.str();
   const tls = r.u8() === 1 ? { addr: r.num(), fileSize: r.num(), memSize: r.num(), align: r.num() } : null;
-  const pe = r.u8() === 1 ? { imageBase: r.num() } : null;
+  let pe: PeStateRecord | null = null;
+  if (r.u8() === 1) {
+    pe = { imageBase: r.num(), dllName: r.str(), exports: [] };
+    for (let n = r.count(3); n > 0; n--) {
+      const name = r.str();
+      const ordinal = r.num();
+      const flags = r.u8();
+      pe.exports.push({ name, ordinal, noName: (flags & 1) !== 0, data: (flags & 2) !== 0, private: (flags & 4) !== 0 });
+    }
+  }
   if (!r.done) throw new StateError('the incremental state has trailing bytes');
   const state: LinkState = {
     optionsKey, arch, imageSize, imageHash: imageHashV, imageIdentity, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,

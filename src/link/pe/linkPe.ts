@@ -13,6 +13,7 @@ import {
   DataDir, DllCharacteristics, Subsystem, encodeBaseRelocs, encodeExceptionTable, readRuntimeFunctions, stringTableSize, writePeHeaders,
 } from '../../formats/pe/writePe.js';
 import { assignPeAddresses, sectionAt, type PeLayout } from './layout.js';
+import { collectExports, exportTableSize, writeExportTable, type Export, type ExportSpec } from './exports.js';
 import { PE_RULES, peOutputName, pins, shortImportKey } from './sections.js';
 
 /**
@@ -59,6 +60,14 @@ export interface PeLinkOptions {
   autoImport: boolean;
   /** Runtime pseudo relocations for auto-imported references (`--disable-runtime-pseudo-reloc` turns them off). */
   runtimePseudoReloc: boolean;
+  /** A DLL rather than an executable. */
+  dll: boolean;
+  /** The name the export directory and import library give the image (`foo.dll`). */
+  dllName: string;
+  /** Exports named on the command line or in a module-definition file; the objects' directives add theirs. */
+  exports: ExportSpec[];
+  /** MinGW: a DLL that names no export exports every global of its own objects. */
+  exportAll: boolean;
 }
 
 export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots'> = {
@@ -77,6 +86,10 @@ export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots
   subsystemVersion: [6, 0],
   autoImport: true,
   runtimePseudoReloc: true,
+  dll: false,
+  dllName: 'a.exe',
+  exports: [],
+  exportAll: false,
 };
 
 export interface PeLinkResult {
@@ -90,6 +103,8 @@ export interface PeLinkResult {
   ctx: RelocContext;
   /** RVAs of the image's base relocations. */
   baseRelocs: number[];
+  /** What the image exports, sorted by name. */
+  exports: Export[];
 }
 
 /** Names the linker defines for a PE image when something refers to them (lld-link's, MinGW's). */
@@ -124,16 +139,19 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   const checkedLoad: MemberLoader = (archive, m) => checkInput(loadMember(archive, m), opts.arch);
 
   // Which definition each name binds to; which archive members (import stubs among them) are pulled in.
-  const roots = [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots];
+  const roots = [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots, ...opts.exports.map((e) => e.internal ?? e.name)];
   const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots, PREDEFINED, opts.autoImport ? (name) => `__imp_${name}` : undefined);
   const autoImported = opts.autoImport ? autoImport(res) : new Map<number, number>();
   checkUndefined(res, opts.autoImport);
+  const exports = collectExports(res, opts.exports, opts.dll && opts.exportAll);
 
   // Output sections by PE's rules. CodeView (`.debug$S`, `.debug$T`) belongs in a PDB, which tslink does not write.
   const plan = planSections(res, opts.arch, (f, a) => keepAtom(res.files[f].atoms[a], opts), undefined, PE_RULES);
   const ctors = addConstructorLists(plan, res);
   const descriptors = addImportDescriptors(plan);
   const pseudo = pseudoRelocations(res, plan, autoImported, opts.runtimePseudoReloc);
+  const exportAtom = exports.length
+    ? addPinned(plan, { name: '.edata', size: exportTableSize(exports, opts.dllName), align: 4 }, '.edata', 0) : -1;
   const pseudoAtom = pseudo.length ? addPinned(plan, { name: '.rdata', size: 12 + 12 * pseudo.length, align: 4 }, '.rdata', 1) : -1;
   if (plan.sections.some((s) => s.atoms.some((r) => plan.files[r.file].atoms[r.atom].name.startsWith('.idata$')))) {
     // The import directory ends with a null entry (lld adds it after the last `.idata$2`).
@@ -154,6 +172,11 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   if (pseudoAtom >= 0) writePseudoRelocations(res, plan, layout, pseudoAtom, pseudo, opts.imageBase);
 
   const values = new SymbolValues(res, plan, layout, linkerSymbolValues(res, plan, layout, ctors, pseudoAtom));
+  const rva = (addr: number) => addr - opts.imageBase;
+  if (exportAtom >= 0) {
+    const at = layout.atomAddr[plan.internal][exportAtom];
+    writeExportTable(plan.files[plan.internal].atoms[exportAtom].data!, rva(at), exports, opts.dllName, (e) => rva(values.globalAddress(res.symbols[e.id])!));
+  }
   const sectionStarts = layout.sections.map((s) => s.addr);
   const ctx: RelocContext = {
     arch,
@@ -183,8 +206,10 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   }
   sortExceptionTable(image, layout);
 
-  const rva = (addr: number) => addr - opts.imageBase;
   const directories = new Map<DataDir, { rva: number; size: number }>();
+  if (exportAtom >= 0) {
+    directories.set(DataDir.Export, { rva: rva(layout.atomAddr[plan.internal][exportAtom]), size: plan.files[plan.internal].atoms[exportAtom].size });
+  }
   const imports = atomRange(plan, layout, (a) => a.name === '.idata$2');
   if (imports) directories.set(DataDir.Import, { rva: rva(imports.start), size: imports.end - imports.start });
   const iat = atomRange(plan, layout, (a) => a.name === '.idata$5');
@@ -206,7 +231,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
 
   const entry = entryAddress(res, values, opts.entry);
   writePeHeaders(image, layout, {
-    arch: opts.arch, dll: false, entryRva: entry ? rva(entry) : 0, subsystem: opts.subsystem,
+    arch: opts.arch, dll: opts.dll, entryRva: entry ? rva(entry) : 0, subsystem: opts.subsystem,
     // lld 14 sets HIGH_ENTROPY_VA whether or not the image is relocatable; so does tslink.
     dllCharacteristics: (opts.highEntropyVa ? DllCharacteristics.HighEntropyVa : 0)
       | (opts.dynamicBase ? DllCharacteristics.DynamicBase : 0) | (opts.nxCompat ? DllCharacteristics.NxCompat : 0)
@@ -215,7 +240,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
     stackReserve: opts.stackReserve, stackCommit: opts.stackCommit, heapReserve: opts.heapReserve, heapCommit: opts.heapCommit,
     timestamp: 0, directories,
   }, layout.fileEnd);
-  return { image, warnings, counters, res, plan, layout, values, ctx, baseRelocs };
+  return { image, warnings, counters, res, plan, layout, values, ctx, baseRelocs, exports };
 }
 
 function checkInput(file: ObjectFile, arch: ArchName): ObjectFile {
