@@ -14,6 +14,8 @@
  *   `/export:`; the import library tslink writes links a program that runs.
  * - Incremental: an edit of the DLL is patched; the old program still
  *   runs against it, with the new behaviour.
+ * - dllimport declarations linked with the definitions instead of a DLL:
+ *   the pointer lld makes, and its warning.
  * - Errors: an export of an undefined symbol; a malformed .def line.
  */
 import { expect } from 'chai';
@@ -48,6 +50,17 @@ EXPORTS
   ml_secret @9 NONAME
   ml_version DATA
 `;
+/** dllimport declarations, linked with the definitions instead of a DLL (lld: LNK4217, a local pointer). */
+const LOCAL_USE_C = `#include <stdio.h>
+__declspec(dllimport) int lib_value(void);
+__declspec(dllimport) extern int lib_counter;
+__declspec(dllimport) extern const char *lib_names[];
+int main(void) { printf("%d %d %s\\n", lib_value(), ++lib_counter, lib_names[1]); return 0; }
+`;
+const LOCAL_DEF_C = `int lib_counter = 41;
+int lib_value(void) { return 7; }
+const char *lib_names[] = { "zero", "one" };
+`;
 const KERNEL32_DEF = 'LIBRARY kernel32.dll\nEXPORTS\n  ExitProcess\n';
 /** Exits with 4 + 27 + 3 - 1 = 33 through kernel32 (no C runtime). */
 const MATHHOST_C = `__declspec(dllimport) int ml_square(int);
@@ -76,7 +89,8 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
     libDir = lib!;
     dir = tmpDir('tslink-dll-');
     for (const f of fs.readdirSync(SRC)) fs.copyFileSync(path.join(SRC, f), w(f));
-    const files: Record<string, string> = { 'mathlib.c': MATHLIB_C, 'mathlib.def': MATHLIB_DEF, 'kernel32.def': KERNEL32_DEF, 'mathhost.c': MATHHOST_C };
+    const files: Record<string, string> = { 'mathlib.c': MATHLIB_C, 'mathlib.def': MATHLIB_DEF, 'kernel32.def': KERNEL32_DEF, 'mathhost.c': MATHHOST_C,
+      'local_use.c': LOCAL_USE_C, 'local_def.c': LOCAL_DEF_C };
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(w(name), text);
     for (const v of ['lld', 'ts']) fs.mkdirSync(w(v));
     await Promise.all([
@@ -86,6 +100,8 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
       ok('clang', ['--target=x86_64-windows-msvc', '-O1', '-c', 'mathlib.c', '-o', 'mathlib.obj']),
       ok('clang', ['--target=x86_64-windows-msvc', '-O1', '-c', 'mathhost.c', '-o', 'mathhost.obj']),
       ok('llvm-dlltool', ['-m', 'i386:x86-64', '-d', 'kernel32.def', '-l', 'kernel32.lib']),
+      ok('clang', [TARGET, '-O1', '-c', 'local_use.c', '-o', 'local_use.o']),
+      ok('clang', [TARGET, '-O1', '-c', 'local_def.c', '-o', 'local_def.o']),
     ]);
   });
 
@@ -176,6 +192,15 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
     expect(fs.existsSync(w('inc', 'libplugin.dll.a')), 'the import library is written after a patch too').to.equal(true);
     const r = await wine(w('inc', 'host.exe'));
     expect(r.stdout.replace(/\r\n/g, '\n')).to.equal(EXPECTED.replace('state=703', 'state=903'));
+  });
+
+  it('dllimport declarations linked with the definitions: a local import pointer and lld\'s warning', async () => {
+    for (const v of ['lld', 'ts'] as const) {
+      const r = await mingw(v, ['local_use.o', 'local_def.o', '-o', `${v}/local.exe`]);
+      expect(r.stderr, v).to.match(/local_use\.o: locally defined symbol imported: lib_(value|counter|names) \(defined in local_def\.o\) \[LNK4217\]/);
+      const run = await wine(w(v, 'local.exe'));
+      expect({ status: run.status, stdout: run.stdout.replace(/\r\n/g, '\n') }, v).to.deep.equal({ status: 0, stdout: '7 42 one\n' });
+    }
   });
 
   it('errors: an export nothing defines; a malformed module-definition file', async () => {

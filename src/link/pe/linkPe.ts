@@ -142,6 +142,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   const roots = [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots, ...opts.exports.map((e) => e.internal ?? e.name)];
   const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots, PREDEFINED, opts.autoImport ? (name) => `__imp_${name}` : undefined);
   const autoImported = opts.autoImport ? autoImport(res) : new Map<number, number>();
+  const localImports = bindLocalImports(res, warnings);
   checkUndefined(res, opts.autoImport);
   const exports = collectExports(res, opts.exports, opts.dll && opts.exportAll);
 
@@ -157,12 +158,14 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
     // The import directory ends with a null entry (lld adds it after the last `.idata$2`).
     addPinned(plan, { name: '.idata$2', size: 20, align: 4 }, '.idata$2', 1);
   }
+  const localImportAtoms = localImports.map(() => addPinned(plan, { name: '.rdata', size: 8, align: 8 }, '.rdata', 1));
   const relocAtom = addPinned(plan, { name: '.reloc', size: 0, align: 4 }, '.reloc', 1);
 
   // Addresses; the base relocations are listed once what precedes `.reloc` is placed.
   const baseRelocs: number[] = [];
   const layout = assignPeAddresses(plan, policy, opts.imageBase, (atomAddr) => {
     collectBaseRelocs(arch, res, plan, atomAddr, opts.imageBase, baseRelocs);
+    for (const a of localImportAtoms) baseRelocs.push(atomAddr[plan.internal][a] - opts.imageBase);
     const a = plan.files[plan.internal].atoms[relocAtom];
     a.data = encodeBaseRelocs(baseRelocs);
     a.size = a.data.length;
@@ -171,7 +174,13 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   for (const d of descriptors) writeImportDescriptor(plan, layout, d, opts.imageBase);
   if (pseudoAtom >= 0) writePseudoRelocations(res, plan, layout, pseudoAtom, pseudo, opts.imageBase);
 
-  const values = new SymbolValues(res, plan, layout, linkerSymbolValues(res, plan, layout, ctors, pseudoAtom));
+  const synthetic = linkerSymbolValues(res, plan, layout, ctors, pseudoAtom);
+  localImports.forEach(([imp], k) => synthetic.set(res.symbols[imp].name, layout.atomAddr[plan.internal][localImportAtoms[k]]));
+  const values = new SymbolValues(res, plan, layout, synthetic);
+  localImports.forEach(([, target], k) => {
+    const data = plan.files[plan.internal].atoms[localImportAtoms[k]].data!;
+    new DataView(data.buffer, data.byteOffset).setBigUint64(0, BigInt(values.globalAddress(res.symbols[target])!), true);
+  });
   const rva = (addr: number) => addr - opts.imageBase;
   if (exportAtom >= 0) {
     const at = layout.atomAddr[plan.internal][exportAtom];
@@ -389,6 +398,30 @@ function autoImport(res: Resolution): Map<number, number> {
     res.discarded[ref.file][s.atom] = 1;
     ref.file = imp.file;
     ref.sym = imp.sym;
+  }
+  return out;
+}
+
+/**
+ * `__imp_NAME` where the image itself defines NAME: code compiled with a
+ * dllimport declaration, linked with the definition instead of a DLL. As
+ * lld does, the link makes the pointer the import would have been (an
+ * 8-byte `.rdata` atom holding NAME's address) and warns (LNK4217).
+ * Returns [the `__imp_` global, NAME's global] pairs; the `__imp_` globals
+ * are now linker-defined.
+ */
+function bindLocalImports(res: Resolution, warnings: string[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let id = 0; id < res.symbols.length; id++) {
+    const g = res.symbols[id];
+    if ((g.state !== SymState.Undefined && g.state !== SymState.Lazy) || g.referencedBy.length === 0 || !g.name.startsWith('__imp_')) continue;
+    const target = res.byName.get(g.name.slice(6));
+    const t = target === undefined ? undefined : res.symbols[target];
+    if (!t || (t.state !== SymState.Defined && t.state !== SymState.Common)) continue;
+    g.state = SymState.Synthetic;
+    out.push([id, target!]);
+    const users = g.referencedBy.map((f) => res.files[f].name).join(', ');
+    warnings.push(`${users}: locally defined symbol imported: ${t.name} (defined in ${res.files[t.file].name}) [LNK4217]`);
   }
   return out;
 }
