@@ -40,6 +40,7 @@ export interface PeCliSettings {
   exportAll?: boolean;
   /** The export directory's and import library's name for the image (a .def file's LIBRARY). */
   dllName?: string;
+  alternateNames?: Array<[string, string]>;
 }
 
 export interface CliOptions {
@@ -402,7 +403,9 @@ targeting x86_64-w64-mingw32 pass):
                              fixed up at start-up by the C runtime (default: on)
   --insert-timestamp, --no-insert-timestamp   Accepted; the timestamp is always 0
   --no-seh, --large-address-aware   Accepted (no effect on x86-64, as in lld)
-  Not supported yet (an error says so): --gc-sections, --icf=all, --Map, --pdb,
+  --gc-sections, --no-gc-sections   Remove the COMDAT sections nothing reaches
+  --icf=all                  Accepted with a warning: nothing is folded
+  Not supported yet (an error says so): --Map, --pdb,
   --output-def, --file-alignment, --section-alignment, --disable-reloc-section.
   The incremental options below apply too.
 

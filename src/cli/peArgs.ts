@@ -110,7 +110,7 @@ const MINGW_IGNORED_FLAGS = new Set([
   'large-address-aware', 'no-seh', 'disable-no-seh',
   // tslink writes a timestamp of 0 either way.
   'insert-timestamp', 'no-insert-timestamp',
-  'no-gc-sections', 'enable-reloc-section', 'no-allow-multiple-definition', 'no-guard-cf', 'no-guard-longjmp',
+  'enable-reloc-section', 'no-allow-multiple-definition', 'no-guard-cf', 'no-guard-longjmp',
 ]);
 
 /** Options with one argument (`--opt X`, `--opt=X`, one or two dashes) that lld's MinGW driver ignores. */
@@ -271,9 +271,10 @@ export function parseMingwArgs(argv: readonly string[]): CliOptions {
     // Stdcall decorations (`@N`) are 32-bit x86's: nothing to strip on x86-64.
     if (flag('kill-at')) continue;
     if (flag('gc-sections')) { o.gcSections = true; continue; }
+    if (flag('no-gc-sections')) { o.gcSections = false; continue; }
     if ((v = withArg('icf')) !== undefined) {
       if (v === 'none' || v === 'safe') continue;
-      if (v === 'all') throw new LinkError('--icf=all: identical code folding is not supported yet');
+      if (v === 'all') { o.warnings.push('--icf=all: identical code folding is not done: the image keeps every copy'); continue; }
       throw new LinkError(`unknown parameter: --icf=${v}`);
     }
     if (MINGW_IGNORED_FLAGS.has(body) && eq < 0) continue;
@@ -363,7 +364,6 @@ const LINK_NOT_YET = new Map<string, string>([
   ['delayload', 'delay-loaded imports are not built yet'],
   ['guard', 'Control Flow Guard is not built yet'],
   ['force', ''],
-  ['alternatename', ''],
   ['stub', ''],
   ['release', 'tslink writes no checksum'],
   ['driver', 'drivers are not built yet'],
@@ -386,6 +386,8 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
   // lld-link leaves DWARF out unless /debug asks for debug info.
   // lld-link imports from DLLs only what is declared so (`__imp_`), unlike MinGW's auto-import.
   const pe: PeCliSettings = { stripDebug: true, autoImport: false };
+  let optRef: boolean | undefined;
+  let debugged = false;
   o.pe = pe;
   const defaultLibs: string[] = [];
   const noDefaultLibs = new Set<string>();
@@ -524,6 +526,7 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
       }
       case 'debug':
         // lld-link keeps DWARF with /debug (full, dwarf, ghash, noghash), drops it with none or nodwarf; no PDB here.
+        debugged = (val ?? 'full').toLowerCase() !== 'none';
         for (const kind of (val ?? 'full').toLowerCase().split(',')) {
           if (['full', 'fastlink', 'ghash', 'noghash', 'dwarf'].includes(kind)) pe.stripDebug = false;
           else if (kind === 'none' || kind === 'nodwarf') pe.stripDebug = true;
@@ -532,9 +535,12 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
         return true;
       case 'opt':
         for (const opt of need().toLowerCase().split(',')) {
-          if (opt === 'noref' || opt === 'noicf' || opt === 'lbr' || opt === 'nolbr') continue;
-          if (opt === 'ref') throw new LinkError('/opt:ref (removing unreferenced sections) is not supported yet: tslink keeps every section (/opt:noref)');
-          if (opt === 'icf' || opt.startsWith('icf=') || opt === 'safeicf') throw new LinkError(`/opt:${opt} (identical code folding) is not supported yet`);
+          if (opt === 'noicf' || opt === 'lbr' || opt === 'nolbr') continue;
+          if (opt === 'ref' || opt === 'noref') { optRef = opt === 'ref'; continue; }
+          if (opt === 'icf' || opt.startsWith('icf=') || opt === 'safeicf') {
+            o.warnings.push(`/opt:${opt}: identical code folding is not done: the image keeps every copy`);
+            continue;
+          }
           throw new LinkError(`/opt: unknown option: ${opt}`);
         }
         return true;
@@ -556,6 +562,12 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
       case 'noentry':
         o.entry = '';
         return true;
+      case 'alternatename': {
+        const [from, to] = splitOnce(need(), '=');
+        if (!from || !to) throw new LinkError(`${a}: expected /alternatename:FROM=TO`);
+        (pe.alternateNames ??= []).push([from, to]);
+        return true;
+      }
       case 'include':
         o.undefinedSymbols.push(need());
         return true;
@@ -597,6 +609,8 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
     o.output = `${dot > 0 ? base.slice(0, dot) : base}${o.shared ? '.dll' : '.exe'}`;
   }
   o.entry ??= o.shared ? '_DllMainCRTStartup' : defaultPeEntry(pe.subsystem);
+  // lld-link removes unreferenced COMDATs (/opt:ref) unless told not to, or debugging.
+  o.gcSections = optRef ?? !debugged;
   return o;
 }
 
@@ -629,6 +643,7 @@ Options:
   /implib:FILE               Where the import library goes (default: the output's
                              name with .lib, for a DLL or an image with /export)
   /noimplib                  Write no import library
+  /alternatename:FROM=TO     FROM, if nothing defines it, is TO
   /subsystem:NAME[,X.Y]      console (default), windows, native, efi_application,
                              efi_boot_service_driver, efi_runtime_driver, efi_rom,
                              posix or boot_application; X.Y the subsystem version
@@ -652,10 +667,10 @@ Options:
   /heap:RESERVE[,COMMIT]     Heap size (default 0x100000,0x1000)
   /debug[:KIND]              Keep DWARF debug sections (lld-link drops them without
                              /debug); no PDB is written: CodeView is dropped
-  /opt:noref, /opt:noicf     Accepted: tslink keeps every section and folds none.
-                             /opt:ref and /opt:icf are errors (not supported yet);
-                             note that lld-link does /opt:ref,icf by default without
-                             /debug, so its image can be smaller
+  /opt:ref, /opt:noref       Remove the COMDAT sections nothing reaches (the default
+                             without /debug, as in lld-link), or keep them
+  /opt:icf, /opt:noicf       Accepted; identical code folding is not done (a
+                             warning says so for /opt:icf)
   /incremental[:no]          Relink incrementally (tslink's --incremental: patch
                              the previous image when provably the same as a full
                              link)

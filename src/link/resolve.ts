@@ -106,6 +106,19 @@ function mergeVisibility(a: Visibility, b: Visibility): Visibility {
   return VIS_RANK[a] >= VIS_RANK[b] ? a : b;
 }
 
+/** What a format adds to the resolution (PE: directives, auto-import). */
+export interface ResolveHooks {
+  /**
+   * For a strong reference that all inputs leave undefined: another name
+   * whose archive member is then loaded (lld's MinGW mode loads `__imp_NAME`
+   * for NAME, auto-import; `/alternatename:NAME=OTHER` loads OTHER); the
+   * caller then binds them.
+   */
+  fallbackName?: (name: string, res: Resolution) => string | undefined;
+  /** Names an object makes roots when it is loaded (COFF's `/include:` directives). */
+  fileRoots?: (file: ObjectFile) => readonly string[];
+}
+
 /**
  * `roots` are names the link itself refers to (the entry point, -u): strong
  * references that load archive members, but whose absence is not an error here.
@@ -117,13 +130,9 @@ export function resolveSymbols(
   roots: readonly string[] = [],
   /** Names the linker defines before any input is read: no archive member is loaded for them (lld's MinGW lists). */
   predefined: readonly string[] = [],
-  /**
-   * For a strong reference that all inputs leave undefined: another name
-   * whose archive member is then loaded, as lld's MinGW mode loads
-   * `__imp_NAME` for NAME (auto-import, which the caller then applies).
-   */
-  fallbackName?: (name: string) => string,
+  hooks: ResolveHooks = {},
 ): Resolution {
+  const { fallbackName, fileRoots } = hooks;
   const res: Resolution = {
     files: [], discarded: [], globalIds: [], symbols: [], byName: new Map(), archives: [],
     loadedMembers: new Map(), comdatOwners: new Map(), shared: [], sharedNeeded: [], sharedAsNeeded: [],
@@ -215,6 +224,14 @@ export function resolveSymbols(
         }
       }
     }
+    if (fileRoots) {
+      for (const name of fileRoots(file)) {
+        const g = res.symbols[intern(name)];
+        g.weak = false;
+        if (g.referencedBy.length < 8) g.referencedBy.push(fi);
+        if (g.state === SymState.Lazy) fetch(g);
+      }
+    }
     return fi;
   };
 
@@ -288,7 +305,8 @@ export function resolveSymbols(
       for (let id = 0; id < res.symbols.length; id++) {
         const g = res.symbols[id];
         if (g.state !== SymState.Undefined || g.weak || g.referencedBy.length === 0 || weakAliases.has(id)) continue;
-        const alt = res.byName.get(fallbackName(g.name));
+        const name = fallbackName(g.name, res);
+        const alt = name === undefined ? undefined : res.byName.get(name);
         if (alt === undefined) continue;
         const a = res.symbols[alt];
         if (a.state !== SymState.Lazy || res.loadedMembers.has(`${a.archive}:${a.member}`)) continue;

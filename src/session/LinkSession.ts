@@ -253,7 +253,6 @@ export class LinkSession {
     if (options.format === 'macho') throw new LinkError(`output format 'macho' is not supported yet: tslink writes ELF and PE`);
     if (options.format === 'coff') {
       coffArchFor(options.arch);
-      if (options.gcSections) throw new LinkError('--gc-sections (/opt:ref) is not supported for PE images yet');
     }
     this.buildId = options.buildId === undefined ? { kind: 'none' } : parseBuildId(options.buildId);
     for (const [k, v] of [['code', options.codeSlackPct], ['data', options.dataSlackPct]] as const) {
@@ -552,6 +551,7 @@ export class LinkSession {
       dllName: this.options.outputName ?? (dll ? 'a.dll' : 'a.exe'),
       ...this.options.pe,
       dll,
+      gcSections: this.options.gcSections ?? false,
       arch: this.options.arch,
       entry: this.options.entry ?? (dll ? '' : 'mainCRTStartup'),
       undefinedRoots: this.options.undefinedSymbols ?? [],

@@ -329,7 +329,7 @@ describe('PE command lines: errors and help', function () {
     { name: 'a missing lld-link input (NAME.obj)', bin: 'link', args: ['/out:x.exe', 'nosuchobject'], parts: ['nosuchobject.obj'] },
     { name: '-m arm64pe', bin: 'gnu', args: ['-m', 'arm64pe', '-o', 'x.exe', 'f.obj'], parts: ['arm64pe', 'not supported yet'] },
     { name: '/machine:arm64', bin: 'link', args: ['/machine:arm64', '/out:x.exe', 'f.obj'], parts: ['ARM64', 'not supported yet'] },
-    { name: '/opt:ref', bin: 'link', args: ['/opt:ref', '/out:x.exe', 'f.obj'], parts: ['/opt:ref', 'not supported yet'] },
+    { name: 'an unknown /opt', bin: 'link', args: ['/opt:fast', '/out:x.exe', 'f.obj'], parts: ['/opt: unknown option: fast'] },
     { name: 'an unknown subsystem', bin: 'gnu', args: ['-m', 'i386pep', '--subsystem', 'xbox', '-o', 'x.exe', 'f.obj'], parts: ["unknown subsystem 'xbox'"] },
     { name: 'a PE option without -m', bin: 'gnu', args: ['--subsystem', 'windows', '-o', 'x.exe', 'f.obj'], parts: ["'--subsystem'", '-m i386pep'] },
     { name: 'an ELF option with COFF inputs', bin: 'gnu', args: ['-pie', '-o', 'x.exe', 'f.obj'], parts: ['-pie', 'ELF'] },

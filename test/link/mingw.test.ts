@@ -77,6 +77,7 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
       ok('clang', [TARGET, '-O0', '-c', 'autoimp.c', '-o', 'autoimp.o'], dir),
       ok('x86_64-w64-mingw32-gcc', ['-O2', '-c', 'autoimp.c', '-o', 'autoimp.gcc.o'], dir),
       ok('clang', [TARGET, '-O1', '-c', 'autoimp_scale.c', '-o', 'autoimp_scale.o'], dir),
+      ok('clang', [TARGET, '-O1', '-ffunction-sections', '-fdata-sections', '-c', 'gc.c', '-o', 'gc.o'], dir),
     ]);
   });
 
@@ -113,7 +114,7 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     await link('clang', 'tslink', 'm.tslink.exe', objs);
     const a = await wine(path.join(dir, 'm.lld.exe'));
     const b = await wine(path.join(dir, 'm.tslink.exe'));
-    expect(a.stdout.replace(/\r\n/g, '\n')).to.equal('hits=6 bump=6 buckets[127]=3 hook=10 early=42\n'
+    expect(a.stdout.replace(/\r\n/g, '\n')).to.equal('hits=6 bump=6 buckets[127]=3 hook=10 early=42 paged=1\n'
       + 'banner=hello world! same=1\nstring(21)=from the string table rcdata=BLOB\n');
     expect({ status: b.status, stdout: b.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
     const rsrc = async (exe: string) => (await exec('llvm-readobj', ['--sections', path.join(dir, exe)])).stdout
@@ -150,6 +151,19 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     expect(a.stdout).to.contain('caught too big: 4').and.to.contain('dtor global');
     expect({ status: b.status, stdout: b.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
     expect(await imports(path.join(dir, 'xd.tslink.exe'))).to.deep.equal(await imports(path.join(dir, 'xd.lld.exe')));
+  });
+
+  it('--gc-sections: unreached COMDATs are left out, as by ld.lld; the image runs', async () => {
+    const has = (exe: string, marker: string) => fs.readFileSync(path.join(dir, exe)).includes(Buffer.from(marker));
+    for (const linker of ['lld', 'tslink'] as const) {
+      await link('clang', linker, `gc.${linker}.exe`, ['gc.o'], ['-Wl,--gc-sections']);
+      await link('clang', linker, `nogc.${linker}.exe`, ['gc.o']);
+      expect(has(`gc.${linker}.exe`, 'UNUSED-DATA-MARKER'), `${linker} --gc-sections`).to.equal(false);
+      expect(has(`gc.${linker}.exe`, 'USED-DATA-MARKER'), `${linker} --gc-sections`).to.equal(true);
+      expect(has(`nogc.${linker}.exe`, 'UNUSED-DATA-MARKER'), linker).to.equal(true);
+      const r = await wine(path.join(dir, `gc.${linker}.exe`));
+      expect({ status: r.status, stdout: r.stdout.replace(/\r\n/g, '\n') }, linker).to.deep.equal({ status: 0, stdout: '42 USED-DATA-MARKER\n' });
+    }
   });
 
   it('incremental with auto-import: an edit of a unit that refers to imported data falls back, another is patched', async () => {

@@ -1,7 +1,8 @@
 import { LinkError } from '../../obj/LinkError.js';
-import { SymPlace, type ObjectFile } from '../../obj/model.js';
+import { SymPlace } from '../../obj/model.js';
 import { IMAGE_SCN } from '../../obj/readCoff.js';
 import { SymState, type Resolution } from '../resolve.js';
+import { directivesOf } from './directives.js';
 
 /**
  * A DLL's exports: what the export directory lists and the import library
@@ -142,33 +143,6 @@ function unquote(s: string): string {
   return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
 }
 
-/** Splits a `.drectve` text into options, keeping quoted parts together. */
-export function directiveWords(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (const ch of text) {
-    if (ch === '"') quoted = !quoted;
-    if (/\s/.test(ch) && !quoted) {
-      if (cur) out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  if (cur) out.push(cur);
-  return out;
-}
-
-/** The exports an object's directives name (`/EXPORT:`, `-export:`). */
-export function directiveExports(file: ObjectFile): ExportSpec[] {
-  if (!file.directives) return [];
-  const out: ExportSpec[] = [];
-  for (const w of directiveWords(file.directives)) {
-    const m = /^[-/]export:(.*)$/i.exec(w);
-    if (m) out.push(parseExport(m[1], `${file.name}: .drectve`));
-  }
-  return out;
-}
-
 // lld's AutoExporter (lld/COFF/MinGW.cpp): what a MinGW DLL without named exports does not export.
 const RUNTIME_LIBS = new Set([
   'libgcc', 'libgcc_s', 'libstdc++', 'libmingw32', 'libmingwex', 'libg2c', 'libsupc++', 'libobjc', 'libgcj',
@@ -209,7 +183,7 @@ export function collectExports(res: Resolution, specs: readonly ExportSpec[], ex
     }
   };
   specs.forEach(add);
-  for (const f of res.files) directiveExports(f).forEach(add);
+  for (const f of res.files) directivesOf(f).exports.forEach(add);
 
   if (byName.size === 0 && exportAll) {
     for (let id = 0; id < res.symbols.length; id++) {

@@ -13,6 +13,8 @@ import {
   DataDir, DllCharacteristics, Subsystem, encodeBaseRelocs, encodeExceptionTable, readRuntimeFunctions, stringTableSize, writePeHeaders,
 } from '../../formats/pe/writePe.js';
 import { assignPeAddresses, sectionAt, type PeLayout } from './layout.js';
+import { markLive } from '../gcSections.js';
+import { directivesOf } from './directives.js';
 import { collectExports, exportTableSize, writeExportTable, type Export, type ExportSpec } from './exports.js';
 import { PE_RULES, peOutputName, pins, shortImportKey } from './sections.js';
 
@@ -68,6 +70,10 @@ export interface PeLinkOptions {
   exports: ExportSpec[];
   /** MinGW: a DLL that names no export exports every global of its own objects. */
   exportAll: boolean;
+  /** `/opt:ref`, `--gc-sections`: keep only what the entry, the exports and `/include:` reach. */
+  gcSections: boolean;
+  /** `/alternatename:FROM=TO` on the command line (objects' directives add theirs). */
+  alternateNames: Array<[string, string]>;
 }
 
 export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots'> = {
@@ -90,6 +96,8 @@ export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots
   dllName: 'a.exe',
   exports: [],
   exportAll: false,
+  gcSections: false,
+  alternateNames: [],
 };
 
 export interface PeLinkResult {
@@ -140,14 +148,27 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
 
   // Which definition each name binds to; which archive members (import stubs among them) are pulled in.
   const roots = [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots, ...opts.exports.map((e) => e.internal ?? e.name)];
-  const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots, PREDEFINED, opts.autoImport ? (name) => `__imp_${name}` : undefined);
+  const alternates = new AlternateNames(opts.alternateNames);
+  const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots, PREDEFINED, {
+    fileRoots: (file) => directivesOf(file).includes,
+    // A name nothing defines: its alternate name's member, else (MinGW) the DLL import's.
+    fallbackName: (name, r) => alternates.of(name, r) ?? (opts.autoImport ? `__imp_${name}` : undefined),
+  });
+  alternates.bind(res);
+  alignCommons(res);
   const autoImported = opts.autoImport ? autoImport(res) : new Map<number, number>();
   const localImports = bindLocalImports(res, warnings);
   checkUndefined(res, opts.autoImport);
   const exports = collectExports(res, opts.exports, opts.dll && opts.exportAll);
 
   // Output sections by PE's rules. CodeView (`.debug$S`, `.debug$T`) belongs in a PDB, which tslink does not write.
-  const plan = planSections(res, opts.arch, (f, a) => keepAtom(res.files[f].atoms[a], opts), undefined, PE_RULES);
+  // /opt:ref: the core's collection (gcSections.ts). Sections that are not COMDAT are roots (the COFF
+  // reader marks them Retain), as in lld-link; a COMDAT lives with what refers to it, with its associates.
+  const gc = opts.gcSections
+    ? markLive(res, { entry: opts.entry, undefinedRoots: opts.undefinedRoots, extraRoots: exports.map((e) => res.symbols[e.id].name) })
+    : null;
+  const plan = planSections(res, opts.arch, (f, a) => (!gc || gc.live[f][a] === 1) && keepAtom(res.files[f].atoms[a], opts),
+    gc ? (id) => gc.commons[id] === 1 : undefined, PE_RULES);
   const ctors = addConstructorLists(plan, res);
   const descriptors = addImportDescriptors(plan);
   const pseudo = pseudoRelocations(res, plan, autoImported, opts.runtimePseudoReloc);
@@ -324,7 +345,7 @@ function addImportDescriptors(plan: SectionPlan): ImportDescriptor[] {
   const byDll = new Map<string, ImportDescriptor>();
   for (let f = 0; f < plan.internal; f++) {
     const imp = plan.files[f].dllImport;
-    if (!imp) continue;
+    if (!imp || !plan.atomOut[f].some((sec) => sec >= 0)) continue;
     const key = imp.dll.toLowerCase();
     let d = byDll.get(key);
     if (!d) {
@@ -400,6 +421,59 @@ function autoImport(res: Resolution): Map<number, number> {
     ref.sym = imp.sym;
   }
   return out;
+}
+
+/**
+ * `/alternatename:FROM=TO` (the command line's, then the objects'
+ * directives, the first for each FROM): a FROM that nothing defines is TO,
+ * as a COFF weak external is its default. The resolution loads TO's member
+ * for a FROM left undefined (`of`); `bind` then binds FROM.
+ */
+class AlternateNames {
+  private readonly map = new Map<string, string>();
+  private filesSeen = 0;
+
+  constructor(given: ReadonlyArray<[string, string]>) {
+    for (const [from, to] of given) if (!this.map.has(from)) this.map.set(from, to);
+  }
+
+  of(name: string, res: Resolution): string | undefined {
+    for (; this.filesSeen < res.files.length; this.filesSeen++) {
+      for (const [from, to] of directivesOf(res.files[this.filesSeen]).alternateNames) if (!this.map.has(from)) this.map.set(from, to);
+    }
+    return this.map.get(name);
+  }
+
+  bind(res: Resolution): void {
+    this.of('', res);
+    for (const [from, to] of this.map) {
+      const id = res.byName.get(from);
+      const t = res.byName.get(to);
+      if (id === undefined || t === undefined) continue;
+      const g = res.symbols[id];
+      // Followed through chains of alternate names, as far as something defines one.
+      let d = res.symbols[t];
+      for (let hops = 0; hops < 64 && d.state !== SymState.Defined && this.map.has(d.name); hops++) {
+        const next = res.byName.get(this.map.get(d.name)!);
+        if (next === undefined) break;
+        d = res.symbols[next];
+      }
+      if ((g.state !== SymState.Undefined && g.state !== SymState.Lazy) || d.state !== SymState.Defined) continue;
+      g.state = SymState.Defined;
+      g.file = d.file;
+      g.sym = d.sym;
+    }
+  }
+}
+
+/** gcc's `-aligncomm:NAME,N`: the common symbol NAME is aligned to at least 2^N. */
+function alignCommons(res: Resolution): void {
+  for (const f of res.files) {
+    for (const [name, align] of directivesOf(f).alignComm) {
+      const id = res.byName.get(name);
+      if (id !== undefined && res.symbols[id].state === SymState.Common) res.symbols[id].commonAlign = Math.max(res.symbols[id].commonAlign, align);
+    }
+  }
 }
 
 /**
