@@ -25,6 +25,7 @@ import {
   type FileIdentityRecord, type InputRecord, type LinkState, type ObjectOrigin, type PeStateRecord, type StateSource,
 } from './state.js';
 import { SessionImage } from './image.js';
+import { StateError } from './stateCodec.js';
 import { writeImportLibrary } from '../formats/pe/importLibrary.js';
 
 /**
@@ -404,6 +405,8 @@ export class LinkSession {
           return this.report('patched', null, plan.writes.map((w) => ({ offset: w.offset, length: w.bytes.length })), [], work, timings);
         } catch (e) {
           if (e instanceof Fallback) reason = e.reason;
+          // A record of the state is checked when a patch first reads it (state.ts, lazyObject).
+          else if (e instanceof StateError) reason = `the incremental state cannot be used: ${e.message}`;
           else if (e instanceof LinkError) reason = `the patch failed (${e.message})`;
           else throw e;
         }

@@ -19,7 +19,7 @@ import { StateError, StateReader, StateWriter } from './stateCodec.js';
  */
 
 export const STATE_MAGIC = 'TSLINKST';
-export const STATE_VERSION = 5;
+export const STATE_VERSION = 6;
 
 export interface AtomRecord {
   /** Section name, `#k` appended for the k-th repeat of a name within the object. */
@@ -482,6 +482,13 @@ export function encodeState(s: LinkState): Uint8Array {
     w.str(o.member);
     w.str(o.name);
     w.raw(o.hash);
+    // The rest, length-prefixed, so that a decode can leave it for later (lazyObject); as read when it was not.
+    const raw = undecoded.get(o);
+    if (raw) {
+      w.bytes(raw);
+      continue;
+    }
+    const lengthAt = w.reserveU32();
     w.u32(o.shape.length);
     for (const e of o.shape) w.str(e);
     w.raw(o.refOrder);
@@ -509,6 +516,7 @@ export function encodeState(s: LinkState): Uint8Array {
         w.u32(0xffffffff);
       }
     }
+    w.setU32(lengthAt, w.length - lengthAt - 4);
   }
   w.u32(s.sections.length);
   for (const x of s.sections) {
@@ -625,33 +633,11 @@ export function decodeState(bytes: Uint8Array): LinkState {
     inputs.push({ name, kind, hash: r.raw(32), indexHash: r.raw(32), identity: readIdentity(r) });
   }
   const objects: ObjectRecord[] = [];
-  for (let n = r.count(64); n > 0; n--) {
-    const input = r.u32();
-    const member = r.str();
-    const name = r.str();
-    const hash = r.raw(32);
-    const shape: string[] = [];
-    for (let k = r.count(4); k > 0; k--) shape.push(r.str());
-    const refOrder = r.raw(32);
-    const localFirst = r.num();
-    const localCount = r.u32();
-    const localHash = r.raw(32);
-    const localPlaces = r.raw(32);
-    const gc = r.bytes();
-    const atoms: AtomRecord[] = [];
-    for (let k = r.count(80); k > 0; k--) {
-      const rec: AtomRecord = {
-        key: r.str(), id: r.raw(32), sec: r.num(), addr: r.num(), slot: r.num(), size: r.num(), align: r.u32(), canonical: r.num(),
-      };
-      const m = r.u32();
-      if (m !== 0xffffffff) {
-        rec.mergeSec = r.u32();
-        rec.mergeIn = new Uint32Array(r.raw(m * 4).slice().buffer);
-        rec.mergeOut = new Float64Array(r.raw(m * 8).slice().buffer);
-      }
-      atoms.push(rec);
-    }
-    objects.push({ input, member, name, hash, shape, refOrder, localFirst, localCount, localHash, localPlaces, gc, atoms });
+  /** Set once the state is built: the lazy records check themselves against it. */
+  let built: LinkState | null = null;
+  for (let n = r.count(44); n > 0; n--) {
+    const base = { input: r.u32(), member: r.str(), name: r.str(), hash: r.raw(32) };
+    objects.push(lazyObject(base, r.bytes(), (o) => checkObjectInvariants(built!, o)));
   }
   const sections: SectionRecord[] = [];
   for (let n = r.count(40); n > 0; n--) {
@@ -684,8 +670,80 @@ export function decodeState(bytes: Uint8Array): LinkState {
     optionsKey, arch, imageSize, imageHash: imageHashV, imageIdentity, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,
     inputs, objects, sections, free, islands, globals, got, tls, contested, pe,
   };
+  built = state;
   checkStateInvariants(state);
   return state;
+}
+
+/** Objects' records whose bulk has not been decoded: the bytes it was read from, written back as they are. */
+const undecoded = new WeakMap<ObjectRecord, Uint8Array>();
+type ObjectBulk = Omit<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>;
+const BULK_FIELDS = ['shape', 'refOrder', 'localFirst', 'localCount', 'localHash', 'localPlaces', 'gc', 'atoms'] as const;
+
+/**
+ * An object's record with its bulk (symbol shape, atom records) decoded on
+ * first use, and checked then (`check`). A patch uses the records of the
+ * objects that changed; a fresh process decoding every record of a large
+ * program would spend most of its time there. A record left undecoded is
+ * written back byte for byte.
+ */
+function lazyObject(base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>, bulk: Uint8Array, check: (o: ObjectRecord) => void): ObjectRecord {
+  const rec = base as ObjectRecord;
+  const load = (): void => {
+    if (!undecoded.has(rec)) return;
+    undecoded.delete(rec);
+    const fields = decodeObjectBulk(bulk);
+    for (const k of BULK_FIELDS) Object.defineProperty(rec, k, { value: fields[k], writable: true, enumerable: true, configurable: true });
+    check(rec);
+  };
+  for (const k of BULK_FIELDS) {
+    Object.defineProperty(rec, k, {
+      get: () => {
+        load();
+        return rec[k];
+      },
+      set: (v: unknown) => {
+        load();
+        (rec as unknown as Record<string, unknown>)[k] = v;
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  undecoded.set(rec, bulk);
+  return rec;
+}
+
+/** Whether an object's record has been decoded whole (a lazy one is checked when it is). */
+function isDecoded(o: ObjectRecord): boolean {
+  return !undecoded.has(o);
+}
+
+function decodeObjectBulk(bytes: Uint8Array): ObjectBulk {
+  const r = new StateReader(bytes);
+  const shape: string[] = [];
+  for (let k = r.count(4); k > 0; k--) shape.push(r.str());
+  const refOrder = r.raw(32);
+  const localFirst = r.num();
+  const localCount = r.u32();
+  const localHash = r.raw(32);
+  const localPlaces = r.raw(32);
+  const gc = r.bytes();
+  const atoms: AtomRecord[] = [];
+  for (let k = r.count(80); k > 0; k--) {
+    const rec: AtomRecord = {
+      key: r.str(), id: r.raw(32), sec: r.num(), addr: r.num(), slot: r.num(), size: r.num(), align: r.u32(), canonical: r.num(),
+    };
+    const m = r.u32();
+    if (m !== 0xffffffff) {
+      rec.mergeSec = r.u32();
+      rec.mergeIn = new Uint32Array(r.raw(m * 4).slice().buffer);
+      rec.mergeOut = new Float64Array(r.raw(m * 8).slice().buffer);
+    }
+    atoms.push(rec);
+  }
+  if (!r.done) throw new StateError('an object\'s record in the incremental state has trailing bytes');
+  return { shape, refOrder, localFirst, localCount, localHash, localPlaces, gc, atoms };
 }
 
 /**
@@ -698,15 +756,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
  * wrote; the checksum is not a signature.)
  */
 export function checkStateInvariants(s: LinkState): void {
-  const bad = (what: string): never => {
-    throw new StateError(`the incremental state is inconsistent: ${what}`);
-  };
-  // Integers, not only safe ones: a hostile input can place a symbol past 2^53, and the full link that
-  // accepted it must be able to read its own state back.
-  const int = (v: number, what: string, min = 0): number => {
-    if (!Number.isInteger(v) || v < min) bad(`${what} is ${v}`);
-    return v;
-  };
+  const { bad, int, inSection, symtabEntries } = invariantChecks(s);
   try {
     const key: unknown = JSON.parse(s.optionsKey);
     if (!key || typeof key !== 'object' || Array.isArray(key)) bad('the link options are not a JSON object');
@@ -721,7 +771,6 @@ export function checkStateInvariants(s: LinkState): void {
   int(s.symtabOffset, '.symtab\'s offset');
   int(s.shdrOffset, 'the section header table\'s offset');
   if (s.symtabOffset > s.shdrOffset || s.shdrOffset + (s.sections.length + 1) * 64 > size) bad('the section header table lies outside the image');
-  const symtabEntries = (s.shdrOffset - s.symtabOffset) / 24;
 
   s.sections.forEach((x, i) => {
     const w = `section ${i} (${x.name})`;
@@ -732,35 +781,9 @@ export function checkStateInvariants(s: LinkState): void {
     if (int(x.fileSize, `${w}'s size in the file`) > x.size) bad(`${w} stores more than its size`);
     if (x.offset + x.fileSize > size) bad(`${w} lies outside the image`);
   });
-  /** Checks that [addr, addr + len) lies in section `sec` (addresses of non-allocated sections are offsets in them). */
-  const inSection = (sec: number, addr: number, len: number, what: string) => {
-    if (!Number.isInteger(sec) || sec < 0 || sec >= s.sections.length) bad(`${what} is in section ${sec}, of ${s.sections.length}`);
-    const x = s.sections[sec];
-    const base = x.flags & SecFlag.Alloc ? x.addr : 0;
-    if (int(addr, `${what}'s address`) < base || addr + int(len, `${what}'s size`) > base + x.size) bad(`${what} lies outside ${x.name}`);
-  };
-
   s.objects.forEach((o, i) => {
     if (o.input >= s.inputs.length) bad(`object ${i} (${o.name}) comes from input ${o.input}, of ${s.inputs.length}`);
-    if (int(o.localFirst, `the first local symbol of ${o.name}`, -1) + o.localCount > symtabEntries) bad(`the local symbols of ${o.name} lie outside .symtab`);
-    o.atoms.forEach((a, k) => {
-      const w = `atom ${a.key} of ${o.name}`;
-      int(a.size, `${w}'s size`);
-      if (a.sec !== -1) {
-        if (a.size > a.slot) bad(`${w} (${a.size} bytes) is larger than its slot (${a.slot} bytes)`);
-        inSection(a.sec, a.addr, a.slot, w);
-        inSection(a.sec, a.canonical, 0, `${w}'s entry`);
-      }
-      if (a.mergeIn && a.mergeOut) {
-        if (a.mergeSec === undefined || a.mergeSec >= s.sections.length) bad(`${w} is merged into section ${a.mergeSec}`);
-        const x = s.sections[a.mergeSec!];
-        for (let p = 0; p < a.mergeIn.length; p++) {
-          if (a.mergeIn[p] > a.size || (p > 0 && a.mergeIn[p] < a.mergeIn[p - 1])) bad(`${w}'s merged pieces are out of order`);
-          const out = a.mergeOut[p];
-          if (!Number.isInteger(out) || out < x.addr || out > x.addr + x.size) bad(`a merged piece of ${w} lies outside ${x.name}`);
-        }
-      }
-    });
+    if (isDecoded(o)) checkObjectInvariants(s, o);
   });
   s.free.forEach((f, i) => inSection(f.sec, f.addr, f.size, `free range ${i}`));
   s.islands.forEach((x, i) => {
@@ -783,4 +806,51 @@ export function checkStateInvariants(s: LinkState): void {
     if (int(s.tls.align, 'the TLS alignment', 1) & (s.tls.align - 1)) bad(`the TLS alignment ${s.tls.align} is not a power of two`);
   }
 }
+
+/** The checks of one object's record: its local symbols inside .symtab, its atoms inside their sections. */
+function checkObjectInvariants(s: LinkState, o: ObjectRecord): void {
+  const { bad, int, inSection, symtabEntries } = invariantChecks(s);
+  if (int(o.localFirst, `the first local symbol of ${o.name}`, -1) + o.localCount > symtabEntries) bad(`the local symbols of ${o.name} lie outside .symtab`);
+  o.atoms.forEach((a) => {
+    const w = `atom ${a.key} of ${o.name}`;
+    int(a.size, `${w}'s size`);
+    if (a.sec !== -1) {
+      if (a.size > a.slot) bad(`${w} (${a.size} bytes) is larger than its slot (${a.slot} bytes)`);
+      inSection(a.sec, a.addr, a.slot, w);
+      inSection(a.sec, a.canonical, 0, `${w}'s entry`);
+    }
+    if (a.mergeIn && a.mergeOut) {
+      if (a.mergeSec === undefined || a.mergeSec >= s.sections.length) bad(`${w} is merged into section ${a.mergeSec}`);
+      const x = s.sections[a.mergeSec!];
+      for (let p = 0; p < a.mergeIn.length; p++) {
+        if (a.mergeIn[p] > a.size || (p > 0 && a.mergeIn[p] < a.mergeIn[p - 1])) bad(`${w}'s merged pieces are out of order`);
+        const out = a.mergeOut[p];
+        if (!Number.isInteger(out) || out < x.addr || out > x.addr + x.size) bad(`a merged piece of ${w} lies outside ${x.name}`);
+      }
+    }
+  });
+}
+
+function invariantChecks(s: LinkState) {
+  const bad = (what: string): never => {
+    throw new StateError(`the incremental state is inconsistent: ${what}`);
+  };
+  // Integers, not only safe ones: a hostile input can place a symbol past 2^53, and the full link that
+  // accepted it must be able to read its own state back.
+  const int = (v: number, what: string, min = 0): number => {
+    if (!Number.isInteger(v) || v < min) bad(`${what} is ${v}`);
+    return v;
+  };
+  /** Checks that [addr, addr + len) lies in section `sec` (addresses of non-allocated sections are offsets in them). */
+  const inSection = (sec: number, addr: number, len: number, what: string) => {
+    if (!Number.isInteger(sec) || sec < 0 || sec >= s.sections.length) bad(`${what} is in section ${sec}, of ${s.sections.length}`);
+    const x = s.sections[sec];
+    const base = x.flags & SecFlag.Alloc ? x.addr : 0;
+    if (int(addr, `${what}'s address`) < base || addr + int(len, `${what}'s size`) > base + x.size) bad(`${what} lies outside ${x.name}`);
+  };
+
+  const symtabEntries = (s.shdrOffset - s.symtabOffset) / 24;
+  return { bad, int, inSection, symtabEntries };
+}
+
 

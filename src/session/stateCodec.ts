@@ -80,6 +80,15 @@ export class StateWriter {
     this.dv.setUint32(this.length, written, true);
     this.length = at + written;
   }
+  /** Room for a u32 written later (setU32): its position. */
+  reserveU32(): number {
+    this.ensure(4);
+    this.length += 4;
+    return this.length - 4;
+  }
+  setU32(at: number, v: number): void {
+    this.dv.setUint32(at, v, true);
+  }
   result(): Uint8Array {
     return this.buf.slice(0, this.length);
   }

@@ -78,9 +78,16 @@ const SCENARIOS: Record<string, Scenario> = {
     change: (d) => resign(path.join(d, STATE), (s) => { s.optionsKey = JSON.stringify({ ...JSON.parse(s.optionsKey), tslink: '0.0.1' }); }),
     explain: /^tslink: fell-back-full: the link options changed \(tslink\)/,
   },
+  // A patch reads (and checks) the records of the objects that changed: libcore.a's table.o here.
   'a state re-signed with an out-of-range value': {
-    change: (d) => resign(path.join(d, STATE), (s) => { s.objects[0].atoms[0].sec = s.sections.length + 3; }),
-    explain: new RegExp(`^${esc(UNUSABLE)}the incremental state is inconsistent: atom .* is in section \\d+, of \\d+`),
+    change: (d) => resign(path.join(d, STATE), (s) => { s.objects.find((o) => o.member === 'table.o')!.atoms[0].sec = s.sections.length + 3; }),
+    explain: new RegExp(`^${esc(UNUSABLE)}the incremental state is inconsistent: atom .* of libcore\\.a\\(table\\.o\\) is in section \\d+, of \\d+`),
+  },
+  // The record of an object that did not change is not read: the patch is what it would be.
+  'a state re-signed with an out-of-range value in a record the patch does not read': {
+    change: (d) => resign(path.join(d, STATE), (s) => { s.objects.find((o) => o.name === 'app_a.o')!.atoms[0].sec = s.sections.length + 3; }),
+    explain: /^tslink: patched:/,
+    cold: false,
   },
   'other link options (--code-slack=50)': { change: () => undefined, args: ['--code-slack=50'], explain: /^tslink: fell-back-full: the link options changed \(codeSlackPct\)/ },
   'other link options (--build-id=sha1)': { change: () => undefined, args: ['--build-id=sha1'], explain: /^tslink: fell-back-full: the link options changed \(buildId\)/ },
