@@ -456,7 +456,11 @@ export function captureState(
 }
 
 export function encodeState(s: LinkState): Uint8Array {
-  const w = new StateWriter(1 << 20);
+  // Sized for what was read (most of it is copied back as it was), and the header written last in place.
+  const w = new StateWriter(Math.max(1 << 20, Math.ceil((sizeRead.get(s) ?? 0) * 1.05)));
+  const magic = encoder.encode(STATE_MAGIC);
+  const headerSize = magic.length + 4 + 32 + 4;
+  for (let i = 0; i < headerSize; i++) w.u8(0);
   w.str(s.optionsKey);
   w.str(s.arch);
   w.num(s.imageSize);
@@ -574,19 +578,17 @@ export function encodeState(s: LinkState): Uint8Array {
       w.u8((e.noName ? 1 : 0) | (e.data ? 2 : 0) | (e.private ? 4 : 0));
     }
   }
-  // The header, then the payload, copied once (the payload can be tens of MB).
-  const payload = w.view();
-  const out = new StateWriter(48);
-  out.raw(encoder.encode(STATE_MAGIC));
-  out.u32(STATE_VERSION);
-  out.raw(hashBytes(payload));
-  out.u32(payload.length);
-  const head = out.view();
-  const bytes = new Uint8Array(head.length + payload.length);
-  bytes.set(head);
-  bytes.set(payload, head.length);
+  const bytes = w.view();
+  const payload = bytes.subarray(headerSize);
+  bytes.set(magic, 0);
+  w.setU32(magic.length, STATE_VERSION);
+  bytes.set(hashBytes(payload), magic.length + 4);
+  w.setU32(magic.length + 36, payload.length);
   return bytes;
 }
+
+/** The size of the bytes a state was decoded from: the next encoding's buffer size. */
+const sizeRead = new WeakMap<LinkState, number>();
 
 function writeIdentity(w: StateWriter, id: FileIdentityRecord | null): void {
   w.u8(id ? 1 : 0);
@@ -672,6 +674,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
   };
   built = state;
   checkStateInvariants(state);
+  sizeRead.set(state, bytes.length);
   return state;
 }
 
