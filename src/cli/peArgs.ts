@@ -42,9 +42,9 @@ export function defaultPeEntry(subsystem: number | undefined): string {
 /** -m values that select MinGW's PE command line, and what tslink does with each. */
 export const PE_EMULATIONS: Record<string, string | null> = {
   i386pep: null,
-  arm64pe: 'ARM64 PE images (-m arm64pe) are not supported yet: tslink links x86-64 PE images (-m i386pep)',
-  i386pe: '32-bit x86 PE images (-m i386pe) are not supported: tslink links x86-64 PE images (-m i386pep)',
-  thumb2pe: 'ARM PE images (-m thumb2pe) are not supported: tslink links x86-64 PE images (-m i386pep)',
+  arm64pe: null,
+  i386pe: '32-bit x86 PE images (-m i386pe) are not supported: tslink links x86-64 (-m i386pep) and ARM64 (-m arm64pe) PE images',
+  thumb2pe: 'ARM PE images (-m thumb2pe) are not supported: tslink links x86-64 (-m i386pep) and ARM64 (-m arm64pe) PE images',
 };
 
 /**
@@ -296,6 +296,7 @@ export function parseMingwArgs(argv: readonly string[]): CliOptions {
       if (!(v in PE_EMULATIONS)) throw new LinkError(`unknown emulation: ${v} (with -m i386pep, tslink links x86-64 PE images)`);
       const why = PE_EMULATIONS[v];
       if (why) throw new LinkError(why);
+      o.arch = v === 'arm64pe' ? 'aarch64' : 'x86_64';
       continue;
     }
     throw new LinkError(`unknown argument '${a}'`);
@@ -493,8 +494,12 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
           o.arch = 'x86_64';
           return true;
         }
-        if (m === 'arm64' || m === 'arm64ec' || m === 'arm64x') throw new LinkError(`${a}: ARM64 PE images are not supported yet: tslink links x64 PE images`);
-        if (m === 'x86' || m === 'i386' || m === 'arm' || m === 'armnt') throw new LinkError(`${a}: only x64 PE images are supported: tslink links x64 PE images`);
+        if (m === 'arm64') {
+          o.arch = 'aarch64';
+          return true;
+        }
+        if (m === 'arm64ec' || m === 'arm64x') throw new LinkError(`${a}: ARM64EC and ARM64X images are not supported: tslink links x64 and ARM64 PE images`);
+        if (m === 'x86' || m === 'i386' || m === 'arm' || m === 'armnt') throw new LinkError(`${a}: only x64 and ARM64 PE images are supported`);
         throw new LinkError(`unknown /machine argument: ${val}`);
       }
       case 'base':
@@ -656,7 +661,7 @@ Options:
                              does not read /DEFAULTLIB directives in objects yet,
                              so this affects only the command line's /defaultlib
   /include:SYM               Treat SYM as referenced (pulls it from libraries)
-  /machine:x64               The target (the only one: ARM64 and x86 are errors)
+  /machine:x64, /machine:arm64   The target (default: the first object's)
   /base:ADDRESS              Preferred load address (default 0x140000000, for a
                              DLL 0x180000000)
   /dynamicbase[:no]          ASLR (default on)

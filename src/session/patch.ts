@@ -24,7 +24,9 @@ import { gcLivenessChange } from './gcGate.js';
 import { isPeTable, peOutputName } from '../link/pe/sections.js';
 import { sectionAt } from '../link/pe/layout.js';
 import { COFF_ADDR64 } from '../link/pe/linkPe.js';
-import { decodeBaseRelocs, encodeExceptionTable, readRuntimeFunctions, sectionHeaderOffset, type RuntimeFunction } from '../formats/pe/writePe.js';
+import {
+  decodeBaseRelocs, encodeExceptionTable, readRuntimeFunctions, runtimeFunctionSize, sectionHeaderOffset, type RuntimeFunction,
+} from '../formats/pe/writePe.js';
 
 /**
  * The incremental patch (DESIGN.md sections 3-5). Given the prior state and
@@ -1172,7 +1174,9 @@ function patchExceptionTable(state: LinkState, changed: Changed[], contexts: rea
   if (si < 0 || !changed.length) return;
   const sec = state.sections[si];
   const base = state.pe!.imageBase;
-  const count = Math.floor(sec.used / 12);
+  const arch = state.arch;
+  const size = runtimeFunctionSize(arch);
+  const count = Math.floor(sec.used / size);
   const ranges: Array<[number, number]> = [];
   for (const c of changed) {
     c.rec.atoms.forEach((was, a) => {
@@ -1191,7 +1195,7 @@ function patchExceptionTable(state: LinkState, changed: Changed[], contexts: rea
     }
     return false;
   };
-  const entries: RuntimeFunction[] = readRuntimeFunctions(image.bytes(sec.offset, count * 12)).filter((e) => !inChanged(e[0]));
+  const entries: RuntimeFunction[] = readRuntimeFunctions(image.bytes(sec.offset, count * size), arch).filter((e) => !inChanged(e[0]));
   const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
   changed.forEach((c, k) => {
     c.file.atoms.forEach((atom, a) => {
@@ -1199,11 +1203,11 @@ function patchExceptionTable(state: LinkState, changed: Changed[], contexts: rea
       if (rec.sec !== si || !atom.data) return;
       const region = new Uint8Array(atom.size);
       writeAtom(contexts[k], region, 0, rec.addr, k, atom, counters);
-      entries.push(...readRuntimeFunctions(region));
+      entries.push(...readRuntimeFunctions(region, arch));
     });
   });
   if (entries.length !== count) {
     throw new Fallback(`the exception table would have ${entries.length} entries instead of ${count}: a function's unwind entry is not where the last link put it`);
   }
-  diffInto(writes, image, sec.offset, encodeExceptionTable(entries));
+  diffInto(writes, image, sec.offset, encodeExceptionTable(entries, arch));
 }

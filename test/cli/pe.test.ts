@@ -327,8 +327,9 @@ describe('PE command lines: errors and help', function () {
     { name: 'a missing MinGW library', bin: 'gnu', args: ['-m', 'i386pep', '-o', 'x.exe', 'f.obj', '-L.', '-lnosuchlib'], parts: ['unable to find library -lnosuchlib'] },
     { name: 'a missing /defaultlib', bin: 'link', args: ['/out:x.exe', 'f.obj', '/defaultlib:nosuchlib'], parts: ['/defaultlib:nosuchlib', 'nosuchlib.lib'] },
     { name: 'a missing lld-link input (NAME.obj)', bin: 'link', args: ['/out:x.exe', 'nosuchobject'], parts: ['nosuchobject.obj'] },
-    { name: '-m arm64pe', bin: 'gnu', args: ['-m', 'arm64pe', '-o', 'x.exe', 'f.obj'], parts: ['arm64pe', 'not supported yet'] },
-    { name: '/machine:arm64', bin: 'link', args: ['/machine:arm64', '/out:x.exe', 'f.obj'], parts: ['ARM64', 'not supported yet'] },
+    { name: '-m i386pe', bin: 'gnu', args: ['-m', 'i386pe', '-o', 'x.exe', 'f.obj'], parts: ['i386pe', 'not supported'] },
+    { name: '/machine:x86', bin: 'link', args: ['/machine:x86', '/out:x.exe', 'f.obj'], parts: ['only x64 and ARM64 PE images'] },
+    { name: 'an x64 object in an ARM64 link', bin: 'link', args: ['/machine:arm64', '/out:x.exe', 'f.obj'], parts: ['f.obj', 'incompatible with aarch64'] },
     { name: 'an unknown /opt', bin: 'link', args: ['/opt:fast', '/out:x.exe', 'f.obj'], parts: ['/opt: unknown option: fast'] },
     { name: 'an unknown subsystem', bin: 'gnu', args: ['-m', 'i386pep', '--subsystem', 'xbox', '-o', 'x.exe', 'f.obj'], parts: ["unknown subsystem 'xbox'"] },
     { name: 'a PE option without -m', bin: 'gnu', args: ['--subsystem', 'windows', '-o', 'x.exe', 'f.obj'], parts: ["'--subsystem'", '-m i386pep'] },
@@ -345,10 +346,10 @@ describe('PE command lines: errors and help', function () {
   }
 
   it('tslink -flavor link and tslink-link give the same errors', async () => {
-    const args = ['/machine:arm64', '/out:x.exe', 'f.obj'];
+    const args = ['/machine:x86', '/out:x.exe', 'f.obj'];
     const a = await node(BIN, ['-flavor', 'link', ...args], work);
     const b = await node(BIN_LINK, args, work);
-    expectOneError(a, ['ARM64', 'not supported yet']);
+    expectOneError(a, ['only x64 and ARM64 PE images']);
     expect(a.stderr).to.equal(b.stderr);
   });
 

@@ -217,25 +217,35 @@ export function decodeBaseRelocs(bytes: Uint8Array): Float64Array {
 }
 
 /** An exception-table entry (RUNTIME_FUNCTION): begin, end and unwind-info RVAs. */
-export type RuntimeFunction = [begin: number, end: number, unwind: number];
+/** A RUNTIME_FUNCTION's 32-bit words, the start RVA first. */
+export type RuntimeFunction = number[];
 
 /** The whole 12-byte entries in `bytes`. */
-export function readRuntimeFunctions(bytes: Uint8Array): RuntimeFunction[] {
+export function readRuntimeFunctions(bytes: Uint8Array, arch: ArchName): RuntimeFunction[] {
+  const size = runtimeFunctionSize(arch);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: RuntimeFunction[] = [];
-  for (let q = 0; q + 12 <= bytes.length; q += 12) out.push([dv.getUint32(q, true), dv.getUint32(q + 4, true), dv.getUint32(q + 8, true)]);
+  for (let q = 0; q + size <= bytes.length; q += size) {
+    const e: number[] = [];
+    for (let k = 0; k < size; k += 4) e.push(dv.getUint32(q + k, true));
+    out.push(e);
+  }
   return out;
 }
 
+/** A RUNTIME_FUNCTION: x64's start, end and unwind RVAs; ARM64's start RVA and unwind data (an RVA or packed). */
+export function runtimeFunctionSize(arch: ArchName): number {
+  return arch === 'x86_64' ? 12 : 8;
+}
+
 /** The exception table as the unwinder searches it: sorted by start RVA. */
-export function encodeExceptionTable(entries: RuntimeFunction[]): Uint8Array {
+export function encodeExceptionTable(entries: RuntimeFunction[], arch: ArchName): Uint8Array {
+  const size = runtimeFunctionSize(arch);
   const sorted = [...entries].sort((a, b) => a[0] - b[0]);
-  const out = new Uint8Array(sorted.length * 12);
+  const out = new Uint8Array(sorted.length * size);
   const dv = new DataView(out.buffer);
   sorted.forEach((e, i) => {
-    dv.setUint32(i * 12, e[0], true);
-    dv.setUint32(i * 12 + 4, e[1], true);
-    dv.setUint32(i * 12 + 8, e[2], true);
+    for (let k = 0; k < size / 4; k++) dv.setUint32(i * size + 4 * k, e[k], true);
   });
   return out;
 }

@@ -290,31 +290,31 @@ function relName(type: number): string {
  * safe integer (negative, or beyond 2^32, where JS bit operators would
  * truncate). width <= 32.
  */
-function bitsOf(v: number, lo: number, width: number): number {
+export function bitsOf(v: number, lo: number, width: number): number {
   const m = 2 ** width;
   const r = Math.floor(v / 2 ** lo) % m;
   return r < 0 ? r + m : r;
 }
 
 /** Replaces the `width`-bit field at bit `at` of the instruction at buf[off]. */
-function setField(buf: Uint8Array, off: number, at: number, width: number, field: number): void {
+export function setField(buf: Uint8Array, off: number, at: number, width: number, field: number): void {
   const mask = (2 ** width - 1) * 2 ** at;
   write32(buf, off, ((read32(buf, off) & ~mask) | (field << at)) >>> 0);
 }
 
 /** ADR and ADRP: a 21-bit immediate split into immlo (bits 29-30) and immhi (bits 5-23). */
-function setAdrImm(buf: Uint8Array, off: number, imm21: number): void {
+export function setAdrImm(buf: Uint8Array, off: number, imm21: number): void {
   setField(buf, off, 29, 2, imm21 & 3);
   setField(buf, off, 5, 19, imm21 >>> 2);
 }
 
 /** ADRP and friends: `val` is a page delta; the instruction holds val >> 12. */
-function applyAdrp(buf: Uint8Array, off: number, val: number): void {
+export function applyAdrp(buf: Uint8Array, off: number, val: number): void {
   setAdrImm(buf, off, bitsOf(val, 12, 21));
 }
 
 /** ADD (immediate): imm12 at bits 10-21. */
-function applyAdd12(buf: Uint8Array, off: number, imm12: number): void {
+export function applyAdd12(buf: Uint8Array, off: number, imm12: number): void {
   setField(buf, off, 10, 12, imm12);
 }
 

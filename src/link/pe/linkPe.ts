@@ -3,6 +3,7 @@ import { LinkError, hex } from '../../obj/LinkError.js';
 import { IMAGE_REL_AMD64, IMAGE_REL_ARM64, IMAGE_SCN } from '../../obj/readCoff.js';
 import type { Arch } from '../arch/Arch.js';
 import { x86_64Coff } from '../arch/x86_64Coff.js';
+import { aarch64Coff } from '../arch/aarch64Coff.js';
 import { PACKED, type PlacementPolicy } from '../layout.js';
 import { addInternalAtom, insertIntoSection, planSections, type AtomRef, type SectionPlan } from '../outputSections.js';
 import { writeAtom, type RelocContext, type WorkCounters } from '../relocate.js';
@@ -133,8 +134,7 @@ export function isPeLinkerDefined(name: string): boolean {
 }
 
 export function coffArchFor(name: ArchName): Arch {
-  if (name === 'x86_64') return x86_64Coff;
-  throw new LinkError('linking ARM64 COFF objects is not supported yet: tslink links AMD64 (x86-64) PE images');
+  return name === 'x86_64' ? x86_64Coff : aarch64Coff;
 }
 
 export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, opts: PeLinkOptions, policy: PlacementPolicy = PACKED): PeLinkResult {
@@ -167,7 +167,8 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   const gc = opts.gcSections
     ? markLive(res, { entry: opts.entry, undefinedRoots: opts.undefinedRoots, extraRoots: exports.map((e) => res.symbols[e.id].name) })
     : null;
-  const plan = planSections(res, opts.arch, (f, a) => (!gc || gc.live[f][a] === 1) && keepAtom(res.files[f].atoms[a], opts),
+  const called = importThunksCalled(res);
+  const plan = planSections(res, opts.arch, (f, a) => (!gc || gc.live[f][a] === 1) && keepAtom(res, f, a, opts, called),
     gc ? (id) => gc.commons[id] === 1 : undefined, PE_RULES);
   const ctors = addConstructorLists(plan, res);
   const descriptors = addImportDescriptors(plan);
@@ -234,7 +235,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
       writeAtom(ctx, image, p.sec.offset + (addr - p.sec.addr), addr, ref.file, atom, counters);
     }
   }
-  sortExceptionTable(image, layout);
+  sortExceptionTable(image, layout, opts.arch);
 
   const directories = new Map<DataDir, { rva: number; size: number }>();
   if (exportAtom >= 0) {
@@ -279,10 +280,29 @@ function checkInput(file: ObjectFile, arch: ArchName): ObjectFile {
   return file;
 }
 
-function keepAtom(atom: Atom, opts: PeLinkOptions): boolean {
+function keepAtom(res: Resolution, f: number, a: number, opts: PeLinkOptions, called: ReadonlySet<string>): boolean {
+  const file = res.files[f];
+  const atom = file.atoms[a];
   if (atom.name.startsWith('.debug$')) return false;
   if (opts.stripDebug && atom.kind === AtomKind.Debug) return false;
+  // A short import's thunk only if something calls the function by its own name (not through __imp_), as in lld.
+  if (file.dllImport && atom.kind === AtomKind.Code) return called.has(file.dllImport.symbol);
   return true;
+}
+
+/** The names of short imports' functions that some object refers to by name: their thunks are linked. */
+function importThunksCalled(res: Resolution): Set<string> {
+  const imported = new Set<string>();
+  for (const f of res.files) if (f.dllImport) imported.add(f.dllImport.symbol);
+  const called = new Set<string>();
+  if (imported.size === 0) return called;
+  for (const f of res.files) {
+    for (let i = f.firstGlobal; i < f.symbols.length; i++) {
+      const s = f.symbols[i];
+      if (s.atom === SymPlace.Undefined && imported.has(s.name)) called.add(s.name);
+    }
+  }
+  return called;
 }
 
 /** Strong references nothing defines, with the files that make them (lld's "undefined symbol" error). */
@@ -528,7 +548,7 @@ function pseudoRelocations(res: Resolution, plan: SectionPlan, autoImported: Map
         const name = res.symbols[id].name;
         const where = `${file.name}(${atom.name}+${hex(r.offset)})`;
         if (!allowed) throw new LinkError(`automatic import of ${name} in ${where} needs runtime pseudo relocations, which --disable-runtime-pseudo-reloc turns off`);
-        const bits = PSEUDO_BITS.get(r.type);
+        const bits = PSEUDO_BITS[file.arch].get(r.type);
         if (bits === undefined) {
           throw new LinkError(`${where}: cannot import ${name} automatically from a DLL through relocation type ${hex(r.type)}: declare it __declspec(dllimport)`);
         }
@@ -539,11 +559,14 @@ function pseudoRelocations(res: Resolution, plan: SectionPlan, autoImported: Map
   return out;
 }
 
-/** The AMD64 relocations a pseudo relocation can follow, and its width. */
-const PSEUDO_BITS = new Map<number, 32 | 64>([
-  [IMAGE_REL_AMD64.ADDR64, 64], [IMAGE_REL_AMD64.ADDR32, 32], [IMAGE_REL_AMD64.REL32, 32], [IMAGE_REL_AMD64.REL32_1, 32],
-  [IMAGE_REL_AMD64.REL32_2, 32], [IMAGE_REL_AMD64.REL32_3, 32], [IMAGE_REL_AMD64.REL32_4, 32], [IMAGE_REL_AMD64.REL32_5, 32],
-]);
+/** The relocations a pseudo relocation can follow, and its width (on ARM64, as in lld, only data). */
+const PSEUDO_BITS: Record<ArchName, Map<number, 32 | 64>> = {
+  x86_64: new Map<number, 32 | 64>([
+    [IMAGE_REL_AMD64.ADDR64, 64], [IMAGE_REL_AMD64.ADDR32, 32], [IMAGE_REL_AMD64.REL32, 32], [IMAGE_REL_AMD64.REL32_1, 32],
+    [IMAGE_REL_AMD64.REL32_2, 32], [IMAGE_REL_AMD64.REL32_3, 32], [IMAGE_REL_AMD64.REL32_4, 32], [IMAGE_REL_AMD64.REL32_5, 32],
+  ]),
+  aarch64: new Map<number, 32 | 64>([[IMAGE_REL_ARM64.ADDR64, 64], [IMAGE_REL_ARM64.ADDR32, 32]]),
+};
 
 /**
  * The list MinGW's `_pei386_runtime_relocator` walks, from
@@ -667,10 +690,10 @@ export function isAbsoluteGlobal(res: Resolution, id: number): boolean {
 }
 
 /** The exception table is searched by the unwinder: its RUNTIME_FUNCTION entries sorted by start RVA. */
-function sortExceptionTable(image: Uint8Array, layout: PeLayout): void {
+function sortExceptionTable(image: Uint8Array, layout: PeLayout, arch: ArchName): void {
   const p = layout.peSections.find((s) => s.sec.name === '.pdata');
   if (!p) return;
-  image.set(encodeExceptionTable(readRuntimeFunctions(image.subarray(p.sec.offset, p.sec.offset + p.sec.used))), p.sec.offset);
+  image.set(encodeExceptionTable(readRuntimeFunctions(image.subarray(p.sec.offset, p.sec.offset + p.sec.used), arch), arch), p.sec.offset);
 }
 
 /** The extent of the atoms `pick` selects, when they are contiguous in one section (the import tables). */
