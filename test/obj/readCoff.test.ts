@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { isCoff, readCoffObject } from '../../src/obj/readCoff.js';
 import { readArchive } from '../../src/obj/archive.js';
 import { LinkError } from '../../src/obj/LinkError.js';
-import { AtomKind, ComdatSelect, SecFlag, SymBinding, SymPlace, SymType, type ObjectFile } from '../../src/obj/model.js';
+import { AtomKind, ComdatSelect, SecFlag, SymBinding, SymPlace, SymType, type ArchName, type ObjectFile } from '../../src/obj/model.js';
 import { requireTools, tmpDir } from '../support/toolchain.js';
+import { PE_DEFAULTS, linkPe } from '../../src/link/pe/linkPe.js';
 
 /**
  * The COFF reader (src/obj/readCoff.ts, doc/coff.md): objects clang writes
@@ -1339,6 +1340,51 @@ describe('COFF objects (readCoff)', function () {
       expect(read).to.be.above(CASES / 20);
       expect(read).to.be.below(CASES);
       expect(slowest).to.be.below(1000);
+    });
+
+    const LINK_CASES = Number(process.env.TSLINK_COFF_LINK_FUZZ_CASES ?? 1500);
+    it(`${LINK_CASES} PE links of mutated objects and short import members (seed ${SEED}): each links or fails with a LinkError`, function () {
+      // A short import library to link against, for each machine: its members are mutated too.
+      writeFileSync(path('fuzz.def'), 'LIBRARY fuzz.dll\nEXPORTS\n  f_code\n  f_data DATA\n  f_ord @4 NONAME\n');
+      const libs = new Map<ArchName, Uint8Array>();
+      for (const [arch, m] of [['x86_64', 'i386:x86-64'], ['aarch64', 'arm64']] as const) {
+        execFileSync('llvm-dlltool', ['-m', m, '-d', path('fuzz.def'), '-l', path(`fuzz-${arch}.lib`)]);
+        libs.set(arch, new Uint8Array(readFileSync(path(`fuzz-${arch}.lib`))));
+      }
+      const shortMembers = [...libs].flatMap(([arch, lib]) => readArchive('fuzz.lib', lib).members.filter((m) => m.bytes[2] === 0xff).map((m) => ({ arch, bytes: m.bytes })));
+      const seeds = ['basic-msvc.obj', 'basic-mingw.obj', 'basic-arm64.obj', 'comdat-mingw.obj', 'weak-mingw.obj', 'addend-arm64.obj', 'directives-mingw.obj', 'addend-x64.obj', 'selections.obj'];
+      const fields = new Map(seeds.map((s) => [s, coffFields(bytesOf(s))]));
+      const problems: string[] = [];
+      const outcomes = { linked: 0, refused: 0 };
+      for (let i = 0; i < LINK_CASES && problems.length < 10; i++) {
+        const rng = new Rng((SEED ^ Math.imul(i + 7, 0x85ebca6b)) >>> 0);
+        const shortCase = i % 4 === 3;
+        const seed = shortCase ? shortMembers[i % shortMembers.length] : { arch: undefined, bytes: bytesOf(seeds[i % seeds.length]) };
+        const { bytes, what } = mutate(rng, seed.bytes, shortCase ? [] : fields.get(seeds[i % seeds.length])!);
+        const started = performance.now();
+        try {
+          const file = readCoffObject(shortCase ? 'fuzz.lib(fuzz.dll)' : `case${i}.obj`, bytes);
+          const arch = file.arch;
+          const lib = readArchive('fuzz.lib', libs.get(arch)!);
+          const inputs = shortCase
+            ? [{ kind: 'object' as const, file: readCoffObject('user.obj', bytesOf(arch === 'x86_64' ? 'basic-msvc.obj' : 'basic-arm64.obj')) }, { kind: 'object' as const, file }]
+            : [{ kind: 'object' as const, file }, { kind: 'archive' as const, archive: lib, whole: false }];
+          linkPe(inputs, (a, m) => readCoffObject(`${a.name}(${a.members[m].name})`, a.members[m].bytes), {
+            ...PE_DEFAULTS, arch, entry: '', undefinedRoots: ['f_code', '__imp_f_data'], dllName: 'fuzz.dll',
+            dll: rng.int(10) < 3, exportAll: true, gcSections: rng.int(10) < 3,
+          });
+          outcomes.linked++;
+        } catch (e) {
+          if (!(e instanceof LinkError)) problems.push(`#${i} (${what}): ${e instanceof Error ? e.stack : String(e)}`);
+          else outcomes.refused++;
+        }
+        const ms = performance.now() - started;
+        if (ms > 2000) problems.push(`#${i} (${what}): took ${ms.toFixed(0)} ms`);
+      }
+      expect(problems, problems.join('\n')).to.deep.equal([]);
+      if (process.env.TSLINK_FUZZ_VERBOSE) console.log(outcomes);
+      expect(outcomes.linked, 'some mutated inputs link').to.be.above(LINK_CASES / 20);
+      expect(outcomes.refused, 'some are refused').to.be.above(0);
     });
   });
 });
