@@ -193,6 +193,20 @@ export interface ObjectFile {
    * object it stands for: the DLL and the name (or ordinal) it imports.
    */
   dllImport?: DllImport;
+  /**
+   * A compiled resource file (`.res`): its resources, which the PE link
+   * turns into the resource section (formats/pe/resources.ts). No atoms.
+   */
+  resources?: ResourceEntry[];
+}
+
+export interface ResourceEntry {
+  type: number | string;
+  name: number | string;
+  language: number;
+  data: Uint8Array;
+  /** The file it comes from, for messages. */
+  origin: string;
 }
 
 export interface DllImport {

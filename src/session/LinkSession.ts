@@ -27,6 +27,7 @@ import {
 import { SessionImage } from './image.js';
 import { StateError } from './stateCodec.js';
 import { writeImportLibrary } from '../formats/pe/importLibrary.js';
+import { isWindowsResource, readResourceFile } from '../formats/pe/resources.js';
 
 /**
  * The one entry point of the library (DESIGN.md section 1). A session holds
@@ -390,7 +391,7 @@ export class LinkSession {
         try {
           const { inputs, positions } = this.patchInputs(work);
           timings.hash = performance.now() - t0;
-          const plan = planPatch(this.state, this.image_, inputs, this.arch(), this.policy(), readObjectOf, positions);
+          const plan = planPatch(this.state, this.image_, inputs, this.arch(), this.policy(), (name, bytes) => readObjectOf(name, bytes, this.options.arch), positions);
           timings.patch = performance.now() - t0 - timings.hash;
           // All or nothing: the writes land only now that every one of them is known (and every
           // byte they land in has been read).
@@ -491,7 +492,7 @@ export class LinkSession {
       }
       const bytes = this.bytesOf(input);
       if (input.kind === 'object') {
-        input.parsed ??= readObjectOf(input.name, bytes);
+        input.parsed ??= readObjectOf(input.name, bytes, this.options.arch);
         origins.set(input.parsed as ObjectFile, { input: index, member: '' });
         inputs.push({ kind: 'object', file: input.parsed as ObjectFile });
       } else if (input.kind === 'shared') {
@@ -508,7 +509,7 @@ export class LinkSession {
     }
     const loadMember: MemberLoader = (archive, m) => {
       const member = archive.members[m];
-      const file = readObjectOf(`${archive.name}(${member.name})`, member.bytes);
+      const file = readObjectOf(`${archive.name}(${member.name})`, member.bytes, this.options.arch);
       origins.set(file, { input: archiveInput.get(archive)!, member: member.name });
       return file;
     };
@@ -755,7 +756,7 @@ function kindOf(name: string, bytes: Uint8Array): 'object' | 'archive' | 'shared
   if (isArchive(bytes)) return 'archive';
   if (isSharedObject(bytes)) return 'shared';
   if (isElf(bytes)) return 'object';
-  if (isCoff(bytes)) return 'object';
+  if (isCoff(bytes) || isWindowsResource(bytes)) return 'object';
   if (isLinkerScript(bytes)) {
     throw new LinkError(`${name}: a linker script is not an input the library reads: expand the inputs it names first (the command line does)`);
   }
@@ -766,8 +767,9 @@ function kindOf(name: string, bytes: Uint8Array): 'object' | 'archive' | 'shared
 type FullLinkResult = StateSource & { warnings: string[]; counters: WorkCounters };
 
 /** An object in either format the linker reads; the link refuses the one its output cannot hold. */
-function readObjectOf(name: string, bytes: Uint8Array): ObjectFile {
-  return isElf(bytes) ? readElfObject(name, bytes) : readCoffObject(name, bytes);
+function readObjectOf(name: string, bytes: Uint8Array, arch: ArchName): ObjectFile {
+  if (isElf(bytes)) return readElfObject(name, bytes);
+  return isWindowsResource(bytes) ? readResourceFile(name, bytes, arch) : readCoffObject(name, bytes);
 }
 
 const THIN_MAGIC = '!<thin>\n';

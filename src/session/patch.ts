@@ -244,7 +244,12 @@ export function planPatch(
       throw new Fallback(`the order of ${c.file.name}'s references changed, which can change the order archive members load in and so which definition of ${prior.contested} wins`);
     }
   }
-  if (prior.pe) for (const c of changed) checkAutoImports(c.file, index.globals);
+  if (prior.pe) {
+    for (const c of changed) {
+      checkAutoImports(c.file, index.globals);
+      if (c.file.resources) throw new Fallback(`the resources of ${c.file.name} changed: a patch does not rewrite the resource section`);
+    }
+  }
   for (const { input, ar } of changedArchives) {
     if (!sameBytes(archiveIndexHash(ar), prior.inputs[input].indexHash)) {
       throw new Fallback(`the symbol index of ${inputs[input].name} changed: a member that is not linked in now defines different symbols`);

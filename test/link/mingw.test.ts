@@ -74,6 +74,7 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
       ok('x86_64-w64-mingw32-gcc', ['-O2', '-fcommon', '-c', 'misc.c', '-o', 'misc.o'], dir),
       ok('clang', [TARGET, '-O2', '-fcommon', '-c', 'misc_clang.c', '-o', 'misc_clang.o'], dir),
       ok('x86_64-w64-mingw32-windres', ['misc.rc', '-O', 'coff', '-o', 'misc_res.o'], dir),
+      ok('x86_64-w64-mingw32-windres', ['misc.rc', '-O', 'res', '-o', 'misc.res'], dir),
       ok('clang', [TARGET, '-O0', '-c', 'autoimp.c', '-o', 'autoimp.o'], dir),
       ok('x86_64-w64-mingw32-gcc', ['-O2', '-c', 'autoimp.c', '-o', 'autoimp.gcc.o'], dir),
       ok('clang', [TARGET, '-O1', '-c', 'autoimp_scale.c', '-o', 'autoimp_scale.o'], dir),
@@ -108,7 +109,7 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     expect({ status: b.status, stdout: b.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
   });
 
-  it('gcc and clang units together: common symbols, a selectany constant, weak definitions, .CRT$XCU, resources', async () => {
+  it('gcc and clang units together: common symbols, a selectany constant, weak definitions, .CRT$XCU, resources (an object, a .res)', async () => {
     const objs = ['misc.o', 'misc_clang.o', 'misc_res.o'];
     await link('clang', 'lld', 'm.lld.exe', objs);
     await link('clang', 'tslink', 'm.tslink.exe', objs);
@@ -120,6 +121,19 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     const rsrc = async (exe: string) => (await exec('llvm-readobj', ['--sections', path.join(dir, exe)])).stdout
       .split(/Section \{/).find((t) => t.includes('Name: .rsrc'))?.match(/Characteristics \[ \((0x[0-9A-F]+)\)/)?.[1];
     expect(await rsrc('m.tslink.exe'), '.rsrc is read-only data, as lld makes it').to.equal(await rsrc('m.lld.exe'));
+
+    // The resources as a compiled resource file (.res), which the linker converts itself.
+    const withRes = ['misc.o', 'misc_clang.o', 'misc.res'];
+    await link('clang', 'tslink', 'mres.tslink.exe', withRes);
+    const c = await wine(path.join(dir, 'mres.tslink.exe'));
+    expect({ status: c.status, stdout: c.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
+    const both = await exec('clang', [TARGET, `-L${libDir}`, `--ld-path=${TSLINK}`, ...objs, 'misc.res', '-o', 'both.exe'], { cwd: dir });
+    expect(both.status).to.equal(1);
+    expect(both.stderr).to.match(/tslink: error: misc\.res: a resource file \(\.res\) cannot be linked with resources compiled into an object \(misc_res\.o's \.rsrc section\)/);
+    fs.copyFileSync(path.join(dir, 'misc.res'), path.join(dir, 'again.res'));
+    const twice = await exec('clang', [TARGET, `-L${libDir}`, `--ld-path=${TSLINK}`, ...withRes, 'again.res', '-o', 'twice.exe'], { cwd: dir });
+    expect(twice.status).to.equal(1);
+    expect(twice.stderr).to.match(/tslink: error: duplicate resource: type 6, name 7, language 0x0409, in misc\.res and in again\.res/);
   });
 
   it('auto-import: DLL data used without dllimport (clang -O0 and gcc -O2 objects), runs as with ld.lld', async () => {

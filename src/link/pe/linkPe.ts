@@ -16,6 +16,7 @@ import {
 import { assignPeAddresses, sectionAt, type PeLayout } from './layout.js';
 import { markLive } from '../gcSections.js';
 import { directivesOf } from './directives.js';
+import { buildResourceTree, type ResourceTree } from '../../formats/pe/resources.js';
 import { collectExports, exportTableSize, writeExportTable, type Export, type ExportSpec } from './exports.js';
 import { PE_RULES, peOutputName, pins, shortImportKey } from './sections.js';
 
@@ -172,6 +173,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
     gc ? (id) => gc.commons[id] === 1 : undefined, PE_RULES);
   const ctors = addConstructorLists(plan, res);
   const descriptors = addImportDescriptors(plan);
+  const resources = addResourceFiles(plan);
   const pseudo = pseudoRelocations(res, plan, autoImported, opts.runtimePseudoReloc);
   const exportAtom = exports.length
     ? addPinned(plan, { name: '.edata', size: exportTableSize(exports, opts.dllName), align: 4 }, '.edata', 0) : -1;
@@ -194,6 +196,12 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   });
 
   for (const d of descriptors) writeImportDescriptor(plan, layout, d, opts.imageBase);
+  if (resources) {
+    // Each data entry's first field: the RVA of its data.
+    const tree = plan.files[plan.internal].atoms[resources.tree].data!;
+    const data = layout.atomAddr[plan.internal][resources.data] - opts.imageBase;
+    for (const f of resources.fixups) new DataView(tree.buffer, tree.byteOffset).setUint32(f.at, data + f.dataOffset, true);
+  }
   if (pseudoAtom >= 0) writePseudoRelocations(res, plan, layout, pseudoAtom, pseudo, opts.imageBase);
 
   const synthetic = linkerSymbolValues(res, plan, layout, ctors, pseudoAtom);
@@ -386,6 +394,25 @@ function addImportDescriptors(plan: SectionPlan): ImportDescriptor[] {
     });
   }
   return [...byDll.values()];
+}
+
+/**
+ * `.res` inputs (formats/pe/resources.ts): their resources, merged into one
+ * tree, become `.rsrc$01` (the tree) and `.rsrc$02` (the data), as lld
+ * converts them. An object's own `.rsrc` sections (windres's output) make a
+ * tree of their own: both in one image is an error, as in lld.
+ */
+function addResourceFiles(plan: SectionPlan): { fixups: ResourceTree['fixups']; tree: number; data: number } | null {
+  const files = plan.files.slice(0, plan.internal).filter((f) => f.resources);
+  if (files.length === 0) return null;
+  const rsrc = plan.files.slice(0, plan.internal).find((f, i) => f.atoms.some((a, k) => a.name.startsWith('.rsrc') && plan.atomOut[i][k] >= 0));
+  if (rsrc) throw new LinkError(`${files[0].name}: a resource file (.res) cannot be linked with resources compiled into an object (${rsrc.name}'s .rsrc section)`);
+  const built = buildResourceTree(files.flatMap((f) => f.resources!));
+  return {
+    fixups: built.fixups,
+    tree: addPinned(plan, { name: '.rsrc$01', size: built.tree.length, align: 8, data: built.tree }, '.rsrc$01', 0),
+    data: addPinned(plan, { name: '.rsrc$02', size: built.data.length, align: 8, data: built.data }, '.rsrc$02', 0),
+  };
 }
 
 /** IMAGE_IMPORT_DESCRIPTOR: lookup table RVA, time stamp, forwarder chain, name RVA, address table RVA. */

@@ -1,0 +1,86 @@
+/**
+ * Compiled resource files (`.res`) as lld-link inputs: llvm-rc compiles a
+ * string table, RCDATA and a named resource type, tslink-link and lld-link
+ * link them into a freestanding program that reads them back through
+ * user32 and kernel32, run under Wine. (MinGW's windres objects and `.res`
+ * files: test/link/mingw.test.ts.)
+ */
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describeExit, exec, repoRoot, requireTools, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
+
+const TSLINK_LINK = path.join(repoRoot(), 'bin', 'tslink-link');
+
+const RC = `STRINGTABLE
+BEGIN
+  7 "seven chars"
+  8 "eight"
+END
+100 RCDATA { "DATA-ONE\\0" }
+NAMED CUSTOMTYPE { "custom resource\\0" }
+`;
+/** Exits with 11 (the length of string 7) * 10 + 5 (string 8) + 1 if both other resources are found. */
+const MAIN_C = `typedef void *HANDLE;
+__declspec(dllimport) HANDLE __stdcall GetModuleHandleA(const char *);
+__declspec(dllimport) int __stdcall LoadStringA(HANDLE, unsigned, char *, int);
+__declspec(dllimport) HANDLE __stdcall FindResourceA(HANDLE, const char *, const char *);
+__declspec(dllimport) void __stdcall ExitProcess(unsigned);
+void mainCRTStartup(void) {
+  char buf[32];
+  HANDLE self = GetModuleHandleA(0);
+  int a = LoadStringA(self, 7, buf, sizeof buf), b = LoadStringA(self, 8, buf, sizeof buf);
+  int found = FindResourceA(self, (const char *)100, (const char *)10) && FindResourceA(self, "NAMED", "CUSTOMTYPE");
+  ExitProcess(a * 10 + b + found);
+}
+`;
+
+describe('.res files (llvm-rc) linked by tslink-link and lld-link, run under Wine', function () {
+  this.timeout(300_000);
+  let dir = '';
+  const w = (...p: string[]) => path.join(dir, ...p);
+
+  before(async function () {
+    try {
+      await requireTools(['clang', 'lld-link', 'llvm-rc', 'llvm-dlltool', 'wine']);
+    } catch (e) {
+      console.warn(`      skipped: ${(e as Error).message}`);
+      this.skip();
+    }
+    dir = tmpDir('tslink-res-');
+    fs.writeFileSync(w('app.rc'), RC);
+    fs.writeFileSync(w('main.c'), MAIN_C);
+    fs.writeFileSync(w('kernel32.def'), 'LIBRARY kernel32.dll\nEXPORTS\n  GetModuleHandleA\n  FindResourceA\n  ExitProcess\n');
+    fs.writeFileSync(w('user32.def'), 'LIBRARY user32.dll\nEXPORTS\n  LoadStringA\n');
+    await Promise.all([
+      tool('llvm-rc', ['/fo', 'app.res', 'app.rc'], { cwd: dir }),
+      tool('clang', ['--target=x86_64-windows-msvc', '-O1', '-c', 'main.c', '-o', 'main.obj'], { cwd: dir }),
+      tool('llvm-dlltool', ['-m', 'i386:x86-64', '-d', 'kernel32.def', '-l', 'kernel32.lib'], { cwd: dir }),
+      tool('llvm-dlltool', ['-m', 'i386:x86-64', '-d', 'user32.def', '-l', 'user32.lib'], { cwd: dir }),
+    ]);
+  });
+
+  after(() => {
+    if (dir && process.env.TSLINK_KEEP_TMP !== '1') fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function wine(exe: string): Promise<ExecResult> {
+    return exec('wine', [exe], { cwd: dir, env: { ...process.env, WINEDEBUG: '-all' }, timeoutMs: 300_000 });
+  }
+
+  it('a string table, RCDATA and a named type: the same resource tree as lld-link\'s, found at run time', async () => {
+    const args = (out: string) => [`/out:${out}`, '/entry:mainCRTStartup', '/subsystem:console', 'main.obj', 'app.res', 'kernel32.lib', 'user32.lib'];
+    const rl = await exec('lld-link', args('lld.exe'), { cwd: dir });
+    expect(rl.status, rl.stderr).to.equal(0);
+    const rt = await exec(process.execPath, [TSLINK_LINK, ...args('ts.exe')], { cwd: dir });
+    expect(rt.status, rt.stderr).to.equal(0);
+    // The tree (types, names, languages, sizes), without the addresses.
+    const tree = async (exe: string) => (await tool('llvm-readobj', ['--coff-resources', w(exe)]))
+      .replace(/^File: .*$/m, '').replace(/(Base Table Address|DataRVA): 0x[0-9A-F]+/g, '$1');
+    expect(await tree('ts.exe')).to.equal(await tree('lld.exe'));
+    for (const exe of ['lld.exe', 'ts.exe']) {
+      const r = await wine(w(exe));
+      expect(r.status, `${exe}: ${describeExit(r)}`).to.equal(116);
+    }
+  });
+});
