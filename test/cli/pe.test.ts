@@ -19,6 +19,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeExit, exec, repoRoot, requireTools, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
+import { mingwGccLibDir, wine } from '../support/wine.js';
 
 const ROOT = repoRoot();
 const BIN = path.join(ROOT, 'bin', 'tslink.js');
@@ -77,13 +78,6 @@ async function haveWine(): Promise<boolean> {
   return !!r && r.status === 0;
 }
 
-/** MinGW's libgcc directory for clang (which does not find it by itself here): a win32-threads one first. */
-function mingwGccDir(): string | undefined {
-  const base = '/usr/lib/gcc/x86_64-w64-mingw32';
-  if (!fs.existsSync(base)) return undefined;
-  const dirs = fs.readdirSync(base).sort((a, b) => Number(b.endsWith('-win32')) - Number(a.endsWith('-win32')) || b.localeCompare(a));
-  return dirs.map((d) => path.join(base, d)).find((d) => fs.existsSync(path.join(d, 'libgcc.a')));
-}
 
 /** Why the Wine tests cannot run here, or null. */
 async function whyNoPeRuns(): Promise<string | null> {
@@ -95,7 +89,7 @@ async function whyNoPeRuns(): Promise<string | null> {
   for (const f of ['crt2.o', 'crtbegin.o', 'crtend.o', 'libmsvcrt.a', 'libkernel32.a', 'libmingw32.a']) {
     if (!fs.existsSync(path.join(MINGW_LIB, f))) return `the mingw-w64 sysroot is missing (no ${path.join(MINGW_LIB, f)}; install mingw-w64)`;
   }
-  if (!mingwGccDir()) return 'MinGW\'s libgcc is missing (no /usr/lib/gcc/x86_64-w64-mingw32/*/libgcc.a; install mingw-w64)';
+  if (!mingwGccLibDir()) return 'MinGW\'s libgcc is missing (no /usr/lib/gcc/x86_64-w64-mingw32/*/libgcc.a; install mingw-w64)';
   if (!(await haveWine())) return 'wine is not installed (install wine64)';
   return null;
 }
@@ -104,10 +98,6 @@ function node(bin: string, args: readonly string[], cwd: string): Promise<ExecRe
   return exec(process.execPath, [bin, ...args], { cwd, timeoutMs: 180_000 });
 }
 
-/** Runs a PE image under Wine (the first run may create the Wine prefix). */
-function wine(exe: string): Promise<ExecResult> {
-  return exec('wine', [exe], { cwd: path.dirname(exe), env: { ...process.env, WINEDEBUG: '-all' }, timeoutMs: 300_000 });
-}
 
 function expectNoCrash(r: ExecResult, what: string): void {
   const all = r.stderr + r.stdout;
@@ -158,7 +148,7 @@ describe('PE command lines: MinGW (-m i386pep) and lld-link (tslink-link), run u
       console.warn(`      skipped: ${why}`);
       this.skip();
     }
-    gccDir = mingwGccDir()!;
+    gccDir = mingwGccLibDir()!;
     work = tmpDir('tslink-pe-cli');
     fs.writeFileSync(w('main.c'), MAIN_C);
     fs.writeFileSync(w('unit.c'), UNIT_C);

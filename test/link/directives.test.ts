@@ -13,7 +13,8 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeExit, exec, repoRoot, requireTools, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
+import { describeExit, exec, repoRoot, requireTools, tmpDir, tool } from '../support/toolchain.js';
+import { wine } from '../support/wine.js';
 
 const TSLINK_LINK = path.join(repoRoot(), 'bin', 'tslink-link');
 
@@ -59,10 +60,6 @@ describe('COFF linker directives (tslink-link vs lld-link), run under Wine', fun
 
   const args = (out: string, extra: string[] = []) =>
     [`/out:${out}`, '/entry:mainCRTStartup', '/subsystem:console', '/opt:noref', '/alternatename:other=other_default', ...extra, 'main.obj', 'helpers.lib', 'kernel32.lib'];
-
-  function wine(exe: string): Promise<ExecResult> {
-    return exec('wine', [exe], { cwd: dir, env: { ...process.env, WINEDEBUG: '-all' }, timeoutMs: 300_000 });
-  }
 
   it('/alternatename (directive and command line) and /include pull library members, as lld-link does', async () => {
     const rl = await exec('lld-link', args('lld.exe'), { cwd: dir });

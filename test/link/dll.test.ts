@@ -22,19 +22,13 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeExit, exec, repoRoot, requireTools, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
+import { mingwGccLibDir, wine } from '../support/wine.js';
 
 const ROOT = repoRoot();
 const TSLINK = path.join(ROOT, 'bin', 'tslink.js');
 const TSLINK_LINK = path.join(ROOT, 'bin', 'tslink-link');
 const SRC = path.join(ROOT, 'test', 'dll');
 const TARGET = '--target=x86_64-w64-mingw32';
-
-function gccLibDir(): string | null {
-  const base = '/usr/lib/gcc/x86_64-w64-mingw32';
-  if (!fs.existsSync(base)) return null;
-  const v = fs.readdirSync(base).filter((d) => d.endsWith('-win32')).sort().pop();
-  return v ? path.join(base, v) : null;
-}
 
 const MATHLIB_C = `int ml_version = 3;
 int ml_square(int x) { return x * x; }
@@ -84,7 +78,7 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
       console.warn(`      skipped: ${(e as Error).message}`);
       this.skip();
     }
-    const lib = gccLibDir();
+    const lib = mingwGccLibDir();
     if (!lib) this.skip();
     libDir = lib!;
     dir = tmpDir('tslink-dll-');
@@ -120,10 +114,6 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
   /** clang's MinGW driver with ld.lld or tslink. */
   const mingw = (linker: 'lld' | 'ts', args: string[]) =>
     ok('clang', [TARGET, `-L${libDir}`, linker === 'lld' ? '-fuse-ld=lld' : `--ld-path=${TSLINK}`, ...args]);
-
-  function wine(exe: string): Promise<ExecResult> {
-    return exec('wine', [exe], { cwd: path.dirname(exe), env: { ...process.env, WINEDEBUG: '-all' }, timeoutMs: 300_000 });
-  }
 
   async function exportNames(file: string): Promise<string[]> {
     const text = await tool('llvm-readobj', ['--coff-exports', w(file)]);

@@ -24,23 +24,13 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { exec, repoRoot, requireTools, tmpDir, type ExecResult } from '../support/toolchain.js';
+import { exec, repoRoot, requireTools, tmpDir } from '../support/toolchain.js';
+import { mingwGccLibDir, wine } from '../support/wine.js';
 
 const ROOT = repoRoot();
 const TSLINK = path.join(ROOT, 'bin', 'tslink.js');
 const SRC = path.join(ROOT, 'test', 'mingw');
 const TARGET = '--target=x86_64-w64-mingw32';
-/** clang 14 does not find Debian's MinGW GCC runtime (libgcc, libstdc++) by itself. */
-function gccLibDir(): string | null {
-  const base = '/usr/lib/gcc/x86_64-w64-mingw32';
-  if (!fs.existsSync(base)) return null;
-  const v = fs.readdirSync(base).filter((d) => d.endsWith('-win32')).sort().pop();
-  return v ? path.join(base, v) : null;
-}
-
-async function wine(prog: string, args: string[] = [], env: Record<string, string> = {}): Promise<ExecResult> {
-  return exec('wine', [prog, ...args], { cwd: path.dirname(prog), env: { ...process.env, WINEDEBUG: '-all', ...env }, timeoutMs: 120_000 });
-}
 
 async function ok(cmd: string, args: string[], cwd?: string): Promise<void> {
   const r = await exec(cmd, args, { cwd, timeoutMs: 120_000 });
@@ -63,7 +53,7 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     } catch {
       this.skip();
     }
-    const lib = gccLibDir();
+    const lib = mingwGccLibDir();
     if (!lib || !fs.existsSync('/usr/x86_64-w64-mingw32/lib/libmsvcrt.a')) this.skip();
     libDir = lib!;
     dir = tmpDir('tslink-mingw-');
@@ -160,8 +150,8 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     await link('clang++', 'tslink', 'xd.tslink.exe', ['exc.o']);
     // The DLLs (libstdc++-6.dll, libgcc_s_seh-1.dll) are found through WINEPATH, in MinGW's GCC directory.
     const env = { WINEPATH: `Z:${libDir.replace(/\//g, '\\')}` };
-    const a = await wine(path.join(dir, 'xd.lld.exe'), [], env);
-    const b = await wine(path.join(dir, 'xd.tslink.exe'), [], env);
+    const a = await wine(path.join(dir, 'xd.lld.exe'), [], { env });
+    const b = await wine(path.join(dir, 'xd.tslink.exe'), [], { env });
     expect(a.stdout).to.contain('caught too big: 4').and.to.contain('dtor global');
     expect({ status: b.status, stdout: b.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
     expect(await imports(path.join(dir, 'xd.tslink.exe'))).to.deep.equal(await imports(path.join(dir, 'xd.lld.exe')));

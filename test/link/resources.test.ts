@@ -8,7 +8,8 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeExit, exec, repoRoot, requireTools, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
+import { describeExit, exec, repoRoot, requireTools, tmpDir, tool } from '../support/toolchain.js';
+import { wine } from '../support/wine.js';
 
 const TSLINK_LINK = path.join(repoRoot(), 'bin', 'tslink-link');
 
@@ -63,10 +64,6 @@ describe('.res files (llvm-rc) linked by tslink-link and lld-link, run under Win
   after(() => {
     if (dir && process.env.TSLINK_KEEP_TMP !== '1') fs.rmSync(dir, { recursive: true, force: true });
   });
-
-  function wine(exe: string): Promise<ExecResult> {
-    return exec('wine', [exe], { cwd: dir, env: { ...process.env, WINEDEBUG: '-all' }, timeoutMs: 300_000 });
-  }
 
   it('a string table, RCDATA and a named type: the same resource tree as lld-link\'s, found at run time', async () => {
     const args = (out: string) => [`/out:${out}`, '/entry:mainCRTStartup', '/subsystem:console', 'main.obj', 'app.res', 'kernel32.lib', 'user32.lib'];

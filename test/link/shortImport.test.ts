@@ -20,6 +20,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describeExit, exec, repoRoot, requireTools, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
+import { wine } from '../support/wine.js';
 import { readCoffObject } from '../../src/obj/readCoff.js';
 
 const ROOT = repoRoot();
@@ -77,10 +78,6 @@ async function whyNotHere(): Promise<string | null> {
   }
   const wine = await exec('wine', ['--version']).catch(() => null);
   return wine && wine.status === 0 ? null : 'wine is not installed (install wine64)';
-}
-
-function wine(exe: string): Promise<ExecResult> {
-  return exec('wine', [exe], { cwd: path.dirname(exe), env: { ...process.env, WINEDEBUG: '-all' }, timeoutMs: 300_000 });
 }
 
 describe('short import libraries (llvm-dlltool, lld-link, LIB)', function () {

@@ -560,29 +560,22 @@ interface PseudoRelocation {
 function pseudoRelocations(res: Resolution, plan: SectionPlan, autoImported: Map<number, number>, allowed: boolean): PseudoRelocation[] {
   const out: PseudoRelocation[] = [];
   if (autoImported.size === 0) return out;
-  for (const sec of plan.sections) {
-    if (!(sec.flags & SecFlag.Alloc)) continue;
-    for (const ref of sec.atoms) {
-      if (ref.file === plan.internal) continue;
-      const file = plan.files[ref.file];
-      const atom = file.atoms[ref.atom];
-      if (atom.rawType & IMAGE_SCN.MEM_DISCARDABLE) continue;
-      for (const r of atom.relocs) {
-        if (r.sym < file.firstGlobal) continue;
-        const id = res.globalIds[ref.file][r.sym];
-        const imp = autoImported.get(id);
-        if (imp === undefined) continue;
-        const name = res.symbols[id].name;
-        const where = `${file.name}(${atom.name}+${hex(r.offset)})`;
-        if (!allowed) throw new LinkError(`automatic import of ${name} in ${where} needs runtime pseudo relocations, which --disable-runtime-pseudo-reloc turns off`);
-        const bits = PSEUDO_BITS[file.arch].get(r.type);
-        if (bits === undefined) {
-          throw new LinkError(`${where}: cannot import ${name} automatically from a DLL through relocation type ${hex(r.type)}: declare it __declspec(dllimport)`);
-        }
-        out.push({ place: ref, offset: r.offset, imp, bits });
+  forEachMappedInput(plan, (ref, file, atom) => {
+    for (const r of atom.relocs) {
+      if (r.sym < file.firstGlobal) continue;
+      const id = res.globalIds[ref.file][r.sym];
+      const imp = autoImported.get(id);
+      if (imp === undefined) continue;
+      const name = res.symbols[id].name;
+      const where = `${file.name}(${atom.name}+${hex(r.offset)})`;
+      if (!allowed) throw new LinkError(`automatic import of ${name} in ${where} needs runtime pseudo relocations, which --disable-runtime-pseudo-reloc turns off`);
+      const bits = PSEUDO_BITS[file.arch].get(r.type);
+      if (bits === undefined) {
+        throw new LinkError(`${where}: cannot import ${name} automatically from a DLL through relocation type ${hex(r.type)}: declare it __declspec(dllimport)`);
       }
+      out.push({ place: ref, offset: r.offset, imp, bits });
     }
-  }
+  });
   return out;
 }
 
@@ -687,17 +680,23 @@ export const COFF_ADDR64: Record<ArchName, number> = { x86_64: IMAGE_REL_AMD64.A
  */
 function collectBaseRelocs(arch: Arch, res: Resolution, plan: SectionPlan, atomAddr: Float64Array[], imageBase: number, out: number[]): void {
   const type = COFF_ADDR64[arch.name];
+  forEachMappedInput(plan, (ref, file, atom) => {
+    for (const r of atom.relocs) {
+      if (r.type !== type || isAbsoluteTarget(res, file, ref.file, r.sym)) continue;
+      out.push(atomAddr[ref.file][ref.atom] + r.offset - imageBase);
+    }
+  });
+}
+
+/** Every input atom the loader maps and keeps (not discardable, not the linker's own). */
+function forEachMappedInput(plan: SectionPlan, visit: (ref: AtomRef, file: ObjectFile, atom: Atom) => void): void {
   for (const sec of plan.sections) {
     if (!(sec.flags & SecFlag.Alloc) || sec.name === '.reloc') continue;
     for (const ref of sec.atoms) {
       if (ref.file === plan.internal) continue;
       const file = plan.files[ref.file];
       const atom = file.atoms[ref.atom];
-      if (!(atom.flags & SecFlag.Alloc) || atom.rawType & IMAGE_SCN.MEM_DISCARDABLE) continue;
-      for (const r of atom.relocs) {
-        if (r.type !== type || isAbsoluteTarget(res, file, ref.file, r.sym)) continue;
-        out.push(atomAddr[ref.file][ref.atom] + r.offset - imageBase);
-      }
+      if (atom.flags & SecFlag.Alloc && !(atom.rawType & IMAGE_SCN.MEM_DISCARDABLE)) visit(ref, file, atom);
     }
   }
 }
