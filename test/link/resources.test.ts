@@ -2,7 +2,8 @@
  * Compiled resource files (`.res`) as lld-link inputs: llvm-rc compiles a
  * string table, RCDATA and a named resource type, tslink-link and lld-link
  * link them into a freestanding program that reads them back through
- * user32 and kernel32, run under Wine. (MinGW's windres objects and `.res`
+ * user32 and kernel32, run under Wine; and merged with the resources of two
+ * windres objects into one tree. (MinGW's windres objects and `.res`
  * files: test/link/mingw.test.ts.)
  */
 import { expect } from 'chai';
@@ -12,6 +13,7 @@ import { describeExit, exec, repoRoot, requireTools, tmpDir, tool } from '../sup
 import { wine } from '../support/wine.js';
 
 const TSLINK_LINK = path.join(repoRoot(), 'bin', 'tslink-link');
+const TSLINK = path.join(repoRoot(), 'bin', 'tslink.js');
 
 const RC = `STRINGTABLE
 BEGIN
@@ -36,6 +38,17 @@ void mainCRTStartup(void) {
 }
 `;
 
+/** Exits with the number of RCDATA resources 100, 300 and 301 it finds. */
+const COUNT_C = `typedef void *HANDLE;
+__declspec(dllimport) HANDLE __stdcall FindResourceA(HANDLE, const char *, const char *);
+__declspec(dllimport) void __stdcall ExitProcess(unsigned);
+void mainCRTStartup(void) {
+  unsigned n = 0;
+  for (unsigned long id = 100; id <= 301; id++) n += FindResourceA(0, (const char *)id, (const char *)10) != 0;
+  ExitProcess(n);
+}
+`;
+
 describe('.res files (llvm-rc) linked by tslink-link and lld-link, run under Wine', function () {
   this.timeout(300_000);
   let dir = '';
@@ -43,7 +56,7 @@ describe('.res files (llvm-rc) linked by tslink-link and lld-link, run under Win
 
   before(async function () {
     try {
-      await requireTools(['clang', 'lld-link', 'llvm-rc', 'llvm-dlltool', 'wine']);
+      await requireTools(['clang', 'lld-link', 'ld.lld', 'llvm-rc', 'llvm-dlltool', 'x86_64-w64-mingw32-windres', 'wine']);
     } catch (e) {
       console.warn(`      skipped: ${(e as Error).message}`);
       this.skip();
@@ -51,14 +64,19 @@ describe('.res files (llvm-rc) linked by tslink-link and lld-link, run under Win
     dir = tmpDir('tslink-res-');
     fs.writeFileSync(w('app.rc'), RC);
     fs.writeFileSync(w('main.c'), MAIN_C);
+    fs.writeFileSync(w('count.c'), COUNT_C);
+    fs.writeFileSync(w('one.rc'), '300 RCDATA { "ONE\\0" }\n');
+    fs.writeFileSync(w('two.rc'), '301 RCDATA { "TWO\\0" }\n');
     fs.writeFileSync(w('kernel32.def'), 'LIBRARY kernel32.dll\nEXPORTS\n  GetModuleHandleA\n  FindResourceA\n  ExitProcess\n');
     fs.writeFileSync(w('user32.def'), 'LIBRARY user32.dll\nEXPORTS\n  LoadStringA\n');
     await Promise.all([
       tool('llvm-rc', ['/fo', 'app.res', 'app.rc'], { cwd: dir }),
       tool('clang', ['--target=x86_64-windows-msvc', '-O1', '-c', 'main.c', '-o', 'main.obj'], { cwd: dir }),
+      tool('clang', ['--target=x86_64-windows-msvc', '-O1', '-c', 'count.c', '-o', 'count.obj'], { cwd: dir }),
       tool('llvm-dlltool', ['-m', 'i386:x86-64', '-d', 'kernel32.def', '-l', 'kernel32.lib'], { cwd: dir }),
       tool('llvm-dlltool', ['-m', 'i386:x86-64', '-d', 'user32.def', '-l', 'user32.lib'], { cwd: dir }),
     ]);
+    for (const rc of ['one', 'two']) await tool('x86_64-w64-mingw32-windres', [`${rc}.rc`, '-O', 'coff', '-o', `${rc}.o`], { cwd: dir });
   });
 
   after(() => {
@@ -78,6 +96,19 @@ describe('.res files (llvm-rc) linked by tslink-link and lld-link, run under Win
     for (const exe of ['lld.exe', 'ts.exe']) {
       const r = await wine(w(exe));
       expect(r.status, `${exe}: ${describeExit(r)}`).to.equal(116);
+    }
+  });
+
+  // lld-link refuses a second object with resources; ld.lld's MinGW mode merges them all (tslink does in both).
+  it('one tree from a .res file and two objects with resource sections (windres), as ld.lld -m i386pep merges them', async () => {
+    const args = (out: string) => ['-m', 'i386pep', '--entry', 'mainCRTStartup', '-o', out, 'count.obj', 'app.res', 'one.o', 'two.o', 'kernel32.lib'];
+    const rl = await exec('ld.lld', args('lld2.exe'), { cwd: dir });
+    expect(rl.status, rl.stderr).to.equal(0);
+    const rt = await exec(process.execPath, [TSLINK, ...args('ts2.exe')], { cwd: dir });
+    expect(rt.status, rt.stderr).to.equal(0);
+    for (const exe of ['lld2.exe', 'ts2.exe']) {
+      const r = await wine(w(exe));
+      expect(r.status, `${exe}: ${describeExit(r)}`).to.equal(3);
     }
   });
 });

@@ -84,6 +84,60 @@ export function readResourceFile(file: string, bytes: Uint8Array, arch: ArchName
   };
 }
 
+/**
+ * The resources of an object's own resource section (windres's output: one
+ * `.rsrc` section holding the tree and the data; cvtres's: `.rsrc$01` and
+ * `.rsrc$02`), read back into entries so that several can be merged into one
+ * tree, as lld merges them. A data entry's first field is an ADDR32NB
+ * relocation to the data: its symbol's section, at the symbol's value plus
+ * the addend. Null when the object has no resource section.
+ */
+export function readObjectResources(file: ObjectFile): ResourceEntry[] | null {
+  const tree = file.atoms.find((a) => a.name === '.rsrc$01') ?? file.atoms.find((a) => a.name === '.rsrc');
+  if (!tree || !tree.data) return null;
+  const bytes = tree.data;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fail = (what: string): never => {
+    throw new LinkError(`${file.name}: resource section ${tree.name}: ${what}`);
+  };
+  const u32 = (at: number): number => (at >= 0 && at + 4 <= bytes.length ? view.getUint32(at, true) : fail(`offset ${at} is outside the section (${bytes.length} bytes)`));
+  const u16 = (at: number): number => (at >= 0 && at + 2 <= bytes.length ? view.getUint16(at, true) : fail(`offset ${at} is outside the section (${bytes.length} bytes)`));
+  const relocAt = new Map(tree.relocs.map((r) => [r.offset, r]));
+  const out: ResourceEntry[] = [];
+  const key = (field: number): number | string => {
+    if (!(field & 0x80000000)) return field & 0xffff;
+    const at = field & 0x7fffffff;
+    const n = u16(at);
+    let s = '';
+    for (let i = 0; i < n; i++) s += String.fromCharCode(u16(at + 2 + 2 * i));
+    return s;
+  };
+  const walk = (at: number, level: number, path: Array<number | string>): void => {
+    const count = u16(at + 12) + u16(at + 14);
+    for (let i = 0; i < count; i++) {
+      const entry = at + 16 + 8 * i;
+      const k = key(u32(entry));
+      const child = u32(entry + 4);
+      const isDir = (child & 0x80000000) !== 0;
+      if (isDir !== (level < 2)) fail(`a ${isDir ? 'directory' : 'data entry'} at level ${level + 1} of the tree (type, name, language)`);
+      if (isDir) {
+        walk(child & 0x7fffffff, level + 1, [...path, k]);
+        continue;
+      }
+      const r = relocAt.get(child);
+      if (!r) fail(`the data entry at ${child} has no relocation to its data`);
+      const sym = file.symbols[r!.sym];
+      const target = sym && sym.atom >= 0 ? file.atoms[sym.atom] : undefined;
+      const size = u32(child + 4);
+      const from = sym ? sym.value + r!.addend : -1;
+      if (!target?.data || from < 0 || from + size > target.data.length) fail(`the data entry at ${child} points outside its section`);
+      out.push({ type: path[0], name: path[1], language: Number(k), data: target!.data!.slice(from, from + size), origin: file.name });
+    }
+  };
+  walk(0, 0, []);
+  return out;
+}
+
 function describe(x: number | string): string {
   return typeof x === 'number' ? String(x) : `"${x}"`;
 }

@@ -1,4 +1,4 @@
-import { AtomKind, SecFlag, SymPlace, type ArchName, type Atom, type ObjectFile } from '../../obj/model.js';
+import { AtomKind, SecFlag, SymPlace, type ArchName, type Atom, type ObjectFile, type ResourceEntry } from '../../obj/model.js';
 import { LinkError, hex } from '../../obj/LinkError.js';
 import { IMAGE_REL_AMD64, IMAGE_REL_ARM64, IMAGE_SCN } from '../../obj/readCoff.js';
 import type { Arch } from '../arch/Arch.js';
@@ -16,7 +16,7 @@ import {
 import { assignPeAddresses, sectionAt, type PeLayout } from './layout.js';
 import { markLive } from '../gcSections.js';
 import { directivesOf } from './directives.js';
-import { buildResourceTree, type ResourceTree } from '../../formats/pe/resources.js';
+import { buildResourceTree, readObjectResources, type ResourceTree } from '../../formats/pe/resources.js';
 import { collectExports, exportTableSize, writeExportTable, type Export, type ExportSpec } from './exports.js';
 import { PE_RULES, peOutputName, pins, shortImportKey } from './sections.js';
 
@@ -169,11 +169,13 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
     ? markLive(res, { entry: opts.entry, undefinedRoots: opts.undefinedRoots, extraRoots: exports.map((e) => res.symbols[e.id].name) })
     : null;
   const called = importThunksCalled(res);
-  const plan = planSections(res, opts.arch, (f, a) => (!gc || gc.live[f][a] === 1) && keepAtom(res, f, a, opts, called),
+  const resources = mergedResources(res);
+  const plan = planSections(res, opts.arch, (f, a) => (!gc || gc.live[f][a] === 1) && keepAtom(res, f, a, opts, called)
+    && !(resources?.replaced.has(res.files[f]) && res.files[f].atoms[a].name.startsWith('.rsrc')),
     gc ? (id) => gc.commons[id] === 1 : undefined, PE_RULES);
   const ctors = addConstructorLists(plan, res);
   const descriptors = addImportDescriptors(plan);
-  const resources = addResourceFiles(plan);
+  const resourceAtoms = resources ? addResourceTree(plan, resources.entries) : null;
   const pseudo = pseudoRelocations(res, plan, autoImported, opts.runtimePseudoReloc);
   const exportAtom = exports.length
     ? addPinned(plan, { name: '.edata', size: exportTableSize(exports, opts.dllName), align: 4 }, '.edata', 0) : -1;
@@ -196,11 +198,11 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   });
 
   for (const d of descriptors) writeImportDescriptor(plan, layout, d, opts.imageBase);
-  if (resources) {
+  if (resourceAtoms) {
     // Each data entry's first field: the RVA of its data.
-    const tree = plan.files[plan.internal].atoms[resources.tree].data!;
-    const data = layout.atomAddr[plan.internal][resources.data] - opts.imageBase;
-    for (const f of resources.fixups) new DataView(tree.buffer, tree.byteOffset).setUint32(f.at, data + f.dataOffset, true);
+    const tree = plan.files[plan.internal].atoms[resourceAtoms.tree].data!;
+    const data = layout.atomAddr[plan.internal][resourceAtoms.data] - opts.imageBase;
+    for (const f of resourceAtoms.fixups) new DataView(tree.buffer, tree.byteOffset).setUint32(f.at, data + f.dataOffset, true);
   }
   if (pseudoAtom >= 0) writePseudoRelocations(res, plan, layout, pseudoAtom, pseudo, opts.imageBase);
 
@@ -397,17 +399,25 @@ function addImportDescriptors(plan: SectionPlan): ImportDescriptor[] {
 }
 
 /**
- * `.res` inputs (formats/pe/resources.ts): their resources, merged into one
- * tree, become `.rsrc$01` (the tree) and `.rsrc$02` (the data), as lld
- * converts them. An object's own `.rsrc` sections (windres's output) make a
- * tree of their own: both in one image is an error, as in lld.
+ * The image's resources, when they come from more than one place: `.res`
+ * inputs (formats/pe/resources.ts), or several objects with resource
+ * sections (windres's output). All their entries are merged into one tree,
+ * as lld merges them (a duplicate is an error); the objects' own resource
+ * sections are then left out (`replaced`). Null when at most one object has
+ * resources and there is no `.res`: its section is linked as it is.
  */
-function addResourceFiles(plan: SectionPlan): { fixups: ResourceTree['fixups']; tree: number; data: number } | null {
-  const files = plan.files.slice(0, plan.internal).filter((f) => f.resources);
-  if (files.length === 0) return null;
-  const rsrc = plan.files.slice(0, plan.internal).find((f, i) => f.atoms.some((a, k) => a.name.startsWith('.rsrc') && plan.atomOut[i][k] >= 0));
-  if (rsrc) throw new LinkError(`${files[0].name}: a resource file (.res) cannot be linked with resources compiled into an object (${rsrc.name}'s .rsrc section)`);
-  const built = buildResourceTree(files.flatMap((f) => f.resources!));
+function mergedResources(res: Resolution): { entries: ResourceEntry[]; replaced: Set<ObjectFile> } | null {
+  const resFiles = res.files.filter((f) => f.resources);
+  const withSection = res.files.filter((f, i) => !f.dllImport && f.atoms.some((a, k) => a.name.startsWith('.rsrc') && !res.discarded[i][k]));
+  if (resFiles.length === 0 && withSection.length <= 1) return null;
+  const entries = resFiles.flatMap((f) => f.resources!);
+  for (const f of withSection) entries.push(...(readObjectResources(f) ?? []));
+  return { entries, replaced: new Set(withSection) };
+}
+
+/** The merged resources: `.rsrc$01` (the tree) and `.rsrc$02` (the data), internal atoms, as lld lays them out. */
+function addResourceTree(plan: SectionPlan, entries: readonly ResourceEntry[]): { fixups: ResourceTree['fixups']; tree: number; data: number } {
+  const built = buildResourceTree(entries);
   return {
     fixups: built.fixups,
     tree: addPinned(plan, { name: '.rsrc$01', size: built.tree.length, align: 8, data: built.tree }, '.rsrc$01', 0),
