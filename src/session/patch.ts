@@ -247,7 +247,9 @@ export function planPatch(
   if (prior.pe) {
     for (const c of changed) {
       checkAutoImports(c.file, index.globals);
-      if (c.file.resources) throw new Fallback(`the resources of ${c.file.name} changed: a patch does not rewrite the resource section`);
+      if (c.file.resources || c.file.atoms.some((a) => a.name.startsWith('.rsrc'))) {
+        throw new Fallback(`the resources of ${c.file.name} changed: a patch does not rewrite the resource tree`);
+      }
     }
   }
   for (const { input, ar } of changedArchives) {
