@@ -34,6 +34,7 @@ export interface PeCliSettings {
   subsystemVersion?: [number, number];
   autoImport?: boolean;
   runtimePseudoReloc?: boolean;
+  imageVersion?: [number, number];
   /** `/EXPORT:`; a module-definition file's are read by the driver (`defFiles`). */
   exports?: ExportSpec[];
   /** MinGW: export every global of the DLL's own objects when none is named (the default for a DLL). */
@@ -381,6 +382,7 @@ targeting x86_64-w64-mingw32 pass):
   --whole-archive, --no-whole-archive, --push-state, --pop-state
   -u SYM                     Treat SYM as referenced
   --subsystem NAME[:X[.Y]]   console (default), windows, native, efi_application, ...
+  --major-image-version N, --minor-image-version N   The image version (default 0.0)
   --major-os-version N, --minor-os-version N,
   --major-subsystem-version N, --minor-subsystem-version N
                              The versions in the header (default 6.0)

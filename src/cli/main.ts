@@ -156,12 +156,29 @@ function runLink(opts: CliOptions): number | Promise<number> {
   }
 }
 
-/** A PE link's module-definition files: their exports join the command line's, LIBRARY names the image. */
+/**
+ * A PE link's module-definition files: their exports join the command
+ * line's; LIBRARY names the output and BASE= sets the image base, unless the
+ * command line does (lld: the export directory names the output file).
+ */
 function readModuleDefinitions(opts: CliOptions): void {
   for (const file of opts.defFiles) {
     const def = parseModuleDefinition(new TextDecoder().decode(readInput(file)), file);
     (opts.pe.exports ??= []).push(...def.exports);
-    if (def.library) opts.pe.dllName = def.library.includes('.') ? def.library : `${def.library}${opts.shared ? '.dll' : '.exe'}`;
+    if (def.library && !opts.outputGiven) {
+      opts.output = def.library.includes('.') ? def.library : `${def.library}${opts.shared ? '.dll' : '.exe'}`;
+      opts.outputGiven = true;
+    }
+    if (def.base !== undefined) opts.pe.imageBase ??= def.base;
+    if (def.heap) {
+      opts.pe.heapReserve ??= def.heap[0];
+      if (def.heap[1] !== undefined) opts.pe.heapCommit ??= def.heap[1];
+    }
+    if (def.stack) {
+      opts.pe.stackReserve ??= def.stack[0];
+      if (def.stack[1] !== undefined) opts.pe.stackCommit ??= def.stack[1];
+    }
+    if (def.version) opts.pe.imageVersion ??= def.version;
   }
 }
 

@@ -114,7 +114,7 @@ const MINGW_IGNORED_FLAGS = new Set([
 ]);
 
 /** Options with one argument (`--opt X`, `--opt=X`, one or two dashes) that lld's MinGW driver ignores. */
-const MINGW_IGNORED_WITH_ARG = new Set(['major-image-version', 'minor-image-version', 'plugin', 'sysroot', 'mllvm', 'error-limit', 'threads']);
+const MINGW_IGNORED_WITH_ARG = new Set(['plugin', 'sysroot', 'mllvm', 'error-limit', 'threads']);
 
 /** Options tslink knows but cannot honour yet: an error saying so. */
 const MINGW_NOT_YET = new Map<string, string>([
@@ -223,6 +223,8 @@ export function parseMingwArgs(argv: readonly string[]): CliOptions {
       }
       continue;
     }
+    if ((v = withArg('major-image-version', true)) !== undefined) { pe.imageVersion = [versionPart(a, v), pe.imageVersion?.[1] ?? 0]; continue; }
+    if ((v = withArg('minor-image-version', true)) !== undefined) { pe.imageVersion = [pe.imageVersion?.[0] ?? 0, versionPart(a, v)]; continue; }
     if ((v = withArg('major-os-version', true)) !== undefined) { osMajor = versionPart(a, v); versionFlags = true; continue; }
     if ((v = withArg('minor-os-version', true)) !== undefined) { osMinor = versionPart(a, v); versionFlags = true; continue; }
     if ((v = withArg('major-subsystem-version', true)) !== undefined) { sysMajor = versionPart(a, v); versionFlags = true; continue; }
@@ -456,8 +458,8 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
         o.help = true;
         return true;
       case 'version':
-        if (val !== undefined) throw new LinkError(`${a}: the image version is not supported yet`);
-        o.version = true;
+        if (val !== undefined) pe.imageVersion = parseVersion('/version', val);
+        else o.version = true;
         return true;
       case 'out':
         o.output = need();
@@ -669,6 +671,7 @@ Options:
   /nxcompat[:no]             Data execution prevention (default on)
   /tsaware[:no]              Terminal Server aware (default on)
   /stack:RESERVE[,COMMIT]    Stack size (default 0x100000,0x1000)
+  /version:X[.Y]             The image version in the header (default 0.0)
   /heap:RESERVE[,COMMIT]     Heap size (default 0x100000,0x1000)
   /debug[:KIND]              Keep DWARF debug sections (lld-link drops them without
                              /debug); no PDB is written: CodeView is dropped
@@ -692,7 +695,7 @@ tslink's own options, spelled as on its GNU command line:
   --watch                    Stay, and relink whenever an input file changes
   --explain                  Print what the link did and its time per phase
 
-Not supported yet (an error says so): /opt:ref, /opt:icf, /fixed, /merge, /section,
-/align, /filealign, /manifest, /map, /guard:cf, /delayload, /version:X.Y,
-ARM64 and x86. Unknown options are errors.
+Not supported yet (an error says so): /fixed, /merge, /section, /align,
+/filealign, /manifest, /map, /guard:cf, /delayload, ARM64EC
+and x86. Unknown options are errors.
 `;

@@ -12,6 +12,8 @@
  * - lld-link style: a freestanding DLL (`/dll /noentry`) whose exports come
  *   from a module-definition file (by name, by ordinal, NONAME, DATA) and
  *   `/export:`; the import library tslink writes links a program that runs.
+ * - A module-definition file's renamed export, forwarder (run: the program
+ *   reaches kernel32 through it), BASE=, HEAPSIZE, STACKSIZE, VERSION.
  * - Incremental: an edit of the DLL is patched; the old program still
  *   runs against it, with the new behaviour.
  * - dllimport declarations linked with the definitions instead of a DLL:
@@ -55,7 +57,22 @@ const LOCAL_DEF_C = `int lib_counter = 41;
 int lib_value(void) { return 7; }
 const char *lib_names[] = { "zero", "one" };
 `;
-const KERNEL32_DEF = 'LIBRARY kernel32.dll\nEXPORTS\n  ExitProcess\n';
+const KERNEL32_DEF = 'LIBRARY kernel32.dll\nEXPORTS\n  ExitProcess\n  GetTickCount\n';
+/** A renamed export (spaced `=`), a forwarder to kernel32, and the header settings a .def file can make. */
+const FWD_DEF = `LIBRARY fwdlib BASE=268435456
+HEAPSIZE 2097152
+STACKSIZE 3145728,8192
+VERSION 1.2
+EXPORTS
+  square = ml_square
+  Tick = kernel32.GetTickCount
+`;
+/** Exits with 25 + 1: square(5) from the DLL, and kernel32's GetTickCount reached through the DLL's forwarder. */
+const FWDHOST_C = `__declspec(dllimport) int square(int);
+__declspec(dllimport) unsigned long __stdcall Tick(void);
+__declspec(dllimport) void __stdcall ExitProcess(unsigned);
+void mainCRTStartup(void) { ExitProcess(square(5) + (Tick() != 0)); }
+`;
 /** Exits with 4 + 27 + 3 - 1 = 33 through kernel32 (no C runtime). */
 const MATHHOST_C = `__declspec(dllimport) int ml_square(int);
 __declspec(dllimport) int ml_cube(int);
@@ -84,7 +101,8 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
     dir = tmpDir('tslink-dll-');
     for (const f of fs.readdirSync(SRC)) fs.copyFileSync(path.join(SRC, f), w(f));
     const files: Record<string, string> = { 'mathlib.c': MATHLIB_C, 'mathlib.def': MATHLIB_DEF, 'kernel32.def': KERNEL32_DEF, 'mathhost.c': MATHHOST_C,
-      'local_use.c': LOCAL_USE_C, 'local_def.c': LOCAL_DEF_C };
+      'local_use.c': LOCAL_USE_C, 'local_def.c': LOCAL_DEF_C,
+      'fwd.def': FWD_DEF, 'fwdhost.c': FWDHOST_C };
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(w(name), text);
     for (const v of ['lld', 'ts']) fs.mkdirSync(w(v));
     await Promise.all([
@@ -93,6 +111,7 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
       ok('clang', [TARGET, '-O2', '-c', 'util.c', '-o', 'util.o']),
       ok('clang', ['--target=x86_64-windows-msvc', '-O1', '-c', 'mathlib.c', '-o', 'mathlib.obj']),
       ok('clang', ['--target=x86_64-windows-msvc', '-O1', '-c', 'mathhost.c', '-o', 'mathhost.obj']),
+      ok('clang', ['--target=x86_64-windows-msvc', '-O1', '-c', 'fwdhost.c', '-o', 'fwdhost.obj']),
       ok('llvm-dlltool', ['-m', 'i386:x86-64', '-d', 'kernel32.def', '-l', 'kernel32.lib']),
       ok('clang', [TARGET, '-O1', '-c', 'local_use.c', '-o', 'local_use.o']),
       ok('clang', [TARGET, '-O1', '-c', 'local_def.c', '-o', 'local_def.o']),
@@ -114,6 +133,13 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
   /** clang's MinGW driver with ld.lld or tslink. */
   const mingw = (linker: 'lld' | 'ts', args: string[]) =>
     ok('clang', [TARGET, `-L${libDir}`, linker === 'lld' ? '-fuse-ld=lld' : `--ld-path=${TSLINK}`, ...args]);
+
+  /** `ORDINAL NAME` of each export with an address (lld's table also lists empty slots from ordinal 0). */
+  async function exportList(file: string): Promise<string[]> {
+    return (await tool('llvm-readobj', ['--coff-exports', w(file)])).split('Export {').slice(1)
+      .map((e) => ({ ordinal: /Ordinal: (\d+)/.exec(e)![1], name: /Name: (\S*)/.exec(e)?.[1] ?? '', rva: /RVA: (0x[0-9A-F]+)/.exec(e)?.[1] ?? '' }))
+      .filter((e) => e.rva !== '0x0').map((e) => `${e.ordinal} ${e.name}`.trim()).sort();
+  }
 
   async function exportNames(file: string): Promise<string[]> {
     const text = await tool('llvm-readobj', ['--coff-exports', w(file)]);
@@ -155,17 +181,31 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
     const args = (v: string) => ['/dll', '/noentry', '/def:mathlib.def', '/export:ml_negate', `/out:${v}/mathlib.dll`, `/implib:${v}/mathlib.lib`, 'mathlib.obj'];
     await ok('lld-link', args('lld'));
     await ok(process.execPath, [TSLINK_LINK, ...args('ts')]);
-    // `ORDINAL NAME` of each export with an address (lld's table also lists empty slots from ordinal 0).
-    const exports = async (f: string) => (await tool('llvm-readobj', ['--coff-exports', w(f)])).split('Export {').slice(1)
-      .map((e) => ({ ordinal: /Ordinal: (\d+)/.exec(e)![1], name: /Name: (\S*)/.exec(e)?.[1] ?? '', rva: /RVA: (0x[0-9A-F]+)/.exec(e)![1] }))
-      .filter((e) => e.rva !== '0x0').map((e) => `${e.ordinal} ${e.name}`.trim()).sort();
-    expect(await exports('ts/mathlib.dll')).to.deep.equal(await exports('lld/mathlib.dll'));
-    expect(await exports('ts/mathlib.dll')).to.deep.equal(['10 ml_negate', '11 ml_square', '12 ml_version', '7 ml_cube', '9']);
+    expect(await exportList('ts/mathlib.dll')).to.deep.equal(await exportList('lld/mathlib.dll'));
+    expect(await exportList('ts/mathlib.dll')).to.deep.equal(['10 ml_negate', '11 ml_square', '12 ml_version', '7 ml_cube', '9']);
     for (const v of ['lld', 'ts']) {
       await ok(process.execPath, [TSLINK_LINK, '/entry:mainCRTStartup', '/subsystem:console', `/out:${v}/mathhost.exe`, 'mathhost.obj', `${v}/mathlib.lib`, 'kernel32.lib']);
       const r = await wine(w(v, 'mathhost.exe'));
       expect(r.status, `${v}: ${describeExit(r)} ${r.stderr}`).to.equal(33);
     }
+  });
+
+  it('a .def file\'s renamed export, forwarder to another DLL, BASE=, HEAPSIZE, STACKSIZE and VERSION, as lld-link has them', async () => {
+    const args = (v: string) => ['/dll', '/noentry', '/def:fwd.def', `/out:${v}/fwdlib.dll`, 'mathlib.obj'];
+    await ok('lld-link', args('lld'));
+    await ok(process.execPath, [TSLINK_LINK, ...args('ts')]);
+    expect(await exportList('ts/fwdlib.dll')).to.deep.equal(await exportList('lld/fwdlib.dll'));
+    expect(await exportList('ts/fwdlib.dll')).to.deep.equal(['1 Tick', '2 square']);
+    const forwarders = async (f: string) => (await tool('llvm-objdump', ['-p', w(f)])).split('\n').filter((l) => /forwarded to/.test(l)).map((l) => l.trim());
+    expect(await forwarders('ts/fwdlib.dll')).to.deep.equal(await forwarders('lld/fwdlib.dll'));
+    expect((await forwarders('ts/fwdlib.dll')).join('\n')).to.match(/Tick \(forwarded to kernel32\.GetTickCount\)/);
+    const fields = async (f: string) => (await tool('llvm-readobj', ['--file-headers', w(f)])).split('\n')
+      .filter((l) => /ImageBase|ImageVersion|SizeOf(Stack|Heap)/.test(l)).map((l) => l.trim());
+    expect(await fields('ts/fwdlib.dll')).to.deep.equal(await fields('lld/fwdlib.dll'));
+    expect(await fields('ts/fwdlib.dll')).to.include.members(['ImageBase: 0x10000000', 'MajorImageVersion: 1', 'MinorImageVersion: 2', 'SizeOfStackCommit: 8192']);
+    await ok(process.execPath, [TSLINK_LINK, '/entry:mainCRTStartup', '/subsystem:console', '/out:ts/fwdhost.exe', 'fwdhost.obj', 'ts/fwdlib.lib', 'kernel32.lib']);
+    const r = await wine(w('ts', 'fwdhost.exe'));
+    expect(r.status, `${describeExit(r)} ${r.stderr}`).to.equal(26);
   });
 
   it('incremental: an edit of the DLL is patched, and the program runs against it unchanged', async () => {

@@ -30,6 +30,8 @@ export interface PeHeaderOptions {
   subsystem: number;
   dllCharacteristics: number;
   /** Major, minor: the OS and subsystem versions written (lld's default for x64 and ARM64: 6.0). */
+  /** Major, minor: the image's own version (lld's default 0.0). */
+  imageVersion: [number, number];
   osVersion: [number, number];
   subsystemVersion: [number, number];
   stackReserve: number;
@@ -100,6 +102,8 @@ export function writePeHeaders(image: Uint8Array, layout: PeLayout, o: PeHeaderO
   dv.setUint32(p + 36, FILE_ALIGN, true);
   dv.setUint16(p + 40, o.osVersion[0], true);
   dv.setUint16(p + 42, o.osVersion[1], true);
+  dv.setUint16(p + 44, o.imageVersion[0], true);
+  dv.setUint16(p + 46, o.imageVersion[1], true);
   dv.setUint16(p + 48, o.subsystemVersion[0], true);
   dv.setUint16(p + 50, o.subsystemVersion[1], true);
   dv.setUint32(p + 56, layout.imageSize, true);

@@ -22,6 +22,8 @@ export interface ExportSpec {
   name: string;
   /** The symbol it exports, when not the same (`name=internal`). */
   internal?: string;
+  /** A forwarder (`name=dll.other`): the loader resolves it to another DLL's export; no symbol here. */
+  forward?: string;
   /** 0: assigned by the link. */
   ordinal: number;
   noName: boolean;
@@ -30,7 +32,7 @@ export interface ExportSpec {
   private: boolean;
 }
 
-/** An export as linked: its symbol (a global id) and ordinal. */
+/** An export as linked: its symbol (a global id; -1 for a forwarder) and ordinal. */
 export interface Export extends ExportSpec {
   id: number;
 }
@@ -41,7 +43,7 @@ export function parseExport(text: string, where: string): ExportSpec {
   const [name, internal] = splitUnquoted(parts[0], '=').map(unquote);
   if (!name) throw new LinkError(`${where}: an export without a name: '${text}'`);
   const spec: ExportSpec = { name, ordinal: 0, noName: false, data: false, private: false };
-  if (internal !== undefined && internal !== name) spec.internal = internal;
+  setTarget(spec, internal);
   for (const p of parts.slice(1)) {
     const word = p.trim().toLowerCase();
     if (/^@\d+$/.test(word)) spec.ordinal = ordinalOf(word.slice(1), where, text);
@@ -56,15 +58,29 @@ export function parseExport(text: string, where: string): ExportSpec {
 }
 
 export interface ModuleDefinition {
-  /** `LIBRARY name`: the DLL's name. */
+  /** `LIBRARY name`: the DLL's name (the output's, unless the command line names one). */
   library?: string;
+  /** `LIBRARY name BASE=address`: the preferred base (unless the command line gives one). */
+  base?: number;
+  /** HEAPSIZE and STACKSIZE: reserve[,commit]; VERSION: major[.minor]. */
+  heap?: [number, number | undefined];
+  stack?: [number, number | undefined];
+  version?: [number, number];
   exports: ExportSpec[];
+}
+
+/** `name=internal` exports `internal` as `name`; `name=dll.other` forwards to another DLL's export. */
+function setTarget(spec: ExportSpec, target: string | undefined): void {
+  if (target === undefined || target === spec.name) return;
+  if (target.includes('.')) spec.forward = target;
+  else spec.internal = target;
 }
 
 /**
  * A module-definition file: `LIBRARY`/`NAME`, `EXPORTS` and its entries
- * (`name[=internal] [@ordinal [NONAME]] [DATA] [PRIVATE]`), `;` comments.
- * `HEAPSIZE`, `STACKSIZE`, `SECTIONS` and `VERSION` are refused by name.
+ * (`name[=internal] [@ordinal [NONAME]] [DATA] [PRIVATE]`, `name=dll.other`
+ * a forwarder), `HEAPSIZE`, `STACKSIZE`, `VERSION`, `;` comments.
+ * `SECTIONS` is refused by name.
  */
 export function parseModuleDefinition(text: string, file: string): ModuleDefinition {
   const def: ModuleDefinition = { exports: [] };
@@ -77,8 +93,15 @@ export function parseModuleDefinition(text: string, file: string): ModuleDefinit
     const keyword = words[0].toUpperCase();
     if (keyword === 'LIBRARY' || keyword === 'NAME') {
       inExports = false;
-      if (words[1]) def.library = unquote(words[1]);
-      // `LIBRARY foo BASE=0x...`: the base is a command-line matter; accepted and ignored as lld does not either.
+      for (const w of words.slice(1)) {
+        const base = /^BASE=(.*)$/i.exec(w);
+        if (base) {
+          const v = /^(0x[0-9a-f]+|\d+)$/i.test(base[1]) ? Number(base[1]) : NaN;
+          if (!Number.isSafeInteger(v) || v <= 0) throw new LinkError(`${where}: BASE=${base[1]} is not an address`);
+          def.base = v;
+        } else if (def.library === undefined) def.library = unquote(w);
+        else throw new LinkError(`${where}: unexpected '${w}' after LIBRARY ${def.library}`);
+      }
       return;
     }
     if (keyword === 'EXPORTS') {
@@ -86,7 +109,21 @@ export function parseModuleDefinition(text: string, file: string): ModuleDefinit
       if (words.length > 1) def.exports.push(defExport(words.slice(1), where));
       return;
     }
-    if (['HEAPSIZE', 'STACKSIZE', 'SECTIONS', 'VERSION', 'IMPORTS', 'DESCRIPTION'].includes(keyword)) {
+    if (keyword === 'HEAPSIZE' || keyword === 'STACKSIZE') {
+      inExports = false;
+      const [reserve, commit] = (words[1] ?? '').split(',').map((x) => (/^(0x[0-9a-f]+|\d+)$/i.test(x) ? Number(x) : NaN));
+      if (!(reserve >= 0) || (commit !== undefined && !(commit >= 0)) || words.length > 2) throw new LinkError(`${where}: expected ${keyword} RESERVE[,COMMIT]`);
+      def[keyword === 'HEAPSIZE' ? 'heap' : 'stack'] = [reserve, commit];
+      return;
+    }
+    if (keyword === 'VERSION') {
+      inExports = false;
+      const m = /^(\d+)(?:\.(\d+))?$/.exec(words[1] ?? '');
+      if (!m || words.length > 2 || Number(m[1]) > 0xffff || Number(m[2] ?? 0) > 0xffff) throw new LinkError(`${where}: expected VERSION MAJOR[.MINOR]`);
+      def.version = [Number(m[1]), Number(m[2] ?? 0)];
+      return;
+    }
+    if (['SECTIONS', 'IMPORTS', 'DESCRIPTION'].includes(keyword)) {
       throw new LinkError(`${where}: '${keyword}' in a module-definition file is not supported yet`);
     }
     if (!inExports) throw new LinkError(`${where}: unexpected '${words[0]}' (expected LIBRARY or EXPORTS)`);
@@ -95,13 +132,14 @@ export function parseModuleDefinition(text: string, file: string): ModuleDefinit
   return def;
 }
 
-function defExport(words: string[], where: string): ExportSpec {
+function defExport(tokens: string[], where: string): ExportSpec {
+  // `name = internal`, spaced or not, is one word here.
+  const words = tokens.join(' ').replace(/\s*=\s*(?!=)/, '=').split(/\s+/);
   const [head, ...rest] = words;
   const [name, internal] = splitUnquoted(head, '=').map(unquote);
   if (!name) throw new LinkError(`${where}: an export without a name`);
-  if (internal !== undefined && internal.includes('.')) throw new LinkError(`${where}: forwarded export '${head}' is not supported yet`);
   const spec: ExportSpec = { name, ordinal: 0, noName: false, data: false, private: false };
-  if (internal !== undefined && internal !== name) spec.internal = internal;
+  setTarget(spec, internal);
   for (let k = 0; k < rest.length; k++) {
     const w = rest[k];
     const upper = w.toUpperCase();
@@ -203,6 +241,10 @@ export function collectExports(res: Resolution, specs: readonly ExportSpec[], ex
   const out: Export[] = [];
   const missing: string[] = [];
   for (const e of byName.values()) {
+    if (e.forward) {
+      out.push({ ...e, id: -1 });
+      continue;
+    }
     const target = e.internal ?? e.name;
     const id = res.byName.get(target);
     const g = id === undefined ? undefined : res.symbols[id];
@@ -233,7 +275,8 @@ export function exportTableSize(exports: readonly Export[], dllName: string): nu
   const { count } = ordinalRange(exports);
   const named = exports.filter((e) => !e.noName);
   const enc = new TextEncoder();
-  return 40 + 4 * count + 6 * named.length + enc.encode(dllName).length + 1 + named.reduce((n, e) => n + enc.encode(e.name).length + 1, 0);
+  const strings = (list: readonly string[]) => list.reduce((n, s) => n + enc.encode(s).length + 1, 0);
+  return 40 + 4 * count + 6 * named.length + strings([dllName, ...named.map((e) => e.name), ...exports.flatMap((e) => (e.forward ? [e.forward] : []))]);
 }
 
 function ordinalRange(exports: readonly Export[]): { base: number; count: number } {
@@ -275,7 +318,8 @@ export function writeExportTable(out: Uint8Array, at: number, exports: readonly 
   view.setUint32(28, at + addresses, true);
   view.setUint32(32, at + names, true);
   view.setUint32(36, at + ordinals, true);
-  for (const e of exports) view.setUint32(addresses + 4 * (e.ordinal - base), rvaOf(e), true);
+  // A forwarder's address is its `dll.name` string, inside the export directory, which is how the loader tells it.
+  for (const e of exports) view.setUint32(addresses + 4 * (e.ordinal - base), e.forward ? put(e.forward) : rvaOf(e), true);
   named.forEach((e, i) => {
     view.setUint32(names + 4 * i, put(e.name), true);
     view.setUint16(ordinals + 2 * i, e.ordinal - base, true);

@@ -57,6 +57,8 @@ export interface PeLinkOptions {
   heapCommit: number;
   osVersion: [number, number];
   subsystemVersion: [number, number];
+  /** MajorImageVersion, MinorImageVersion (`/version:`, a .def file's VERSION). */
+  imageVersion: [number, number];
   /**
    * MinGW's auto-import: a reference to NAME that nothing defines binds to
    * a DLL's `__imp_NAME` (lld's MinGW default; lld-link's is off).
@@ -92,6 +94,7 @@ export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots
   heapCommit: 0x1000,
   osVersion: [6, 0],
   subsystemVersion: [6, 0],
+  imageVersion: [0, 0],
   autoImport: true,
   runtimePseudoReloc: true,
   dll: false,
@@ -148,7 +151,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   const checkedLoad: MemberLoader = (archive, m) => checkInput(loadMember(archive, m), opts.arch);
 
   // Which definition each name binds to; which archive members (import stubs among them) are pulled in.
-  const roots = [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots, ...opts.exports.map((e) => e.internal ?? e.name)];
+  const roots = [...(opts.entry ? [opts.entry] : []), ...opts.undefinedRoots, ...opts.exports.flatMap((e) => (e.forward ? [] : [e.internal ?? e.name]))];
   const alternates = new AlternateNames(opts.alternateNames);
   const res = resolveSymbols(inputs, checkedLoad, isPeLinkerDefined, roots, PREDEFINED, {
     fileRoots: (file) => directivesOf(file).includes,
@@ -166,7 +169,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   // /opt:ref: the core's collection (gcSections.ts). Sections that are not COMDAT are roots (the COFF
   // reader marks them Retain), as in lld-link; a COMDAT lives with what refers to it, with its associates.
   const gc = opts.gcSections
-    ? markLive(res, { entry: opts.entry, undefinedRoots: opts.undefinedRoots, extraRoots: exports.map((e) => res.symbols[e.id].name) })
+    ? markLive(res, { entry: opts.entry, undefinedRoots: opts.undefinedRoots, extraRoots: exports.flatMap((e) => (e.id >= 0 ? [res.symbols[e.id].name] : [])) })
     : null;
   const called = importThunksCalled(res);
   const resources = mergedResources(res);
@@ -277,7 +280,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
     dllCharacteristics: (opts.highEntropyVa ? DllCharacteristics.HighEntropyVa : 0)
       | (opts.dynamicBase ? DllCharacteristics.DynamicBase : 0) | (opts.nxCompat ? DllCharacteristics.NxCompat : 0)
       | (opts.terminalServerAware ? DllCharacteristics.TerminalServerAware : 0),
-    osVersion: opts.osVersion, subsystemVersion: opts.subsystemVersion,
+    osVersion: opts.osVersion, subsystemVersion: opts.subsystemVersion, imageVersion: opts.imageVersion,
     stackReserve: opts.stackReserve, stackCommit: opts.stackCommit, heapReserve: opts.heapReserve, heapCommit: opts.heapCommit,
     timestamp: 0, directories,
   }, layout.fileEnd);
