@@ -137,7 +137,7 @@ function runLink(opts: CliOptions): number | Promise<number> {
     // As lld prints them: on standard output, without a prefix.
     for (const line of report.removedSections) process.stdout.write(`${line}\n`);
     const tWrite = performance.now();
-    const written = writeOutput(opts.output, session, report.outcome === 'patched' ? prior : null);
+    const written = writeOrKeepOutput(opts.output, session, report, prior);
     // The state last: an image without its state is relinked in full, never wrongly patched. It names
     // the output file by its identity, so that the next link need not read and hash it to trust it.
     if (opts.incremental) writeFileAtomically(statePath, session.serializeState({ imageIdentity: written }));
@@ -239,7 +239,7 @@ function watch(opts: CliOptions, session: LinkSession, files: InputFile[], ids: 
         if (existsSync(opts.output)) prior = openPriorOutput(opts.output);
         const report = session.link();
         for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
-        const written = writeOutput(opts.output, session, report.outcome === 'patched' ? prior : null);
+        const written = writeOrKeepOutput(opts.output, session, report, prior);
         writeFileAtomically(statePath, session.serializeState({ imageIdentity: written }));
         const ms = (performance.now() - t0).toFixed(1);
         const bytes = report.writes.reduce((n, w) => n + w.length, 0);
@@ -552,6 +552,16 @@ function checkNoElfOptions(opts: CliOptions): void {
  * records it, and the next link trusts a file with that identity to be this
  * image without reading it.
  */
+/**
+ * The output written (a patch: the previous image copied and patched), or,
+ * when a patch changed nothing, left as it is: its identity is then the one
+ * it had when it was opened, which the next state records.
+ */
+function writeOrKeepOutput(output: string, session: LinkSession, report: LinkReport, prior: PriorOutput | null): BigIntStats {
+  if (report.outcome === 'patched' && report.writes.length === 0 && prior) return prior.identity;
+  return writeOutput(output, session, report.outcome === 'patched' ? prior : null);
+}
+
 function writeOutput(output: string, session: LinkSession, prior: PriorOutput | null): BigIntStats {
   const path = resolve(output);
   const tmp = join(dirname(path), `.${path.split('/').pop()}.tslink-tmp-${process.pid}`);
