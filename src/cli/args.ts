@@ -35,6 +35,7 @@ export interface PeCliSettings {
   autoImport?: boolean;
   runtimePseudoReloc?: boolean;
   imageVersion?: [number, number];
+  buildId?: boolean;
   /** `/EXPORT:`; a module-definition file's are read by the driver (`defFiles`). */
   exports?: ExportSpec[];
   /** MinGW: export every global of the DLL's own objects when none is named (the default for a DLL). */
@@ -398,7 +399,8 @@ targeting x86_64-w64-mingw32 pass):
   --[disable-]dynamicbase, --[disable-]high-entropy-va, --[disable-]nxcompat,
   --[disable-]tsaware        DLL characteristics (default: all on)
   --stack RESERVE[,COMMIT], --heap RESERVE[,COMMIT]
-  -s, --strip-all, -S, --strip-debug   Leave out DWARF debug sections
+  -s, --strip-all, -S, --strip-debug   Leave out DWARF debug sections (and the
+                             build id lld writes with them: a .buildid section)
   --[enable|disable]-auto-import   Bind a reference to NAME that nothing defines
                              to a DLL's __imp_NAME (default: on)
   --[enable|disable]-runtime-pseudo-reloc   Let auto-imported references be

@@ -124,7 +124,6 @@ const MINGW_NOT_YET = new Map<string, string>([
   ['disable-reloc-section', 'images without base relocations are not built yet'],
   ['Map', 'tslink writes no link map yet'],
   ['pdb', 'tslink writes no PDB'],
-  ['build-id', 'tslink writes no CodeView build id yet'],
   ['delayload', 'delay-loaded imports are not built yet'],
   ['guard-cf', 'Control Flow Guard is not built yet'],
   ['appcontainer', ''],
@@ -242,6 +241,8 @@ export function parseMingwArgs(argv: readonly string[]): CliOptions {
       if (commit !== undefined) pe.heapCommit = commit;
       continue;
     }
+    // lld's MinGW mode writes a build id whenever it keeps debug info (no -s or -S); --build-id asks for nothing more.
+    if (flag('build-id') || withArg('build-id') !== undefined) continue;
     if (flag('enable-auto-import')) { pe.autoImport = true; continue; }
     if (flag('disable-auto-import')) { pe.autoImport = false; continue; }
     if (flag('enable-runtime-pseudo-reloc')) { pe.runtimePseudoReloc = true; continue; }
@@ -316,6 +317,7 @@ export function parseMingwArgs(argv: readonly string[]): CliOptions {
   }
   // lld's MinGW driver: DllMainCRTStartup for a DLL, which exports all its globals unless it names exports.
   o.entry ??= o.shared ? 'DllMainCRTStartup' : defaultPeEntry(pe.subsystem);
+  pe.buildId = !pe.stripDebug;
   if (o.shared) pe.exportAll ??= true;
   return o;
 }
@@ -566,6 +568,9 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
       case 'noimplib':
         o.implib = null;
         return true;
+      case 'build-id':
+        pe.buildId = yesNo();
+        return true;
       case 'noentry':
         o.entry = '';
         return true;
@@ -618,6 +623,8 @@ export function parseLinkArgs(argv: readonly string[]): CliOptions {
   o.entry ??= o.shared ? '_DllMainCRTStartup' : defaultPeEntry(pe.subsystem);
   // lld-link removes unreferenced COMDATs (/opt:ref) unless told not to, or debugging.
   o.gcSections = optRef ?? !debugged;
+  // A CodeView build id with debug info kept (/debug), or when asked for (/build-id).
+  pe.buildId ??= pe.stripDebug === false;
   return o;
 }
 
@@ -650,6 +657,8 @@ Options:
   /implib:FILE               Where the import library goes (default: the output's
                              name with .lib, for a DLL or an image with /export)
   /noimplib                  Write no import library
+  /build-id[:no]             A .buildid section: a CodeView debug directory entry
+                             whose GUID hashes the image (default: with /debug)
   /alternatename:FROM=TO     FROM, if nothing defines it, is TO
   /subsystem:NAME[,X.Y]      console (default), windows, native, efi_application,
                              efi_boot_service_driver, efi_runtime_driver, efi_rom,

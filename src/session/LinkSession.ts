@@ -565,7 +565,8 @@ export class LinkSession {
     const fileSizes = new Map(r.layout.peSections.map((p) => [p.sec, Math.min(p.rawSize, p.sec.size)]));
     return {
       res: r.res, plan: r.plan, layout: r.layout, values: r.values, image: r.image, warnings: r.warnings, counters: r.counters,
-      buildIdOffset: -1, buildIdSize: 0, chunkDigests: incremental ? chunkDigests(r.image) : [], gotAddr: 0, got: null, tables: null,
+      buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize, chunkDigests: r.chunkDigests ?? (incremental ? chunkDigests(r.image) : []),
+      gotAddr: 0, got: null, tables: null,
       pe: { imageBase: r.layout.imageBase, ...this.peExports, fileSizes, isAbsolute: (id) => isAbsoluteGlobal(r.res, id) },
     };
   }

@@ -26,6 +26,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exec, repoRoot, requireTools, tmpDir } from '../support/toolchain.js';
 import { mingwGccLibDir, wine } from '../support/wine.js';
+import { buildIdFromChunks, chunkDigests } from '../../src/link/buildId.js';
 
 const ROOT = repoRoot();
 const TSLINK = path.join(ROOT, 'bin', 'tslink.js');
@@ -40,6 +41,18 @@ async function ok(cmd: string, args: string[], cwd?: string): Promise<void> {
 async function imports(exe: string): Promise<string[]> {
   const r = await exec('llvm-readobj', ['--coff-imports', exe]);
   return r.stdout.split('\n').filter((l) => /^\s*(Name|Symbol):/.test(l)).map((l) => l.trim());
+}
+
+/** Whether a PE image's CodeView GUID is the hash of the image with the GUID zeroed (src/link/buildId.ts). */
+async function buildIdConsistent(exe: string): Promise<boolean> {
+  const text = (await exec('llvm-readobj', ['--coff-debug-directory', exe])).stdout;
+  const m = /PointerToRawData: (0x[0-9A-F]+)/.exec(text);
+  if (!m || !/Type: CodeView/.test(text)) return false;
+  const at = Number(m[1]) + 4;
+  const image = new Uint8Array(fs.readFileSync(exe));
+  const guid = image.slice(at, at + 16);
+  image.fill(0, at, at + 16);
+  return Buffer.from(buildIdFromChunks(chunkDigests(image), 16)).equals(Buffer.from(guid));
 }
 
 describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
@@ -88,6 +101,11 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     expect(a.stdout).to.contain('hello, wine sum=55 ctor=40 tls=7 counter=17');
     expect({ status: b.status, stdout: b.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
     expect(await imports(path.join(dir, 'c.tslink.exe'))).to.deep.equal(await imports(path.join(dir, 'c.lld.exe')));
+    // Debug info kept: a build id, where lld puts it.
+    const debugDir = async (exe: string) => (await exec('llvm-readobj', ['--coff-debug-directory', path.join(dir, exe)])).stdout
+      .split('\n').filter((l) => /Type:|SizeOfData|PDBAge/.test(l)).map((l) => l.trim());
+    expect(await debugDir('c.tslink.exe')).to.deep.equal(await debugDir('c.lld.exe'));
+    expect(await buildIdConsistent(path.join(dir, 'c.tslink.exe'))).to.equal(true);
   });
 
   it('C++ (g++ for MinGW): exceptions through destructors, a global object, the static libstdc++', async () => {
@@ -201,5 +219,7 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
     const b = await wine(path.join(dir, 'inc.exe'), ['x']);
     expect(a.stdout).to.contain('sum=110');
     expect({ status: b.status, stdout: b.stdout }).to.deep.equal({ status: a.status, stdout: a.stdout });
+    // The build id (a CodeView record's GUID, as lld writes with debug info kept) is the patched image's hash.
+    expect(await buildIdConsistent(path.join(dir, 'inc.exe')), 'the patched image\'s build id').to.equal(true);
   });
 });

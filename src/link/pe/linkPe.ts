@@ -15,6 +15,7 @@ import {
 } from '../../formats/pe/writePe.js';
 import { assignPeAddresses, sectionAt, type PeLayout } from './layout.js';
 import { markLive } from '../gcSections.js';
+import { buildIdFromChunks, chunkDigests } from '../buildId.js';
 import { directivesOf } from './directives.js';
 import { buildResourceTree, readObjectResources, type ResourceTree } from '../../formats/pe/resources.js';
 import { collectExports, exportTableSize, writeExportTable, type Export, type ExportSpec } from './exports.js';
@@ -78,6 +79,11 @@ export interface PeLinkOptions {
   gcSections: boolean;
   /** `/alternatename:FROM=TO` on the command line (objects' directives add theirs). */
   alternateNames: Array<[string, string]>;
+  /**
+   * A `.buildid` section: a debug directory entry with a CodeView record
+   * whose GUID is a hash of the image (lld's, with debug info kept).
+   */
+  buildId: boolean;
 }
 
 export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots'> = {
@@ -103,6 +109,7 @@ export const PE_DEFAULTS: Omit<PeLinkOptions, 'arch' | 'entry' | 'undefinedRoots
   exportAll: false,
   gcSections: false,
   alternateNames: [],
+  buildId: false,
 };
 
 export interface PeLinkResult {
@@ -118,6 +125,10 @@ export interface PeLinkResult {
   baseRelocs: number[];
   /** What the image exports, sorted by name. */
   exports: Export[];
+  /** The build id's place in the image (-1: none), its size, and the chunk digests it was made from. */
+  buildIdOffset: number;
+  buildIdSize: number;
+  chunkDigests: Uint8Array[] | null;
 }
 
 /** Names the linker defines for a PE image when something refers to them (lld-link's, MinGW's). */
@@ -188,6 +199,7 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
     addPinned(plan, { name: '.idata$2', size: 20, align: 4 }, '.idata$2', 1);
   }
   const localImportAtoms = localImports.map(() => addPinned(plan, { name: '.rdata', size: 8, align: 8 }, '.rdata', 1));
+  const buildIdAtom = opts.buildId ? addPinned(plan, { name: '.buildid', size: DEBUG_DIRECTORY_SIZE + CODEVIEW_SIZE, align: 4 }, '.buildid', 0) : -1;
   const relocAtom = addPinned(plan, { name: '.reloc', size: 0, align: 4 }, '.reloc', 1);
 
   // Addresses; the base relocations are listed once what precedes `.reloc` is placed.
@@ -265,6 +277,14 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
   if (rsrc && rsrc.used) directories.set(DataDir.Resource, { rva: rva(rsrc.addr), size: rsrc.used });
   const reloc = layout.sections.find((s) => s.name === '.reloc');
   if (reloc && reloc.used) directories.set(DataDir.BaseReloc, { rva: rva(reloc.addr), size: reloc.used });
+  let guidOffset = -1;
+  if (buildIdAtom >= 0) {
+    const at = layout.atomAddr[plan.internal][buildIdAtom];
+    const off = fileOffsetOf(layout, at);
+    writeCodeViewDirectory(image, off, rva(at), off + DEBUG_DIRECTORY_SIZE);
+    guidOffset = off + DEBUG_DIRECTORY_SIZE + 4;
+    directories.set(DataDir.Debug, { rva: rva(at), size: DEBUG_DIRECTORY_SIZE });
+  }
   const tlsUsed = definedAddress(res, values, '_tls_used');
   if (tlsUsed !== undefined) directories.set(DataDir.TLS, { rva: rva(tlsUsed), size: 40 });
   const loadConfig = definedAddress(res, values, '_load_config_used');
@@ -284,7 +304,16 @@ export function linkPe(inputs: readonly LinkInput[], loadMember: MemberLoader, o
     stackReserve: opts.stackReserve, stackCommit: opts.stackCommit, heapReserve: opts.heapReserve, heapCommit: opts.heapCommit,
     timestamp: 0, directories,
   }, layout.fileEnd);
-  return { image, warnings, counters, res, plan, layout, values, ctx, baseRelocs, exports };
+  // The build id last, over the whole image with its own 16 bytes zero (what a patch recomputes from changed chunks).
+  let digests: Uint8Array[] | null = null;
+  if (guidOffset >= 0) {
+    digests = chunkDigests(image);
+    image.set(buildIdFromChunks(digests, 16), guidOffset);
+  }
+  return {
+    image, warnings, counters, res, plan, layout, values, ctx, baseRelocs, exports,
+    buildIdOffset: guidOffset, buildIdSize: guidOffset >= 0 ? 16 : 0, chunkDigests: digests,
+  };
 }
 
 function checkInput(file: ObjectFile, arch: ArchName): ObjectFile {
@@ -330,6 +359,21 @@ function checkUndefined(res: Resolution, autoImport: boolean): void {
     if (lines.length === 20) break;
   }
   if (lines.length) throw new LinkError(lines.join('\n'));
+}
+
+const DEBUG_DIRECTORY_SIZE = 28;
+/** 'RSDS', the GUID, the age, an empty PDB name. */
+const CODEVIEW_SIZE = 4 + 16 + 4 + 1;
+
+/** IMAGE_DEBUG_DIRECTORY (type 2, CodeView) and its RSDS record right after it; the GUID is filled in last. */
+function writeCodeViewDirectory(image: Uint8Array, off: number, rva: number, recordOff: number): void {
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  dv.setUint32(off + 12, 2, true);
+  dv.setUint32(off + 16, CODEVIEW_SIZE, true);
+  dv.setUint32(off + 20, rva + DEBUG_DIRECTORY_SIZE, true);
+  dv.setUint32(off + 24, recordOff, true);
+  image.set([0x52, 0x53, 0x44, 0x53], recordOff); // RSDS
+  dv.setUint32(recordOff + 20, 1, true); // age
 }
 
 /** An internal atom at a pinned place among the inputs of `sortName`'s output section. */
