@@ -78,7 +78,11 @@ export interface GlobalSymbol {
 export interface Resolution {
   /** Every loaded object, in load order (objects in command-line order, members as they were pulled in). */
   files: ObjectFile[];
-  /** Per file, per atom: 1 when the atom's COMDAT group lost to an earlier one. */
+  /**
+   * Per file, per atom: 1 when the atom's COMDAT group lost to an earlier
+   * one, or when the link set it aside after resolving (PE: a `.refptr`
+   * pointer that MinGW auto-import replaced with the DLL's IAT entry).
+   */
   discarded: Uint8Array[];
   /** Per file: for each symbol index at or above firstGlobal, the GlobalSymbol id. */
   globalIds: Int32Array[];

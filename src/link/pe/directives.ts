@@ -1,6 +1,6 @@
 import { LinkError } from '../../obj/LinkError.js';
 import type { ObjectFile } from '../../obj/model.js';
-import { parseExport, type ExportSpec } from './exports.js';
+import { parseExport, unquote, type ExportSpec } from './exports.js';
 
 /**
  * What an object's `.drectve` section asks of the link (the COFF reader
@@ -86,6 +86,3 @@ export function directiveWords(text: string): string[] {
   return out;
 }
 
-function unquote(s: string): string {
-  return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
-}

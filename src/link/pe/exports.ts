@@ -176,7 +176,8 @@ function splitUnquoted(s: string, sep: string): string[] {
   return out;
 }
 
-function unquote(s: string): string {
+/** `"name"` -> `name` (surrounding blanks dropped). */
+export function unquote(s: string): string {
   const t = s.trim();
   return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
 }
