@@ -15,6 +15,7 @@ export {
   type InputBytes,
   type UnchangedInputOptions,
   type PriorImage,
+  type OutputShadow,
 } from './session/LinkSession.js';
 export { LinkError } from './obj/LinkError.js';
 export { VERSION } from './version.js';

@@ -76,6 +76,13 @@ export interface CliOptions {
   incremental: boolean;
   /** Where the incremental state lives; default: the output path plus `.tslink-state`. */
   incrementalState: string | undefined;
+  /**
+   * --shadow-output: keep the image before the last patch beside the output,
+   * so that a patch rewrites only its ranges there and renames it into place
+   * (doc/incremental.md, "Writing a patch"). Default: on for an ELF executable
+   * the host runs natively, off otherwise.
+   */
+  shadowOutput: boolean | undefined;
   codeSlackPct: number | undefined;
   dataSlackPct: number | undefined;
   explain: boolean;
@@ -170,7 +177,7 @@ export function defaultOptions(): CliOptions {
     style: 'gnu', format: undefined, pe: {}, outputGiven: false,
     output: 'a.out', entry: undefined, inputs: [], libraryPaths: [], arch: undefined, buildId: undefined,
     undefinedSymbols: [], help: false, version: false, verbose: false, fatalWarnings: false, warnings: [],
-    incremental: false, incrementalState: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
+    incremental: false, incrementalState: undefined, shadowOutput: undefined, codeSlackPct: undefined, dataSlackPct: undefined, explain: false,
     ehFrameHdr: false, pie: false, staticLink: false, dynamicLinker: undefined, bindNow: false, relro: true, runpath: [],
     hashStyle: 'both', exportDynamic: false, gcSections: false, printGcSections: false, startStopGc: true,
     shared: false, defFiles: [], soname: undefined, symbolic: 'none', versionScript: undefined, watch: false,
@@ -290,6 +297,8 @@ function parseElfArgs(argv: readonly string[]): CliOptions {
     if (a === '--explain') { o.explain = true; continue; }
     if (a === '--watch') { o.watch = true; o.incremental = true; continue; }
     if ((v = long(['--incremental-state'])) !== undefined) { o.incrementalState = v; continue; }
+    if (a === '--shadow-output') { o.shadowOutput = true; continue; }
+    if (a === '--no-shadow-output') { o.shadowOutput = false; continue; }
     if ((v = long(['--code-slack'])) !== undefined) { o.codeSlackPct = percent('--code-slack', v); continue; }
     if ((v = long(['--data-slack'])) !== undefined) { o.dataSlackPct = percent('--data-slack', v); continue; }
     if (a.startsWith('-') && a !== '-') {
@@ -362,6 +371,11 @@ Incremental linking:
   --incremental              Patch the previous output in place when that is
                              provably the same as a full link; else link in full
   --incremental-state=FILE   Where the state lives (default: OUTPUT.tslink-state)
+  --[no-]shadow-output       Keep the image before the last patch beside the
+                             output (OUTPUT.tslink-shadow), so that a patch
+                             writes its ranges there and renames it into place
+                             instead of copying the whole output (default: on
+                             for an executable this machine runs natively)
   --code-slack=PCT           Room left after each function (default 33)
   --data-slack=PCT           Room left after each data object (default 50)
   --watch                    Stay, and relink (incrementally) whenever an input

@@ -1,6 +1,6 @@
 import {
   closeSync, constants as fsConstants, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync,
-  renameSync, statSync, unlinkSync, writeFileSync, writeSync, type BigIntStats,
+  linkSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type BigIntStats,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { LinkError } from '../obj/LinkError.js';
@@ -10,7 +10,7 @@ import { isArchive, readArchive } from '../obj/archive.js';
 import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
 import { isSharedObject } from '../obj/readSharedObject.js';
 import type { ArchName } from '../obj/model.js';
-import { LinkSession, type InputId, type LinkReport } from '../session/LinkSession.js';
+import { LinkSession, type ByteRange, type InputId, type LinkReport, type OutputShadow } from '../session/LinkSession.js';
 import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 import { LINK_HELP, libFileName } from './peArgs.js';
@@ -137,10 +137,10 @@ function runLink(opts: CliOptions): number | Promise<number> {
     // As lld prints them: on standard output, without a prefix.
     for (const line of report.removedSections) process.stdout.write(`${line}\n`);
     const tWrite = performance.now();
-    const written = writeOrKeepOutput(opts.output, session, report, prior);
+    const written = writeOrKeepOutput(opts.output, session, report, prior, opts.incremental && keepsShadow(opts, format, arch));
     // The state last: an image without its state is relinked in full, never wrongly patched. It names
     // the output file by its identity, so that the next link need not read and hash it to trust it.
-    if (opts.incremental) writeFileAtomically(statePath, session.serializeState({ imageIdentity: written }));
+    if (opts.incremental) writeFileAtomically(statePath, session.serializeState(written));
     const implib = importLibraryPath(opts);
     if (format === 'coff' && implib) writeFileAtomically(implib, session.importLibrary()!, 'import library');
     const writeMs = performance.now() - tWrite;
@@ -148,7 +148,7 @@ function runLink(opts: CliOptions): number | Promise<number> {
     if (opts.watch) {
       if (prior) closeSync(prior.fd);
       prior = null;
-      return watch(opts, session, files, ids, statePath);
+      return watch(opts, session, files, ids, statePath, keepsShadow(opts, format, arch));
     }
     return 0;
   } finally {
@@ -200,7 +200,7 @@ function importLibraryPath(opts: CliOptions): string | null {
  * the output relinked, and the outcome and time printed. A failed relink is
  * reported and the watch goes on; SIGINT or SIGTERM ends it (status 0).
  */
-function watch(opts: CliOptions, session: LinkSession, files: InputFile[], ids: InputId[], statePath: string): Promise<number> {
+function watch(opts: CliOptions, session: LinkSession, files: InputFile[], ids: InputId[], statePath: string, shadow: boolean): Promise<number> {
   const POLL_MS = 100;
   const key = (path: string): string => {
     try {
@@ -239,8 +239,8 @@ function watch(opts: CliOptions, session: LinkSession, files: InputFile[], ids: 
         if (existsSync(opts.output)) prior = openPriorOutput(opts.output);
         const report = session.link();
         for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
-        const written = writeOrKeepOutput(opts.output, session, report, prior);
-        writeFileAtomically(statePath, session.serializeState({ imageIdentity: written }));
+        const written = writeOrKeepOutput(opts.output, session, report, prior, shadow);
+        writeFileAtomically(statePath, session.serializeState(written));
         const ms = (performance.now() - t0).toFixed(1);
         const bytes = report.writes.reduce((n, w) => n + w.length, 0);
         const what = report.outcome === 'patched' ? `patched (${bytes} bytes written)`
@@ -535,6 +535,49 @@ function checkNoElfOptions(opts: CliOptions): void {
 }
 
 /**
+ * Whether a patch keeps the image before it as the output's shadow
+ * (--shadow-output). A running program keeps its mapping of the file it
+ * was started from; when that file later becomes the shadow and is
+ * rewritten, the kernel refuses (ETXTBSY) for a program it executed, and
+ * the patch copies instead. A program mapped some other way (a shared
+ * library, an emulator's or Wine's guest, `ld.so prog`) has no such guard,
+ * so by default only an ELF executable this machine runs natively keeps one.
+ */
+function keepsShadow(opts: CliOptions, format: 'elf' | 'coff', arch: ArchName): boolean {
+  if (opts.shadowOutput !== undefined) return opts.shadowOutput;
+  const host = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : null;
+  return format === 'elf' && !opts.shared && arch === host && process.platform === 'linux';
+}
+
+/** What the state records of the files written: the output's identity, and the shadow's. */
+interface Written {
+  imageIdentity: BigIntStats;
+  shadow: OutputShadow | null;
+}
+
+/**
+ * The output written, or, when a patch changed nothing, left as it is (its
+ * identity is then the one it had when it was opened, and its shadow stays
+ * what it was). A patch writes its ranges into the shadow when there is one
+ * (writeThroughShadow), else onto a copy of the previous output; a full link
+ * writes the whole image, and removes a shadow, which would no longer be of
+ * use.
+ */
+function writeOrKeepOutput(output: string, session: LinkSession, report: LinkReport, prior: PriorOutput | null, keepShadow: boolean): Written {
+  const shadowPath = `${resolve(output)}.tslink-shadow`;
+  if (report.outcome === 'patched' && prior) {
+    if (report.writes.length === 0) return { imageIdentity: prior.identity, shadow: keepShadow ? session.priorShadow() : null };
+    const recorded = keepShadow ? session.priorShadow() : null;
+    const through = recorded ? writeThroughShadow(output, shadowPath, session, report, prior, recorded) : null;
+    if (through) return through;
+    return writeOutput(output, session, prior, keepShadow ? { path: shadowPath, stale: report.writes } : null);
+  }
+  const written = writeOutput(output, session, null, null);
+  removeFile(shadowPath);
+  return written;
+}
+
+/**
  * Writes the image beside the output and renames it into place: a failed or
  * interrupted link never leaves a half-written file under the output's name,
  * and a running program keeps its old mapping (no ETXTBSY).
@@ -545,24 +588,15 @@ function checkNoElfOptions(opts: CliOptions): void {
  * the very file the patch was computed against: a concurrent link may have
  * renamed another image over the output since it was opened. Then the whole
  * image is written instead. Either way the file is created afresh, so its
- * mode is 0777 less the umask, as ld.lld's.
+ * mode is 0777 less the umask, as ld.lld's. With `shadow`, the previous
+ * output is kept under the shadow's name rather than dropped.
  *
  * Returns the new output's identity (device, inode, size, times), taken
  * after the rename, from the descriptor it was written through: the state
  * records it, and the next link trusts a file with that identity to be this
  * image without reading it.
  */
-/**
- * The output written (a patch: the previous image copied and patched), or,
- * when a patch changed nothing, left as it is: its identity is then the one
- * it had when it was opened, which the next state records.
- */
-function writeOrKeepOutput(output: string, session: LinkSession, report: LinkReport, prior: PriorOutput | null): BigIntStats {
-  if (report.outcome === 'patched' && report.writes.length === 0 && prior) return prior.identity;
-  return writeOutput(output, session, report.outcome === 'patched' ? prior : null);
-}
-
-function writeOutput(output: string, session: LinkSession, prior: PriorOutput | null): BigIntStats {
+function writeOutput(output: string, session: LinkSession, prior: PriorOutput | null, shadow: { path: string; stale: ByteRange[] } | null): Written {
   const path = resolve(output);
   const tmp = join(dirname(path), `.${path.split('/').pop()}.tslink-tmp-${process.pid}`);
   let fd = -1;
@@ -587,10 +621,7 @@ function writeOutput(output: string, session: LinkSession, prior: PriorOutput | 
       fchmodSync(fd, mode);
     }
     const handle = fd;
-    const write = (offset: number, bytes: Uint8Array) => {
-      let done = 0;
-      while (done < bytes.length) done += writeSync(handle, bytes, done, bytes.length - done, offset + done);
-    };
+    const write = (offset: number, bytes: Uint8Array) => writeAll(handle, offset, bytes);
     if (patch) {
       session.emit({ setSize: () => undefined, write });
     } else {
@@ -599,12 +630,19 @@ function writeOutput(output: string, session: LinkSession, prior: PriorOutput | 
       write(0, image);
     }
     fsyncSync(fd);
+    // The previous image, kept as the shadow: only if the output is still the file the patch read.
+    const keep = patch && shadow && prior ? keepPrevious(path, prior) : null;
     renameSync(tmp, path);
     // After the rename, which changes the inode's status-change time.
     const identity = fstatSync(fd, { bigint: true });
     closeSync(fd);
     fd = -1;
-    return identity;
+    if (keep && shadow && prior) {
+      renameSync(keep, shadow.path);
+      return { imageIdentity: identity, shadow: { identity: fstatSync(prior.fd, { bigint: true }), size: prior.size, stale: shadow.stale } };
+    }
+    if (shadow) removeFile(shadow.path);
+    return { imageIdentity: identity, shadow: null };
   } catch (e) {
     if (fd >= 0) closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
@@ -612,6 +650,98 @@ function writeOutput(output: string, session: LinkSession, prior: PriorOutput | 
     if (code) throw new LinkError(`cannot write output file ${output}: ${systemMessage(code)}`);
     throw e;
   }
+}
+
+/**
+ * A patch written through the output's shadow, the image before the last
+ * patch: the shadow is brought up to the previous output (its size, and the
+ * ranges the last patch wrote, read from the previous output), the patch's
+ * ranges written into it, and it is renamed over the output; the previous
+ * output, hard-linked first, becomes the next shadow. No byte is written
+ * but those ranges, and the output is replaced at once, as by writeOutput.
+ * Null when the shadow cannot be used (gone, changed since it was recorded,
+ * or being executed: ETXTBSY): the caller copies instead.
+ */
+function writeThroughShadow(
+  output: string, shadowPath: string, session: LinkSession, report: LinkReport, prior: PriorOutput, recorded: OutputShadow,
+): Written | null {
+  const path = resolve(output);
+  let fd = -1;
+  try {
+    fd = openSync(shadowPath, 'r+');
+  } catch {
+    return null;
+  }
+  let keep: string | null = null;
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    const id = recorded.identity;
+    if (st.dev !== BigInt(id.dev) || st.ino !== BigInt(id.ino) || st.size !== BigInt(id.size) || st.mtimeNs !== BigInt(id.mtimeNs)
+      || st.ctimeNs !== BigInt(id.ctimeNs) || Number(st.size) !== recorded.size || st.ino === prior.identity.ino) {
+      closeSync(fd);
+      return null;
+    }
+    const handle = fd;
+    // Up to the previous output first: its size, then what the last patch wrote (read before anything is written).
+    const catchUp = recorded.stale
+      .filter((r) => r.offset < prior.size)
+      .map((r) => ({ offset: r.offset, bytes: readAt(prior, r.offset, Math.min(r.length, prior.size - r.offset)) }));
+    if (recorded.size !== prior.size) ftruncateSync(handle, prior.size);
+    for (const w of catchUp) writeAll(handle, w.offset, w.bytes);
+    session.emit({ setSize: (n) => { if (n !== prior.size) ftruncateSync(handle, n); }, write: (offset, bytes) => writeAll(handle, offset, bytes) });
+    fsyncSync(handle);
+    keep = keepPrevious(path, prior);
+    if (!keep) {
+      // The output is no longer the file the patch read: the shadow, half brought up, is of no more use.
+      closeSync(fd);
+      removeFile(shadowPath);
+      return null;
+    }
+    renameSync(shadowPath, path);
+    renameSync(keep, shadowPath);
+    keep = null;
+    const imageIdentity = fstatSync(handle, { bigint: true });
+    closeSync(fd);
+    fd = -1;
+    return {
+      imageIdentity,
+      shadow: { identity: fstatSync(prior.fd, { bigint: true }), size: prior.size, stale: report.writes },
+    };
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    if (keep) removeFile(keep);
+    const code = (e as { code?: string }).code;
+    if (code) throw new LinkError(`cannot write output file ${output}: ${systemMessage(code)}`);
+    throw e;
+  }
+}
+
+/**
+ * A second name for the previous output, so that it survives the rename of
+ * the new image over it, if the output is still the file the patch read
+ * (`prior`); null if it is not.
+ */
+function keepPrevious(path: string, prior: PriorOutput): string | null {
+  const keep = join(dirname(path), `.${path.split('/').pop()}.tslink-prev-${process.pid}`);
+  removeFile(keep);
+  try {
+    linkSync(path, keep);
+  } catch {
+    return null;
+  }
+  const st = statSync(keep, { bigint: true });
+  if (st.dev === prior.identity.dev && st.ino === prior.identity.ino) return keep;
+  removeFile(keep);
+  return null;
+}
+
+function writeAll(fd: number, offset: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+}
+
+function removeFile(path: string): void {
+  try { unlinkSync(path); } catch { /* not there */ }
 }
 
 function writeFileAtomically(path: string, bytes: Uint8Array, what = 'incremental state'): void {

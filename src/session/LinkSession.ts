@@ -166,6 +166,19 @@ export interface PriorImage {
   identity?: FileIdentity;
 }
 
+/**
+ * A caller's file that holds an earlier image of the output (the command
+ * line keeps one beside the output: doc/incremental.md, "Writing a patch"):
+ * its identity after it was last written, its size, and the ranges where the
+ * current image may differ from it. The session records it in the state for
+ * the caller and reads nothing of it.
+ */
+export interface OutputShadow {
+  identity: FileIdentity;
+  size: number;
+  stale: ByteRange[];
+}
+
 export interface ByteRange {
   offset: number;
   length: number;
@@ -368,10 +381,24 @@ export class LinkSession {
    * later setPriorState given a PriorImage with the same identity trusts the
    * file without reading it whole.
    */
-  serializeState(opts: { imageIdentity?: FileIdentity } = {}): Uint8Array {
+  serializeState(opts: { imageIdentity?: FileIdentity; shadow?: OutputShadow | null } = {}): Uint8Array {
     if (!this.state) throw new LinkError('there is no incremental state: link() has not run with incremental: true');
     this.state.imageIdentity = opts.imageIdentity ? identityRecord(opts.imageIdentity) : null;
+    const sh = opts.shadow;
+    this.state.shadow = sh ? { identity: identityRecord(sh.identity), size: sh.size, stale: sh.stale.flatMap((r) => [r.offset, r.length]) } : null;
     return encodeState(this.state);
+  }
+
+  /**
+   * The shadow of the output that the prior state records (serializeState's
+   * `shadow`), while the session holds that state; null otherwise.
+   */
+  priorShadow(): OutputShadow | null {
+    const sh = this.state?.shadow;
+    if (!sh) return null;
+    const stale: ByteRange[] = [];
+    for (let i = 0; i + 1 < sh.stale.length; i += 2) stale.push({ offset: sh.stale[i], length: sh.stale[i + 1] });
+    return { identity: sh.identity, size: sh.size, stale };
   }
 
   link(): LinkReport {

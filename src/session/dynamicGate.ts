@@ -5,7 +5,7 @@ import { RelExpr, type Arch } from '../link/arch/Arch.js';
 import type { RelocContext } from '../link/relocate.js';
 import { isGotExpr, isTlsGotExpr, tlsRelaxedAway } from '../link/scan.js';
 import { TargetState } from '../link/symbols.js';
-import { GlobalKind, type AtomRecord, type GlobalRecord, type LinkState } from './state.js';
+import { GlobalKind, type AtomRecord, type GlobalLookup, type GlobalRecord, type LinkState } from './state.js';
 import { Fallback } from './patch.js';
 
 /**
@@ -133,7 +133,7 @@ function describe(r: DynRecord | undefined, arch: Arch): string {
  * prior image's dynamic tables; throws a Fallback naming what would change.
  */
 export function checkDynamicUse(
-  arch: Arch, tables: ImageTables, globals: Map<string, GlobalRecord>, file: ObjectFile, atoms: AtomRecord[], k: number, ctx: RelocContext,
+  arch: Arch, tables: ImageTables, globals: GlobalLookup, file: ObjectFile, atoms: AtomRecord[], k: number, ctx: RelocContext,
   sectionFlags: (sec: number) => number, gotSlotsOfLocals: Array<{ addr: number; sym: number }>,
 ): void {
   const expected = new Map<number, DynRecord>();

@@ -17,7 +17,7 @@ import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
 import { checkDynamicUse, isPreemptibleRecord, readImageTables, type ImageTables } from './dynamicGate.js';
 import {
   atomKeys, gotKey, hashBytes, localPlaceHash, localSymbolHash, referenceOrder, sameBytes, symbolShape,
-  GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalRecord, type LinkState, type ObjectRecord,
+  GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalLookup, type GlobalRecord, type LinkState, type ObjectRecord,
 } from './state.js';
 import { blake2b512 } from '../obj/blake2b.js';
 import { gcLivenessChange } from './gcGate.js';
@@ -106,7 +106,7 @@ export interface PatchPlan {
  * patch adds and removes no global, object or GOT slot).
  */
 interface StateIndex {
-  globals: Map<string, GlobalRecord>;
+  globals: GlobalLookup;
   objectsByInput: Map<number, number[]>;
   /** Object -> the GOT slots holding its local symbols (key kind, symbol name). */
   localGot: Map<number, Array<{ addr: number; kind: GotSlotKind; name: string }>>;
@@ -127,8 +127,7 @@ export function prepareIndex(state: LinkState): void {
 function indexOf(state: LinkState): StateIndex {
   let index = indexes.get(state);
   if (index) return index;
-  const globals = new Map<string, GlobalRecord>();
-  for (const g of state.globals) globals.set(g.name, g);
+  const globals = state.globals;
   const objectsByInput = new Map<number, number[]>();
   state.objects.forEach((o, i) => {
     const list = objectsByInput.get(o.input);
@@ -521,7 +520,7 @@ function newChanged(prior: LinkState, obj: number, file: ObjectFile): Changed {
  * that refers to NAME: a patch does not rewrite that list, so a changed
  * object that refers to such a name falls back.
  */
-function checkAutoImports(file: ObjectFile, globals: ReadonlyMap<string, GlobalRecord>): void {
+function checkAutoImports(file: ObjectFile, globals: GlobalLookup): void {
   for (let i = file.firstGlobal; i < file.symbols.length; i++) {
     const name = file.symbols[i].name;
     if (name.startsWith('__imp_')) continue;
@@ -533,7 +532,7 @@ function checkAutoImports(file: ObjectFile, globals: ReadonlyMap<string, GlobalR
   }
 }
 
-function unchangedAtom(c: Changed, a: number, globals: ReadonlyMap<string, GlobalRecord>, sizes: ReadonlyMap<GlobalRecord, number>): boolean {
+function unchangedAtom(c: Changed, a: number, globals: GlobalLookup, sizes: ReadonlyMap<GlobalRecord, number>): boolean {
   const was = c.rec.atoms[a];
   const now = c.atoms[a];
   if (!sameBytes(now.id, was.id) || now.addr !== was.addr || now.slot !== was.slot || now.canonical !== was.canonical) return false;
@@ -743,7 +742,7 @@ function allocate(state: LinkState, secIndex: number, size: number, align: numbe
 
 /** How the relocations of changed object k see the rest of the program: through the prior state. */
 function patchContext(
-  state: LinkState, changed: Changed[], k: number, globals: Map<string, LinkState['globals'][number]>, arch: Arch, dynamic: ImageTables | null,
+  state: LinkState, changed: Changed[], k: number, globals: GlobalLookup, arch: Arch, dynamic: ImageTables | null,
   sizes: ReadonlyMap<GlobalRecord, number>,
 ): RelocContext {
   const preemptible = (g: GlobalRecord) => isPreemptibleRecord(g, dynamic?.shared === true);
@@ -809,7 +808,7 @@ function patchContext(
 }
 
 /** Rewrites the .symtab entries of a changed object's symbols whose value, size or section changed. */
-function patchSymbols(state: LinkState, c: Changed, ctx: RelocContext, image: ImageView, writes: Write[], globals: ReadonlyMap<string, GlobalRecord>): void {
+function patchSymbols(state: LinkState, c: Changed, ctx: RelocContext, image: ImageView, writes: Write[], globals: GlobalLookup): void {
   const file = c.file;
   const entry = (index: number, atomIdx: number, addr: number, size: number, tlsSym: boolean) => {
     const at = state.symtabOffset + index * 24;
@@ -1120,7 +1119,7 @@ function isLiteralBuildId(state: LinkState): boolean {
  * offsets, atoms not moved). Read from the image's own `.reloc`, so the
  * state need not record them.
  */
-function checkBaseRelocs(state: LinkState, changed: Changed[], image: ImageView, globals: ReadonlyMap<string, GlobalRecord>, arch: Arch): void {
+function checkBaseRelocs(state: LinkState, changed: Changed[], image: ImageView, globals: GlobalLookup, arch: Arch): void {
   if (!changed.length) return;
   const base = state.pe!.imageBase;
   const reloc = state.sections.find((x) => x.name === '.reloc');

@@ -19,7 +19,7 @@ import { StateError, StateReader, StateWriter } from './stateCodec.js';
  */
 
 export const STATE_MAGIC = 'TSLINKST';
-export const STATE_VERSION = 6;
+export const STATE_VERSION = 7;
 
 export interface AtomRecord {
   /** Section name, `#k` appended for the k-th repeat of a name within the object. */
@@ -155,6 +155,12 @@ export interface LinkState {
    * same identity uses it without reading and hashing it whole.
    */
   imageIdentity: FileIdentityRecord | null;
+  /**
+   * The command line's shadow of the output (doc/incremental.md, "Writing a
+   * patch"): a file holding an earlier image, and where it may differ from
+   * this one; null when there is none. The session only keeps it.
+   */
+  shadow: ShadowRecord | null;
   chunkDigests: Uint8Array[];
   buildIdOffset: number;
   buildIdSize: number;
@@ -166,7 +172,7 @@ export interface LinkState {
   sections: SectionRecord[];
   free: FreeRange[];
   islands: IslandRecord[];
-  globals: GlobalRecord[];
+  globals: GlobalTable;
   /** GOT slot key (see gotKey) -> slot address. */
   got: Map<string, number>;
   /**
@@ -178,6 +184,18 @@ export interface LinkState {
   tls: TlsTemplate | null;
   /** A PE image (format 'coff'): its preferred base and what it exports (for its import library); null for ELF. */
   pe: PeStateRecord | null;
+}
+
+/**
+ * A file that holds the image before the last patch: its identity when
+ * written, its size, and the ranges (offset, length pairs) where the image
+ * may differ from it. Bringing it up to date costs those ranges, not a copy
+ * of the whole image.
+ */
+export interface ShadowRecord {
+  identity: FileIdentityRecord;
+  size: number;
+  stale: number[];
 }
 
 export interface PeStateRecord {
@@ -447,12 +465,200 @@ export function captureState(
 
   const buildId = r.buildIdOffset >= 0 ? r.image.slice(r.buildIdOffset, r.buildIdOffset + r.buildIdSize) : new Uint8Array(0);
   return {
-    optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId), imageIdentity: null,
+    optionsKey, arch, imageSize: r.image.length, imageHash: imageHash(r.chunkDigests, buildId), imageIdentity: null, shadow: null,
     chunkDigests: r.chunkDigests, buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize,
-    symtabOffset: tables?.symtabOff ?? 0, shdrOffset: tables?.shoff ?? 0, inputs, objects, sections, free: [], islands: [], globals, got, tls: layout.tls,
+    symtabOffset: tables?.symtabOff ?? 0, shdrOffset: tables?.shoff ?? 0, inputs, objects, sections, free: [], islands: [], globals: GlobalTable.of(globals), got, tls: layout.tls,
     contested: contestedName(res, origins),
     pe: r.pe ? { imageBase: r.pe.imageBase, dllName: r.pe.dllName, exports: r.pe.exports } : null,
   };
+}
+
+/**
+ * The globals of a state, looked up by name. A state decoded from bytes
+ * keeps its globals as stored: the records and a hash table of their
+ * offsets (open addressing, FNV-1a of the name's UTF-16 units), so that a
+ * fresh process decodes only the records a patch looks up (each checked
+ * then), and writes the stored bytes back with the looked-up records' values
+ * over them (a patch changes a global's size, never adds or removes one).
+ * A state captured from a link keeps them as records, and builds the map
+ * on first lookup.
+ *
+ * Stored: u32 count, u32 byte length of the records, the records (name str,
+ * kind u8, value, size, .symtab index, object (num each), tls u8), u32 slot
+ * count (a power of two, at least twice the count), the slots (u32 each: 0
+ * empty, else a record's offset + 1).
+ */
+/** What a patch needs of the globals: a record by name. */
+export interface GlobalLookup {
+  get(name: string): GlobalRecord | undefined;
+}
+
+export abstract class GlobalTable implements GlobalLookup {
+  abstract readonly length: number;
+  abstract get(name: string): GlobalRecord | undefined;
+  /** Every record (a stored table decodes them all). */
+  abstract all(): GlobalRecord[];
+  /** The records decoded so far. */
+  abstract loaded(): Iterable<GlobalRecord>;
+  abstract encode(w: StateWriter): void;
+
+  static of(records: GlobalRecord[]): GlobalTable {
+    return new CapturedGlobals(records);
+  }
+
+  static read(r: StateReader, check: (g: GlobalRecord) => void): GlobalTable {
+    const count = r.u32();
+    const records = r.bytes();
+    if (count * 38 > records.length) throw new StateError(`${count} globals in ${records.length} bytes`);
+    const slots = r.count(4);
+    if (slots < count * 2 || (slots & (slots - 1)) !== 0) throw new StateError(`a table of ${slots} slots for ${count} globals`);
+    // Copied into an aligned buffer: the slots sit at any offset in the state.
+    const table = new Uint32Array(slots);
+    new Uint8Array(table.buffer).set(r.raw(slots * 4));
+    return new StoredGlobals(count, records, table, check);
+  }
+}
+
+const GLOBAL_FIXED = 1 + 8 * 4 + 1;
+
+function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+function writeGlobal(w: StateWriter, g: GlobalRecord): void {
+  w.str(g.name);
+  writeGlobalFields(w, g);
+}
+
+function writeGlobalFields(w: StateWriter, g: GlobalRecord): void {
+  w.u8(g.kind);
+  w.num(g.value);
+  w.num(g.size);
+  w.num(g.symtab);
+  w.num(g.object);
+  w.u8(g.tls ? 1 : 0);
+}
+
+function writeGlobalTable(w: StateWriter, names: readonly string[], offsets: readonly number[]): void {
+  let slots = 2;
+  while (slots < names.length * 2) slots *= 2;
+  const table = new Uint32Array(slots);
+  names.forEach((name, i) => {
+    let k = nameHash(name) & (slots - 1);
+    while (table[k] !== 0) k = (k + 1) & (slots - 1);
+    table[k] = offsets[i] + 1;
+  });
+  w.u32(slots);
+  w.raw(new Uint8Array(table.buffer));
+}
+
+class CapturedGlobals extends GlobalTable {
+  private byName: Map<string, GlobalRecord> | null = null;
+
+  constructor(private readonly records: GlobalRecord[]) {
+    super();
+  }
+  get length(): number {
+    return this.records.length;
+  }
+  get(name: string): GlobalRecord | undefined {
+    if (!this.byName) this.byName = new Map(this.records.map((g) => [g.name, g]));
+    return this.byName.get(name);
+  }
+  all(): GlobalRecord[] {
+    return this.records;
+  }
+  loaded(): Iterable<GlobalRecord> {
+    return this.records;
+  }
+  encode(w: StateWriter): void {
+    w.u32(this.records.length);
+    const lengthAt = w.reserveU32();
+    const offsets: number[] = [];
+    for (const g of this.records) {
+      offsets.push(w.length - lengthAt - 4);
+      writeGlobal(w, g);
+    }
+    w.setU32(lengthAt, w.length - lengthAt - 4);
+    writeGlobalTable(w, this.records.map((g) => g.name), offsets);
+  }
+}
+
+class StoredGlobals extends GlobalTable {
+  /** Records decoded so far, by offset; null for a name looked up and not found. */
+  private readonly byName = new Map<string, GlobalRecord | null>();
+  private readonly atOffset = new Map<number, GlobalRecord>();
+  private readonly reader: StateReader;
+
+  constructor(
+    readonly length: number, private readonly records: Uint8Array, private readonly table: Uint32Array,
+    private readonly check: (g: GlobalRecord) => void,
+  ) {
+    super();
+    this.reader = new StateReader(records);
+  }
+
+  get(name: string): GlobalRecord | undefined {
+    const known = this.byName.get(name);
+    if (known !== undefined) return known ?? undefined;
+    const mask = this.table.length - 1;
+    let found: GlobalRecord | null = null;
+    for (let k = nameHash(name) & mask, probes = 0; this.table[k] !== 0 && probes <= mask; k = (k + 1) & mask, probes++) {
+      const at = this.table[k] - 1;
+      this.reader.pos = at;
+      if (this.reader.str() !== name) continue;
+      found = this.decodeAt(at);
+      break;
+    }
+    this.byName.set(name, found);
+    return found ?? undefined;
+  }
+
+  /** The record at `at`, decoded and checked once. */
+  private decodeAt(at: number): GlobalRecord {
+    let g = this.atOffset.get(at);
+    if (g) return g;
+    const r = this.reader;
+    r.pos = at;
+    g = { name: r.str(), kind: r.u8() as GlobalKind, value: r.num(), size: r.num(), symtab: r.num(), object: r.num(), tls: r.u8() === 1 };
+    this.check(g);
+    this.atOffset.set(at, g);
+    return g;
+  }
+
+  all(): GlobalRecord[] {
+    const out: GlobalRecord[] = [];
+    let at = 0;
+    for (let n = 0; n < this.length; n++) {
+      out.push(this.decodeAt(at));
+      this.reader.pos = at;
+      at += 4 + this.reader.u32() + GLOBAL_FIXED;
+    }
+    return out;
+  }
+
+  loaded(): Iterable<GlobalRecord> {
+    return this.atOffset.values();
+  }
+
+  encode(w: StateWriter): void {
+    w.u32(this.length);
+    w.u32(this.records.length);
+    const base = w.length;
+    w.raw(this.records);
+    // The records looked up, with what a patch changed in them, over the stored bytes.
+    const end = w.length;
+    for (const [at, g] of this.atOffset) {
+      this.reader.pos = at;
+      w.length = base + at + 4 + this.reader.u32();
+      writeGlobalFields(w, g);
+    }
+    w.length = end;
+    w.u32(this.table.length);
+    w.raw(new Uint8Array(this.table.buffer));
+  }
 }
 
 export function encodeState(s: LinkState): Uint8Array {
@@ -461,6 +667,8 @@ export function encodeState(s: LinkState): Uint8Array {
   const magic = encoder.encode(STATE_MAGIC);
   const headerSize = magic.length + 4 + 32 + 4;
   for (let i = 0; i < headerSize; i++) w.u8(0);
+  /** Where the objects' bulk lies: each has its own checksum, which the state's covers. */
+  const bulks: Array<[number, number]> = [];
   w.str(s.optionsKey);
   w.str(s.arch);
   w.num(s.imageSize);
@@ -472,6 +680,13 @@ export function encodeState(s: LinkState): Uint8Array {
   w.num(s.symtabOffset);
   w.num(s.shdrOffset);
   writeIdentity(w, s.imageIdentity);
+  w.u8(s.shadow ? 1 : 0);
+  if (s.shadow) {
+    writeIdentity(w, s.shadow.identity);
+    w.num(s.shadow.size);
+    w.u32(s.shadow.stale.length);
+    for (const v of s.shadow.stale) w.num(v);
+  }
   w.u32(s.inputs.length);
   for (const i of s.inputs) {
     w.str(i.name);
@@ -486,12 +701,18 @@ export function encodeState(s: LinkState): Uint8Array {
     w.str(o.member);
     w.str(o.name);
     w.raw(o.hash);
-    // The rest, length-prefixed, so that a decode can leave it for later (lazyObject); as read when it was not.
+    // The rest, length-prefixed after its own checksum, so that a decode can leave it for later (lazyObject)
+    // and the state's checksum need not cover it; written back as read when it was not decoded.
     const raw = undecoded.get(o);
     if (raw) {
-      w.bytes(raw);
+      w.raw(raw.sum);
+      w.u32(raw.bulk.length);
+      bulks.push([w.length, w.length + raw.bulk.length]);
+      w.raw(raw.bulk);
       continue;
     }
+    const sumAt = w.length;
+    w.raw(ZERO_SUM);
     const lengthAt = w.reserveU32();
     w.u32(o.shape.length);
     for (const e of o.shape) w.str(e);
@@ -521,6 +742,8 @@ export function encodeState(s: LinkState): Uint8Array {
       }
     }
     w.setU32(lengthAt, w.length - lengthAt - 4);
+    bulks.push([lengthAt + 4, w.length]);
+    w.view().set(hashBytes(w.view().subarray(lengthAt + 4)), sumAt);
   }
   w.u32(s.sections.length);
   for (const x of s.sections) {
@@ -544,16 +767,7 @@ export function encodeState(s: LinkState): Uint8Array {
     w.u32(i.object);
     w.u32(i.atom);
   }
-  w.u32(s.globals.length);
-  for (const g of s.globals) {
-    w.str(g.name);
-    w.u8(g.kind);
-    w.num(g.value);
-    w.num(g.size);
-    w.num(g.symtab);
-    w.num(g.object);
-    w.u8(g.tls ? 1 : 0);
-  }
+  s.globals.encode(w);
   w.u32(s.got.size);
   for (const [k, v] of s.got) {
     w.str(k);
@@ -582,9 +796,23 @@ export function encodeState(s: LinkState): Uint8Array {
   const payload = bytes.subarray(headerSize);
   bytes.set(magic, 0);
   w.setU32(magic.length, STATE_VERSION);
-  bytes.set(hashBytes(payload), magic.length + 4);
+  bytes.set(checksum(bytes, headerSize, bulks), magic.length + 4);
   w.setU32(magic.length + 36, payload.length);
   return bytes;
+}
+
+const ZERO_SUM = new Uint8Array(32);
+
+/** The state's checksum: of its payload (from `from`) but the objects' bulk, which has its own. */
+function checksum(bytes: Uint8Array, from: number, bulks: ReadonlyArray<readonly [number, number]>): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let at = from;
+  for (const [start, end] of bulks) {
+    parts.push(bytes.subarray(at, start));
+    at = end;
+  }
+  parts.push(bytes.subarray(at));
+  return blake2b512(parts).slice(0, 32);
 }
 
 /** The size of the bytes a state was decoded from: the next encoding's buffer size. */
@@ -611,9 +839,11 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const version = h.u32();
   if (version !== STATE_VERSION) throw new StateError(`the incremental state has version ${version}, this tslink reads version ${STATE_VERSION}`);
   const sum = h.raw(32);
+  const payloadAt = h.pos + 4;
   const payload = h.bytes();
-  if (!sameBytes(sum, hashBytes(payload))) throw new StateError('the incremental state is corrupt (checksum mismatch)');
   if (!h.done) throw new StateError(`the incremental state has ${bytes.length - h.pos} bytes after its end`);
+  // Decoded first (every read is bounds-checked), then checked: the checksum leaves out the objects' bulk.
+  const bulks: Array<[number, number]> = [];
   const r = new StateReader(payload);
   const optionsKey = r.str();
   const arch = r.str() as ArchName;
@@ -626,6 +856,13 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const symtabOffset = r.num();
   const shdrOffset = r.num();
   const imageIdentity = readIdentity(r);
+  let shadow: ShadowRecord | null = null;
+  if (r.u8() === 1) {
+    const identity = readIdentity(r);
+    if (!identity) throw new StateError('the output\'s shadow has no identity');
+    shadow = { identity, size: r.num(), stale: [] };
+    for (let n = r.count(8); n > 0; n--) shadow.stale.push(r.num());
+  }
   const inputs: InputRecord[] = [];
   for (let n = r.count(70); n > 0; n--) {
     const name = r.str();
@@ -637,9 +874,12 @@ export function decodeState(bytes: Uint8Array): LinkState {
   const objects: ObjectRecord[] = [];
   /** Set once the state is built: the lazy records check themselves against it. */
   let built: LinkState | null = null;
-  for (let n = r.count(44); n > 0; n--) {
+  for (let n = r.count(80); n > 0; n--) {
     const base = { input: r.u32(), member: r.str(), name: r.str(), hash: r.raw(32) };
-    objects.push(lazyObject(base, r.bytes(), (o) => checkObjectInvariants(built!, o)));
+    const bulkSum = r.raw(32);
+    const bulk = r.bytes();
+    bulks.push([payloadAt + bulk.byteOffset - payload.byteOffset, payloadAt + bulk.byteOffset - payload.byteOffset + bulk.length]);
+    objects.push(lazyObject(base, bulk, bulkSum, (o) => checkObjectInvariants(built!, o)));
   }
   const sections: SectionRecord[] = [];
   for (let n = r.count(40); n > 0; n--) {
@@ -649,10 +889,7 @@ export function decodeState(bytes: Uint8Array): LinkState {
   for (let n = r.count(20); n > 0; n--) free.push({ sec: r.u32(), addr: r.num(), size: r.num() });
   const islands: IslandRecord[] = [];
   for (let n = r.count(16); n > 0; n--) islands.push({ addr: r.num(), object: r.u32(), atom: r.u32() });
-  const globals: GlobalRecord[] = [];
-  for (let n = r.count(38); n > 0; n--) {
-    globals.push({ name: r.str(), kind: r.u8() as GlobalKind, value: r.num(), size: r.num(), symtab: r.num(), object: r.num(), tls: r.u8() === 1 });
-  }
+  const globals = GlobalTable.read(r, (g) => checkGlobal(built!, g));
   const got = new Map<string, number>();
   for (let n = r.count(12); n > 0; n--) got.set(r.str(), r.num());
   const contested = r.str();
@@ -668,8 +905,9 @@ export function decodeState(bytes: Uint8Array): LinkState {
     }
   }
   if (!r.done) throw new StateError('the incremental state has trailing bytes');
+  if (!sameBytes(sum, checksum(bytes, payloadAt, bulks))) throw new StateError('the incremental state is corrupt (checksum mismatch)');
   const state: LinkState = {
-    optionsKey, arch, imageSize, imageHash: imageHashV, imageIdentity, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,
+    optionsKey, arch, imageSize, imageHash: imageHashV, imageIdentity, shadow, chunkDigests, buildIdOffset, buildIdSize, symtabOffset, shdrOffset,
     inputs, objects, sections, free, islands, globals, got, tls, contested, pe,
   };
   built = state;
@@ -678,8 +916,8 @@ export function decodeState(bytes: Uint8Array): LinkState {
   return state;
 }
 
-/** Objects' records whose bulk has not been decoded: the bytes it was read from, written back as they are. */
-const undecoded = new WeakMap<ObjectRecord, Uint8Array>();
+/** Objects' records whose bulk has not been decoded: the bytes it was read from and their checksum, written back as they are. */
+const undecoded = new WeakMap<ObjectRecord, { bulk: Uint8Array; sum: Uint8Array }>();
 type ObjectBulk = Omit<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>;
 const BULK_FIELDS = ['shape', 'refOrder', 'localFirst', 'localCount', 'localHash', 'localPlaces', 'gc', 'atoms'] as const;
 
@@ -690,10 +928,13 @@ const BULK_FIELDS = ['shape', 'refOrder', 'localFirst', 'localCount', 'localHash
  * program would spend most of its time there. A record left undecoded is
  * written back byte for byte.
  */
-function lazyObject(base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>, bulk: Uint8Array, check: (o: ObjectRecord) => void): ObjectRecord {
+function lazyObject(
+  base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>, bulk: Uint8Array, sum: Uint8Array, check: (o: ObjectRecord) => void,
+): ObjectRecord {
   const rec = base as ObjectRecord;
   const load = (): void => {
     if (!undecoded.has(rec)) return;
+    if (!sameBytes(sum, hashBytes(bulk))) throw new StateError(`the record of ${rec.name} is corrupt (checksum mismatch)`);
     undecoded.delete(rec);
     const fields = decodeObjectBulk(bulk);
     for (const k of BULK_FIELDS) Object.defineProperty(rec, k, { value: fields[k], writable: true, enumerable: true, configurable: true });
@@ -713,7 +954,7 @@ function lazyObject(base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash
       configurable: true,
     });
   }
-  undecoded.set(rec, bulk);
+  undecoded.set(rec, { bulk, sum });
   return rec;
 }
 
@@ -794,13 +1035,8 @@ export function checkStateInvariants(s: LinkState): void {
     if (!atom || atom.sec < 0) bad(`jump island ${i} belongs to no placed atom`);
     inSection(atom!.sec, x.addr, 0, `jump island ${i}`);
   });
-  s.globals.forEach((g) => {
-    if (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.UndefWeak && g.kind !== GlobalKind.Synthetic && g.kind !== GlobalKind.Common && g.kind !== GlobalKind.Shared && g.kind !== GlobalKind.Preemptible && g.kind !== GlobalKind.Absolute) bad(`${g.name} has kind ${g.kind}`);
-    int(g.value, `the value of ${g.name}`);
-    int(g.size, `the size of ${g.name}`);
-    if (int(g.symtab, `the .symtab index of ${g.name}`, -1) >= symtabEntries) bad(`the .symtab entry of ${g.name} lies outside .symtab`);
-    if (int(g.object, `the object defining ${g.name}`, -1) >= s.objects.length) bad(`${g.name} is defined by object ${g.object}, of ${s.objects.length}`);
-  });
+  // A stored table's records are checked as they are looked up (GlobalTable.read).
+  for (const g of s.globals.loaded()) checkGlobal(s, g);
   for (const [k, v] of s.got) int(v, `GOT slot ${k}`);
   if (s.tls) {
     int(s.tls.addr, 'the TLS template\'s address');
@@ -808,6 +1044,16 @@ export function checkStateInvariants(s: LinkState): void {
     if (int(s.tls.memSize, 'the TLS template\'s size') < s.tls.fileSize) bad('the TLS template is smaller than its initialized part');
     if (int(s.tls.align, 'the TLS alignment', 1) & (s.tls.align - 1)) bad(`the TLS alignment ${s.tls.align} is not a power of two`);
   }
+}
+
+/** The checks of one global's record: a known kind, integers, a .symtab entry and an object that exist. */
+function checkGlobal(s: LinkState, g: GlobalRecord): void {
+  const { bad, int, symtabEntries } = invariantChecks(s);
+  if (g.kind !== GlobalKind.Defined && g.kind !== GlobalKind.UndefWeak && g.kind !== GlobalKind.Synthetic && g.kind !== GlobalKind.Common && g.kind !== GlobalKind.Shared && g.kind !== GlobalKind.Preemptible && g.kind !== GlobalKind.Absolute) bad(`${g.name} has kind ${g.kind}`);
+  int(g.value, `the value of ${g.name}`);
+  int(g.size, `the size of ${g.name}`);
+  if (int(g.symtab, `the .symtab index of ${g.name}`, -1) >= symtabEntries) bad(`the .symtab entry of ${g.name} lies outside .symtab`);
+  if (int(g.object, `the object defining ${g.name}`, -1) >= s.objects.length) bad(`${g.name} is defined by object ${g.object}, of ${s.objects.length}`);
 }
 
 /** The checks of one object's record: its local symbols inside .symtab, its atoms inside their sections. */

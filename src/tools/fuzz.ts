@@ -1234,6 +1234,12 @@ function judge(corpus: ArchCorpus, c: FuzzCase, r: { session: LinkSession; outco
   }
   if (c.kind === 'state') {
     if (c.stateMode === 'resigned') return null;
+    // An object's record carries its own checksum, checked when a patch reads it: damage to a record the
+    // patch does not read goes unnoticed (and is written back as it was), and the patch must be the one the
+    // intact state gives.
+    if (c.stateMode === 'raw' && r.outcome === 'patched') {
+      return sameArray(r.session.image(), corpus.edit.patchedImage) ? null : 'patched over a corrupt state, and the image differs from the patch over the intact state';
+    }
     const want = c.stateMode === 'raw' ? 'the incremental state cannot be used' : 'the previous output';
     if (r.outcome !== 'fell-back-full' || !r.message?.startsWith(want)) {
       return `a ${c.stateMode === 'raw' ? 'corrupt state' : 'changed output'} was not detected: outcome ${r.outcome}, reason ${r.message}`;

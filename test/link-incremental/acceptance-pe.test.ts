@@ -49,7 +49,7 @@ function stateOf(out: PersistedOutput): LinkState {
 
 /** Every global's address as the program uses it, by name. */
 function addresses(state: LinkState): Map<string, number> {
-  return new Map(state.globals.filter((g) => g.object >= 0).map((g) => [g.name, g.value]));
+  return new Map(state.globals.all().filter((g) => g.object >= 0).map((g) => [g.name, g.value]));
 }
 
 /** The state's record of the atom defining `fn` in the object `member` (built at `file`). */

@@ -4,8 +4,10 @@
  *
  *  - a running program: the x86-64 program sleeps ~2 s (raw nanosleep) and
  *    then exits with compute(); while it runs, an edit is relinked (patched).
- *    The running process still exits with the OLD status (its mapping was not
- *    rewritten: the patch wrote a copy and renamed it over the output), the
+ *    A second edit is relinked while it still runs (its file is now the
+ *    output's shadow, which the patch must not write into). The running
+ *    process still exits with the OLD status (its mapping was not rewritten:
+ *    each patch wrote a copy and renamed it over the output), the
  *    output run again gives the NEW status, and nothing fails with ETXTBSY;
  *  - a failed relink (an edit that introduces an undefined symbol) exits 1
  *    and leaves the output and the state byte-identical; the next relink with
@@ -14,8 +16,12 @@
  *    simulated by restoring the previous state after a successful patch (the
  *    image new, the state old); the next link falls back, saying the output
  *    no longer matches, and its result runs correctly;
- *  - after each, the output directory holds the output and its state, and no
- *    temporary file.
+ *  - the output's shadow (the image before the last patch, --shadow-output):
+ *    patches write through it, byte for byte as patches onto a copy of the
+ *    output; a shadow that a running program executes (ETXTBSY) or that was
+ *    changed behind tslink's back is not used; a full link removes it;
+ *  - after each, the output directory holds the output, its state, its
+ *    shadow once a patch ran, and no temporary file.
  *
  * The objects are rebuilt in place in a build directory (a.o is overwritten
  * by each edit), as a build system does; the output lives in its own
@@ -52,6 +58,15 @@ const COMPUTE = (k: number) => `int compute(void) {
 }
 `;
 
+/** compute() grown past its slack (200 bytes of nops), so that it moves: a patch that writes elsewhere. */
+const GROWN = (k: number) => `int compute(void) {
+  int v = ${k};
+  __asm__("" : "+r"(v));
+  __asm__ volatile(".fill 200, 1, 0x90");
+  return v;
+}
+`;
+
 /** An edit that refers to a symbol nothing defines. */
 const BROKEN = `int nowhere_defined(void);
 int compute(void) { return nowhere_defined(); }
@@ -69,6 +84,7 @@ describe('incremental linking: transactional writes through the command line (x8
     if (KEEP) console.log(`transactional.test: temporary directory ${root}`);
     const srcs: Record<string, string> = { main: MAIN, broken: BROKEN };
     for (const k of [11, 22, 33, 44, 55]) srcs[`a${k}`] = COMPUTE(k);
+    srcs.grown66 = GROWN(66);
     await Promise.all(
       Object.entries(srcs).map(async ([name, text]) => {
         const dir = path.join(root, 'objs', name);
@@ -97,11 +113,16 @@ describe('incremental linking: transactional writes through the command line (x8
     const state = `${out}.tslink-state`;
     /** "Rebuilds" a.o: the variant's bytes, written in place. */
     const edit = (variant: string) => fs.writeFileSync(path.join(build, 'a.o'), fs.readFileSync(objs[variant]));
-    const link = (): Promise<ExecResult> =>
-      tslinkCli(['--incremental', '--explain', '-static', '-e', '_start', '-o', out, path.join(build, 'main.o'), path.join(build, 'a.o')], build);
-    /** The output directory holds exactly the output and its state: no temporary file is left. */
+    const link = (extra: string[] = []): Promise<ExecResult> =>
+      tslinkCli(['--incremental', '--explain', ...extra, '-static', '-e', '_start', '-o', out, path.join(build, 'main.o'), path.join(build, 'a.o')], build);
+    /**
+     * The output directory holds exactly the output, its state and, once a patch has run, the output's
+     * shadow (the image before that patch): no temporary file is left.
+     */
     const expectNoTemporaries = (when: string) => {
-      expect(fs.readdirSync(outDir).sort(), `the output directory ${when}`).to.deep.equal(['prog', 'prog.tslink-state']);
+      const files = fs.readdirSync(outDir).sort();
+      const want = files.includes('prog.tslink-shadow') ? ['prog', 'prog.tslink-shadow', 'prog.tslink-state'] : ['prog', 'prog.tslink-state'];
+      expect(files, `the output directory ${when}`).to.deep.equal(want);
     };
     return { build, outDir, out, state, edit, link, expectNoTemporaries };
   }
@@ -142,6 +163,11 @@ describe('incremental linking: transactional writes through the command line (x8
     s.edit('a22');
     const relink = await expectLink(s.link, /^tslink: patched:/, 'the relink while the program runs');
     expect(relink.stderr).to.equal('');
+    // The running program's file is now the output's shadow: the next patch cannot write into it (ETXTBSY)
+    // and copies instead.
+    s.edit('a33');
+    const again = await expectLink(s.link, /^tslink: patched:/, 'a second relink while the program runs');
+    expect(again.stderr).to.equal('');
     // The output was replaced by a new file: the running process maps the old one, now unlinked.
     let exeDuring = '';
     try {
@@ -153,8 +179,47 @@ describe('incremental linking: transactional writes through the command line (x8
     expect(end.signal, 'the running process is not killed').to.equal(null);
     expect(end.code, 'the process started before the relink exits with the OLD status').to.equal(11);
     expect(exeDuring, 'while it ran, its executable was the old, replaced file').to.match(/\(deleted\)$|already exited/);
-    expect(await runStatus(s.out, arch), 'the output run again exits with the NEW status').to.equal(22);
+    expect(await runStatus(s.out, arch), 'the output run again exits with the NEW status').to.equal(33);
     s.expectNoTemporaries('after the relink');
+  });
+
+  it('a patch writes through the shadow (the image before the last one), byte for byte as onto a copy; a changed shadow is not used', async function () {
+    const a = scenario('shadow');
+    const b = scenario('copy');
+    const shadow = `${a.out}.tslink-shadow`;
+    const step = async (variant: string, outcome: RegExp, what: string) => {
+      a.edit(variant);
+      b.edit(variant);
+      await expectLink(() => a.link(), outcome, `${what}, with the shadow`);
+      await expectLink(() => b.link(['--no-shadow-output']), outcome, `${what}, without`);
+      expect(sameBytes(readBytes(a.out), readBytes(b.out)), `${what}: the same image either way`).to.equal(true);
+      expect(fs.existsSync(`${b.out}.tslink-shadow`), `${what}: --no-shadow-output keeps none`).to.equal(false);
+    };
+    await step('a11', /^tslink: full:/, 'the first link');
+    expect(fs.existsSync(shadow), 'a full link leaves no shadow').to.equal(false);
+    // Edits that write different ranges (grown66 moves compute()), so that bringing the shadow up to date
+    // with the last patch's ranges matters.
+    for (const [i, v] of ['a22', 'a33', 'grown66', 'a44'].entries()) {
+      const before = { out: fs.statSync(a.out).ino, shadow: fs.existsSync(shadow) ? fs.statSync(shadow).ino : -1 };
+      await step(v, /^tslink: patched:/, `patch ${i + 1} (${v})`);
+      expect(fs.statSync(shadow).ino, `patch ${i + 1}: the previous output is the shadow now`).to.equal(before.out);
+      if (i > 0) expect(fs.statSync(a.out).ino, `patch ${i + 1}: the output is the shadow brought up to date`).to.equal(before.shadow);
+      expect(await runStatus(a.out, arch), `patch ${i + 1}: the program exits with`).to.equal(Number(v.replace(/\D/g, '')));
+    }
+    a.expectNoTemporaries('after the patches');
+
+    // The shadow rewritten behind tslink's back (the same bytes, a new modification time): not trusted, copied instead.
+    const shadowBefore = fs.statSync(shadow).ino;
+    fs.writeFileSync(shadow, readBytes(shadow));
+    await step('a55', /^tslink: patched:/, 'a patch after the shadow was rewritten');
+    expect(fs.statSync(a.out).ino, 'the output is a copy, not the rewritten shadow').to.not.equal(shadowBefore);
+    expect(await runStatus(a.out, arch)).to.equal(55);
+
+    // A full link has no use for a shadow: it is removed.
+    a.edit('a11');
+    await expectLink(() => a.link(['--code-slack=10']), /^tslink: fell-back-full:/, 'a link with other options');
+    expect(fs.existsSync(shadow), 'a full link removes the shadow').to.equal(false);
+    a.expectNoTemporaries('after the full link');
   });
 
   it('a failed relink leaves the output and the state byte-identical, and the next good edit patches', async function () {

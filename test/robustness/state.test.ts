@@ -36,6 +36,18 @@ const flip = (file: string, at: (n: number) => number, bit = 0) => {
   b[at(b.length)] ^= 1 << bit;
   fs.writeFileSync(file, b);
 };
+/**
+ * Where the bulk of an object's record lies in the state's bytes (state.ts: its name, the bytes hash, the
+ * bulk's own checksum, its length, its bytes): the middle of it.
+ */
+const bulkMiddle = (b: Uint8Array, name: string): number => {
+  const tag = Buffer.concat([Buffer.from([name.length, 0, 0, 0]), Buffer.from(name)]);
+  const at = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(tag);
+  if (at < 0) throw new Error(`no record of ${name} in the state`);
+  const lengthAt = at + tag.length + 32 + 32;
+  const length = new DataView(b.buffer, b.byteOffset).getUint32(lengthAt, true);
+  return lengthAt + 4 + (length >> 1);
+};
 const edit = (file: string, f: (b: Uint8Array) => Uint8Array) => fs.writeFileSync(file, f(readBytes(file).slice()));
 /** Decodes the state, changes it, and writes it back with a valid checksum. */
 const resign = (file: string, f: (s: ReturnType<typeof decodeState>) => void) => {
@@ -55,7 +67,18 @@ const SCENARIOS: Record<string, Scenario> = {
   'state truncated to its header': { change: (d) => edit(path.join(d, STATE), (b) => b.subarray(0, 20)), explain: new RegExp(`^${esc(UNUSABLE)}truncated`) },
   'state emptied': { change: (d) => fs.writeFileSync(path.join(d, STATE), ''), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state file is not a tslink state`) },
   'state with bytes appended': { change: (d) => edit(path.join(d, STATE), (b) => Buffer.concat([b, Buffer.from('extra')])), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state has 5 bytes after its end`) },
-  'a bit flipped in the state': { change: (d) => flip(path.join(d, STATE), (n) => n >> 1, 3), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state is corrupt \\(checksum mismatch\\)`) },
+  // The state's checksum covers all but the objects' records, which carry their own, checked when read.
+  'a bit flipped in the state (its link options)': { change: (d) => flip(path.join(d, STATE), () => 48 + 4 + 3, 3), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state is corrupt \\(checksum mismatch\\)`) },
+  'a bit flipped in the record of an object that changed': {
+    change: (d) => edit(path.join(d, STATE), (b) => (b[bulkMiddle(b, 'libcore.a(table.o)')] ^= 8, b)),
+    explain: new RegExp(`^${esc(UNUSABLE)}the record of libcore\\.a\\(table\\.o\\) is corrupt \\(checksum mismatch\\)`),
+  },
+  // Not read, so not checked: the patch is what it would be, and the record is written back as it was.
+  'a bit flipped in the record of an object that did not change': {
+    change: (d) => edit(path.join(d, STATE), (b) => (b[bulkMiddle(b, 'app_a.o')] ^= 8, b)),
+    explain: /^tslink: patched:/,
+    cold: false,
+  },
   'a bit flipped in the state checksum': { change: (d) => flip(path.join(d, STATE), () => 20), explain: /checksum mismatch/ },
   'the state of another output (app_b)': { change: (d, c) => fs.writeFileSync(path.join(d, STATE), c.otherState), explain: new RegExp(`^${esc(CHANGED_OUTPUT)}`) },
   'another program\'s output and state, more inputs': {
