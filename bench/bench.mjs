@@ -497,13 +497,20 @@ async function generated(functions, active) {
     w.checks.push('incremental relinks skipped: the cold tslink --incremental link did not succeed');
     return w;
   }
-  // The base of every fresh-process relink: the cold incremental link's output and state.
+  // The cold incremental link's output: where each edited function was before the edit.
   copyFileSync(join(cwd, 'out', 'tsinc'), join(cwd, 'base', 'tsinc'));
-  copyFileSync(join(cwd, 'out', 'tsinc.tslink-state'), join(cwd, 'base', 'tsinc.tslink-state'));
-  const restoreFresh = () => {
-    copyFileSync(join(cwd, 'base', 'tsinc'), join(cwd, 'out', 'tsinc'));
-    copyFileSync(join(cwd, 'base', 'tsinc.tslink-state'), join(cwd, 'out', 'tsinc.tslink-state'));
-  };
+  // Fresh-process relinks run as an edit loop does: each edit is undone by an (untimed) relink after it, so
+  // every timed relink starts from the base program's inputs, with the output, its state and the output's
+  // shadow as tslink's own last patch left them. One edit and its undo first, so that the first timed
+  // relink, too, starts after a patch.
+  const freshRelink = () => timed(tsinc.cmd(withOutput(args, 'tsinc')), cwd, join(cwd, 'log', 'run.log'));
+  const primed = [edits.const[0], null].map((v) => {
+    const o = edits.const[0].object;
+    replaceFile(join(cwd, 'obj', o), v ? v.file : join(prog.src, o), !v);
+    return freshRelink();
+  });
+  const primeNote = primed.every((p) => p.status === 0 && explained(p.log).outcome === 'patched')
+    ? null : 'the untimed edit and undo before the fresh-process relinks did not both patch';
 
   const live = new Live();
   try {
@@ -529,15 +536,15 @@ async function generated(functions, active) {
       const refRows = references.map((l) => new Row(l.id, `${l.label} (full link)`, e.id));
       const inc = { id: e.id, label: e.label, rows: [fresh, liveRow, ...refRows], target: null };
       w.incremental.push(inc);
+      if (primeNote) fresh.notes.push(primeNote);
       for (let r = 0; r < reps; r++) {
         const v = e.variant(r);
-        // Back to the cold link's output and state, copied: a new file, so one untimed relink with nothing
-        // changed has tslink check it (read and hash it) and record its identity, as it records the identity
-        // of an output it wrote itself. The timed relink then starts where an edit-compile-relink loop is.
-        restoreFresh();
-        const settle = timed(tsinc.cmd(withOutput(args, 'tsinc')), cwd, join(cwd, 'log', 'run.log'));
+        // An untimed relink with nothing changed first: the undone edit's object was renamed into place
+        // just now, too recently for its identity to be trusted, so this relink reads and hashes it and
+        // records its identity, as the next relink would in an edit loop where time passes between edits.
+        const settle = freshRelink();
         if (settle.status !== 0 || explained(settle.log).outcome !== 'patched') {
-          fresh.notes.push(`the untimed relink after restoring the cold link's output did not patch: ${settle.status === 0 ? explained(settle.log).outcome : `status ${settle.status}`}`);
+          fresh.notes.push(`the untimed relink before the edit did not patch: ${settle.status === 0 ? explained(settle.log).outcome : `status ${settle.status}`}`);
         }
         if (v) {
           inc.target ??= v.symbol;
@@ -576,6 +583,10 @@ async function generated(functions, active) {
         }
         if (v) {
           replaceFile(join(cwd, 'obj', v.object), join(prog.src, v.object), true);
+          const undo = freshRelink();
+          if (undo.status !== 0 || explained(undo.log).outcome !== 'patched') {
+            fresh.notes.push(`undoing the edit (an untimed relink) did not patch: ${undo.status === 0 ? `${explained(undo.log).outcome}` : `status ${undo.status}`}`);
+          }
           if (loaded.ok) {
             const back = await live.send({ op: 'relink', changed: [`obj/${v.object}`] });
             if (!back.ok || back.outcome !== 'patched') liveRow.notes.push(`undoing the edit in the live session: ${back.ok ? `${back.outcome}: ${back.reason}` : back.error}`);

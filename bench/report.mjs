@@ -173,8 +173,9 @@ export function renderMarkdown(res) {
     if (w.incremental.length) {
       out.push('### Incremental relink');
       out.push('');
-      out.push('Each repetition starts from the same cold `tslink --incremental` link; the edited object is renamed over the old one, as a compiler');
-      out.push('writes it, and every reference linker links the same edited inputs in full. The live session was loaded once (one full link)');
+      out.push('Each repetition starts from the base program\'s inputs, the previous edit undone by an untimed relink, as in an edit loop; the edited');
+      out.push('object is renamed over the old one, as a compiler writes it, and every reference linker links the same edited inputs in full.');
+      out.push('The live session was loaded once (one full link)');
       out.push('and its time covers reading the changed object, `replaceInput`, `link()` and writing the changed ranges into the output file;');
       out.push('its peak RSS is the session process\'s since it loaded.');
       out.push('');

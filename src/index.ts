@@ -16,6 +16,8 @@ export {
   type UnchangedInputOptions,
   type PriorImage,
   type OutputShadow,
+  type StateOptions,
+  type RecordStore,
 } from './session/LinkSession.js';
 export { LinkError } from './obj/LinkError.js';
 export { VERSION } from './version.js';

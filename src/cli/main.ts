@@ -10,7 +10,7 @@ import { isArchive, readArchive } from '../obj/archive.js';
 import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
 import { isSharedObject } from '../obj/readSharedObject.js';
 import type { ArchName } from '../obj/model.js';
-import { LinkSession, type ByteRange, type InputId, type LinkReport, type OutputShadow } from '../session/LinkSession.js';
+import { LinkSession, type ByteRange, type InputId, type LinkReport, type OutputShadow, type RecordStore } from '../session/LinkSession.js';
 import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 import { LINK_HELP, libFileName } from './peArgs.js';
@@ -113,12 +113,14 @@ function runLink(opts: CliOptions): number | Promise<number> {
   const inputsMs = performance.now() - tInputs;
   const tRead = performance.now();
   let prior: PriorOutput | null = null;
+  const records = opts.incremental ? new RecordsFile(`${statePath}.records`) : null;
   try {
-    if (opts.incremental && existsSync(statePath)) {
+    if (records && existsSync(statePath)) {
       const state = readInput(statePath);
       if (existsSync(opts.output)) prior = openPriorOutput(opts.output);
+      const haveRecords = records.open();
       // Read only where a patch looks when the output is the file the state names (its identity), whole otherwise.
-      session.setPriorState(state, prior ? { size: prior.size, identity: prior.identity, read: (offset, length) => readAt(prior!, offset, length) } : undefined);
+      session.setPriorState(state, prior ? { size: prior.size, identity: prior.identity, read: (offset, length) => readAt(prior!, offset, length) } : undefined, haveRecords ? records : undefined);
     }
     const readMs = performance.now() - tRead;
     // An input is read only if the session needs its bytes: not when the state shows it unchanged
@@ -140,7 +142,7 @@ function runLink(opts: CliOptions): number | Promise<number> {
     const written = writeOrKeepOutput(opts.output, session, report, prior, opts.incremental && keepsShadow(opts, format, arch));
     // The state last: an image without its state is relinked in full, never wrongly patched. It names
     // the output file by its identity, so that the next link need not read and hash it to trust it.
-    if (opts.incremental) writeFileAtomically(statePath, session.serializeState(written));
+    if (records) writeState(statePath, records, session, written);
     const implib = importLibraryPath(opts);
     if (format === 'coff' && implib) writeFileAtomically(implib, session.importLibrary()!, 'import library');
     const writeMs = performance.now() - tWrite;
@@ -148,8 +150,9 @@ function runLink(opts: CliOptions): number | Promise<number> {
     if (opts.watch) {
       if (prior) closeSync(prior.fd);
       prior = null;
-      return watch(opts, session, files, ids, statePath, keepsShadow(opts, format, arch));
+      return watch(opts, session, files, ids, statePath, records!, keepsShadow(opts, format, arch));
     }
+    records?.close();
     return 0;
   } finally {
     if (prior) closeSync(prior.fd);
@@ -200,7 +203,9 @@ function importLibraryPath(opts: CliOptions): string | null {
  * the output relinked, and the outcome and time printed. A failed relink is
  * reported and the watch goes on; SIGINT or SIGTERM ends it (status 0).
  */
-function watch(opts: CliOptions, session: LinkSession, files: InputFile[], ids: InputId[], statePath: string, shadow: boolean): Promise<number> {
+function watch(
+  opts: CliOptions, session: LinkSession, files: InputFile[], ids: InputId[], statePath: string, records: RecordsFile, shadow: boolean,
+): Promise<number> {
   const POLL_MS = 100;
   const key = (path: string): string => {
     try {
@@ -240,7 +245,7 @@ function watch(opts: CliOptions, session: LinkSession, files: InputFile[], ids: 
         const report = session.link();
         for (const w of report.warnings) process.stderr.write(`tslink: warning: ${w}\n`);
         const written = writeOrKeepOutput(opts.output, session, report, prior, shadow);
-        writeFileAtomically(statePath, session.serializeState(written));
+        writeState(statePath, records, session, written);
         const ms = (performance.now() - t0).toFixed(1);
         const bytes = report.writes.reduce((n, w) => n + w.length, 0);
         const what = report.outcome === 'patched' ? `patched (${bytes} bytes written)`
@@ -255,6 +260,7 @@ function watch(opts: CliOptions, session: LinkSession, files: InputFile[], ids: 
     let relinkNow = false;
     const stop = () => {
       clearInterval(timer);
+      records.close();
       done(0);
     };
     process.once('SIGINT', stop);
@@ -742,6 +748,88 @@ function writeAll(fd: number, offset: number, bytes: Uint8Array): void {
 
 function removeFile(path: string): void {
   try { unlinkSync(path); } catch { /* not there */ }
+}
+
+/**
+ * The state, after the output: the objects' records first, appended to the
+ * records file beside it (or written as a new one: after a full link, or
+ * when most of the file is records no longer referred to), then the state,
+ * which refers to them, renamed into place. An interruption in between
+ * leaves the previous state, whose records are still where it says: the
+ * records file is only appended to, or replaced by a rename, after which
+ * the previous state's records fail their checksums and the next link is a
+ * full one.
+ */
+function writeState(statePath: string, records: RecordsFile, session: LinkSession, written: Written): void {
+  const split = session.serializeStateSplit(records, written);
+  records.write(split.records, split.fresh);
+  writeFileAtomically(statePath, split.state);
+}
+
+/** The records file beside the state (LinkSession.serializeStateSplit), read where a patch looks. */
+class RecordsFile implements RecordStore {
+  private fd = -1;
+  size = 0;
+
+  constructor(private readonly path: string) {}
+
+  /** Whether there is one. */
+  open(): boolean {
+    this.close();
+    try {
+      this.fd = openSync(this.path, 'r');
+      this.size = fstatSync(this.fd).size;
+      return true;
+    } catch {
+      this.fd = -1; // none: a state that refers to it is not used
+      this.size = 0;
+      return false;
+    }
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let done = 0;
+    try {
+      while (done < length) {
+        const n = readSync(this.fd, out, done, length - done, offset + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'error';
+      throw new LinkError(`cannot read ${this.path}: ${systemMessage(code)}`);
+    }
+    return done === length ? out : out.subarray(0, done);
+  }
+
+  /** Appends `bytes` at the end, or (`fresh`) replaces the file with them, renamed into place. */
+  write(bytes: Uint8Array, fresh: boolean): void {
+    try {
+      if (fresh) {
+        writeFileAtomically(this.path, bytes, 'incremental records');
+        this.open();
+        return;
+      }
+      if (bytes.length === 0) return;
+      const fd = openSync(this.path, 'r+');
+      try {
+        writeAll(fd, this.size, bytes);
+      } finally {
+        closeSync(fd);
+      }
+      this.size += bytes.length;
+    } catch (e) {
+      if (e instanceof LinkError) throw e;
+      const code = (e as { code?: string }).code ?? 'error';
+      throw new LinkError(`cannot write incremental records ${this.path}: ${systemMessage(code)}`);
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
 }
 
 function writeFileAtomically(path: string, bytes: Uint8Array, what = 'incremental state'): void {

@@ -21,8 +21,8 @@ import { recordGcSignatures } from './gcGate.js';
 import { removedSections } from '../link/gcSections.js';
 import { DEFAULT_SLACK, incrementalPolicy, pePolicy } from './placementPolicy.js';
 import {
-  STATE_VERSION, captureState, decodeState, encodeState, hashBytes, imageHash, sameBytes, sameIdentity,
-  type FileIdentityRecord, type InputRecord, type LinkState, type ObjectOrigin, type PeStateRecord, type StateSource,
+  STATE_VERSION, captureState, decodeState, encodeState, encodeStateSplit, hashBytes, imageHash, sameBytes, sameIdentity,
+  type FileIdentityRecord, type InputRecord, type LinkState, type ObjectOrigin, type PeStateRecord, type RecordStore, type StateSource,
 } from './state.js';
 import { SessionImage } from './image.js';
 import { StateError } from './stateCodec.js';
@@ -164,6 +164,14 @@ export interface PriorImage {
    * one the state describes without being read whole and hashed.
    */
   identity?: FileIdentity;
+}
+
+export type { RecordStore };
+
+/** What serializeState records beside the state proper: the output's identity and its shadow. */
+export interface StateOptions {
+  imageIdentity?: FileIdentity;
+  shadow?: OutputShadow | null;
 }
 
 /**
@@ -341,13 +349,13 @@ export class LinkSession {
    * and hashed. A state that cannot be used is not an error: the next link
    * is a full one and its reason says why.
    */
-  setPriorState(stateBytes: Uint8Array, priorImage?: Uint8Array | PriorImage): void {
+  setPriorState(stateBytes: Uint8Array, priorImage?: Uint8Array | PriorImage, records?: RecordStore): void {
     this.state = null;
     this.image_ = null;
     this.priorProblem = null;
     this.synced = false;
     try {
-      const state = decodeState(stateBytes);
+      const state = decodeState(stateBytes, records ?? null);
       let image: SessionImage | null = null;
       if (priorImage && !(priorImage instanceof Uint8Array) && priorImage.size === state.imageSize
         && priorImage.identity && sameIdentity(identityRecord(priorImage.identity), state.imageIdentity)) {
@@ -381,12 +389,30 @@ export class LinkSession {
    * later setPriorState given a PriorImage with the same identity trusts the
    * file without reading it whole.
    */
-  serializeState(opts: { imageIdentity?: FileIdentity; shadow?: OutputShadow | null } = {}): Uint8Array {
+  serializeState(opts: StateOptions = {}): Uint8Array {
+    return encodeState(this.stateFor(opts));
+  }
+
+  /**
+   * The state for the next link, with the objects' records kept in
+   * `records`, a file the caller keeps beside the state: those already
+   * there (given to setPriorState, or written by an earlier call) are only
+   * referred to. The caller appends `records` to the file at its size, or,
+   * when `fresh`, replaces the file's content with it, and then sets the
+   * store's size (before writing `state`: a state must not refer to
+   * records not yet written). A patch in a fresh process then reads and
+   * writes the records of the objects that changed, not all of them.
+   */
+  serializeStateSplit(records: RecordStore, opts: StateOptions = {}): { state: Uint8Array; records: Uint8Array; fresh: boolean } {
+    return encodeStateSplit(this.stateFor(opts), records);
+  }
+
+  private stateFor(opts: StateOptions): LinkState {
     if (!this.state) throw new LinkError('there is no incremental state: link() has not run with incremental: true');
     this.state.imageIdentity = opts.imageIdentity ? identityRecord(opts.imageIdentity) : null;
     const sh = opts.shadow;
     this.state.shadow = sh ? { identity: identityRecord(sh.identity), size: sh.size, stale: sh.stale.flatMap((r) => [r.offset, r.length]) } : null;
-    return encodeState(this.state);
+    return this.state;
   }
 
   /**

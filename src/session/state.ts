@@ -661,7 +661,96 @@ class StoredGlobals extends GlobalTable {
   }
 }
 
+/**
+ * Where the objects' records live when not in the state itself: a file the
+ * caller keeps beside it and only appends to (the command line's
+ * `OUTPUT.tslink-records`), read where a patch looks. `size`: the bytes in
+ * it; the caller keeps it true after each write (see encodeStateSplit).
+ */
+export interface RecordStore {
+  readonly size: number;
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** The records a split encoding adds: at the end of the store, or as a new store (`fresh`). */
+interface RecordSink {
+  store: RecordStore;
+  fresh: boolean;
+  add(bytes: Uint8Array): number;
+}
+
+/** A state whose records are all in it: one self-contained file. */
 export function encodeState(s: LinkState): Uint8Array {
+  return encodeStateWith(s, null);
+}
+
+/**
+ * A state whose objects' records are in `store`: those already there, by
+ * reference; the others (new, changed, or only in memory) in `records`, for
+ * the caller to append at `store.size`, or, when `fresh`, to write as the
+ * store's whole new content (when fewer than half of the store's bytes are
+ * still referenced: after a full link, or after many patches).
+ */
+export function encodeStateSplit(s: LinkState, store: RecordStore): { state: Uint8Array; records: Uint8Array; fresh: boolean } {
+  let reused = 0;
+  for (const o of s.objects) {
+    const stored = storedAt.get(o);
+    if (stored && stored.store === store) reused += stored.length;
+  }
+  const fresh = store.size === 0 || reused < store.size / 2;
+  const out = new StateWriter(1 << 16);
+  const base = fresh ? 0 : store.size;
+  const sink: RecordSink = {
+    store, fresh, add: (bytes) => {
+      const at = base + out.length;
+      out.raw(bytes);
+      return at;
+    },
+  };
+  const state = encodeStateWith(s, sink);
+  return { state, records: out.view(), fresh };
+}
+
+/** Where an object's bulk was last stored: valid while the record object is the same (a patch replaces the records it changes). */
+const storedAt = new WeakMap<ObjectRecord, { store: RecordStore; at: number; length: number; sum: Uint8Array }>();
+
+/** An object's bulk and its checksum: as read, if it was not decoded; encoded anew otherwise. */
+function bulkOf(o: ObjectRecord): { bytes: Uint8Array; sum: Uint8Array } {
+  const raw = undecoded.get(o);
+  if (raw) return { bytes: raw.bulk ?? raw.store!.read(raw.at, raw.length), sum: raw.sum };
+  const w = new StateWriter(4096);
+  w.u32(o.shape.length);
+  for (const e of o.shape) w.str(e);
+  w.raw(o.refOrder);
+  w.num(o.localFirst);
+  w.u32(o.localCount);
+  w.raw(o.localHash);
+  w.raw(o.localPlaces);
+  w.bytes(o.gc);
+  w.u32(o.atoms.length);
+  for (const a of o.atoms) {
+    w.str(a.key);
+    w.raw(a.id);
+    w.num(a.sec);
+    w.num(a.addr);
+    w.num(a.slot);
+    w.num(a.size);
+    w.u32(a.align);
+    w.num(a.canonical);
+    if (a.mergeIn && a.mergeOut) {
+      w.u32(a.mergeIn.length);
+      w.u32(a.mergeSec ?? 0);
+      w.raw(new Uint8Array(a.mergeIn.buffer, a.mergeIn.byteOffset, a.mergeIn.byteLength));
+      w.raw(new Uint8Array(a.mergeOut.buffer, a.mergeOut.byteOffset, a.mergeOut.byteLength));
+    } else {
+      w.u32(0xffffffff);
+    }
+  }
+  const bytes = w.view();
+  return { bytes, sum: hashBytes(bytes) };
+}
+
+function encodeStateWith(s: LinkState, records: RecordSink | null): Uint8Array {
   // Sized for what was read (most of it is copied back as it was), and the header written last in place.
   const w = new StateWriter(Math.max(1 << 20, Math.ceil((sizeRead.get(s) ?? 0) * 1.05)));
   const magic = encoder.encode(STATE_MAGIC);
@@ -701,49 +790,38 @@ export function encodeState(s: LinkState): Uint8Array {
     w.str(o.member);
     w.str(o.name);
     w.raw(o.hash);
-    // The rest, length-prefixed after its own checksum, so that a decode can leave it for later (lazyObject)
-    // and the state's checksum need not cover it; written back as read when it was not decoded.
-    const raw = undecoded.get(o);
-    if (raw) {
-      w.raw(raw.sum);
-      w.u32(raw.bulk.length);
-      bulks.push([w.length, w.length + raw.bulk.length]);
-      w.raw(raw.bulk);
+    // The rest (the bulk), after its own checksum and length, so that a decode can leave it for later
+    // (lazyObject) and the state's checksum need not cover it: in the state (marker 0, then its bytes), or
+    // in the records file (marker 1, then its offset there). Written back as read when it was not decoded.
+    const stored = storedAt.get(o);
+    if (records && stored && stored.store === records.store && !records.fresh) {
+      w.u8(1);
+      w.raw(stored.sum);
+      w.u32(stored.length);
+      w.num(stored.at);
       continue;
     }
-    const sumAt = w.length;
-    w.raw(ZERO_SUM);
-    const lengthAt = w.reserveU32();
-    w.u32(o.shape.length);
-    for (const e of o.shape) w.str(e);
-    w.raw(o.refOrder);
-    w.num(o.localFirst);
-    w.u32(o.localCount);
-    w.raw(o.localHash);
-    w.raw(o.localPlaces);
-    w.bytes(o.gc);
-    w.u32(o.atoms.length);
-    for (const a of o.atoms) {
-      w.str(a.key);
-      w.raw(a.id);
-      w.num(a.sec);
-      w.num(a.addr);
-      w.num(a.slot);
-      w.num(a.size);
-      w.u32(a.align);
-      w.num(a.canonical);
-      if (a.mergeIn && a.mergeOut) {
-        w.u32(a.mergeIn.length);
-        w.u32(a.mergeSec ?? 0);
-        w.raw(new Uint8Array(a.mergeIn.buffer, a.mergeIn.byteOffset, a.mergeIn.byteLength));
-        w.raw(new Uint8Array(a.mergeOut.buffer, a.mergeOut.byteOffset, a.mergeOut.byteLength));
-      } else {
-        w.u32(0xffffffff);
+    const { bytes, sum } = bulkOf(o);
+    if (records) {
+      const at = records.add(bytes);
+      storedAt.set(o, { store: records.store, at, length: bytes.length, sum });
+      // Not decoded yet: to be read from its new place once the caller has written it there.
+      const raw = undecoded.get(o);
+      if (raw && !raw.bulk) {
+        raw.store = records.store;
+        raw.at = at;
       }
+      w.u8(1);
+      w.raw(sum);
+      w.u32(bytes.length);
+      w.num(at);
+      continue;
     }
-    w.setU32(lengthAt, w.length - lengthAt - 4);
-    bulks.push([lengthAt + 4, w.length]);
-    w.view().set(hashBytes(w.view().subarray(lengthAt + 4)), sumAt);
+    w.u8(0);
+    w.raw(sum);
+    w.u32(bytes.length);
+    bulks.push([w.length, w.length + bytes.length]);
+    w.raw(bytes);
   }
   w.u32(s.sections.length);
   for (const x of s.sections) {
@@ -801,8 +879,6 @@ export function encodeState(s: LinkState): Uint8Array {
   return bytes;
 }
 
-const ZERO_SUM = new Uint8Array(32);
-
 /** The state's checksum: of its payload (from `from`) but the objects' bulk, which has its own. */
 function checksum(bytes: Uint8Array, from: number, bulks: ReadonlyArray<readonly [number, number]>): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -832,7 +908,7 @@ function readIdentity(r: StateReader): FileIdentityRecord | null {
 }
 
 /** Decodes a state; a StateError says in words why it cannot be used. */
-export function decodeState(bytes: Uint8Array): LinkState {
+export function decodeState(bytes: Uint8Array, store: RecordStore | null = null): LinkState {
   const h = new StateReader(bytes);
   const magic = new TextDecoder().decode(h.raw(Math.min(8, bytes.length)));
   if (magic !== STATE_MAGIC) throw new StateError('the incremental state file is not a tslink state');
@@ -876,10 +952,24 @@ export function decodeState(bytes: Uint8Array): LinkState {
   let built: LinkState | null = null;
   for (let n = r.count(80); n > 0; n--) {
     const base = { input: r.u32(), member: r.str(), name: r.str(), hash: r.raw(32) };
-    const bulkSum = r.raw(32);
-    const bulk = r.bytes();
-    bulks.push([payloadAt + bulk.byteOffset - payload.byteOffset, payloadAt + bulk.byteOffset - payload.byteOffset + bulk.length]);
-    objects.push(lazyObject(base, bulk, bulkSum, (o) => checkObjectInvariants(built!, o)));
+    const where = r.u8();
+    const sum = r.raw(32);
+    const check = (o: ObjectRecord) => checkObjectInvariants(built!, o);
+    if (where === 0) {
+      const bulk = r.bytes();
+      bulks.push([payloadAt + bulk.byteOffset - payload.byteOffset, payloadAt + bulk.byteOffset - payload.byteOffset + bulk.length]);
+      objects.push(lazyObject(base, { bulk, sum, store: null, at: 0, length: bulk.length }, check));
+    } else if (where === 1) {
+      const length = r.u32();
+      const at = r.num();
+      if (!store) throw new StateError(`its records file is missing (it holds the record of ${base.name})`);
+      if (!Number.isInteger(at) || at < 0 || at + length > store.size) throw new StateError(`the record of ${base.name} lies outside the records file`);
+      const rec = lazyObject(base, { bulk: null, sum, store, at, length }, check);
+      storedAt.set(rec, { store, at, length, sum });
+      objects.push(rec);
+    } else {
+      throw new StateError(`the record of ${base.name} has marker ${where}`);
+    }
   }
   const sections: SectionRecord[] = [];
   for (let n = r.count(40); n > 0; n--) {
@@ -916,8 +1006,19 @@ export function decodeState(bytes: Uint8Array): LinkState {
   return state;
 }
 
-/** Objects' records whose bulk has not been decoded: the bytes it was read from and their checksum, written back as they are. */
-const undecoded = new WeakMap<ObjectRecord, { bulk: Uint8Array; sum: Uint8Array }>();
+/**
+ * Objects' records whose bulk has not been decoded: where it is (its bytes
+ * in the state, or a place in the records file) and its checksum; written
+ * back as it is.
+ */
+interface Undecoded {
+  bulk: Uint8Array | null;
+  sum: Uint8Array;
+  store: RecordStore | null;
+  at: number;
+  length: number;
+}
+const undecoded = new WeakMap<ObjectRecord, Undecoded>();
 type ObjectBulk = Omit<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>;
 const BULK_FIELDS = ['shape', 'refOrder', 'localFirst', 'localCount', 'localHash', 'localPlaces', 'gc', 'atoms'] as const;
 
@@ -928,13 +1029,12 @@ const BULK_FIELDS = ['shape', 'refOrder', 'localFirst', 'localCount', 'localHash
  * program would spend most of its time there. A record left undecoded is
  * written back byte for byte.
  */
-function lazyObject(
-  base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>, bulk: Uint8Array, sum: Uint8Array, check: (o: ObjectRecord) => void,
-): ObjectRecord {
+function lazyObject(base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>, where: Undecoded, check: (o: ObjectRecord) => void): ObjectRecord {
   const rec = base as ObjectRecord;
   const load = (): void => {
     if (!undecoded.has(rec)) return;
-    if (!sameBytes(sum, hashBytes(bulk))) throw new StateError(`the record of ${rec.name} is corrupt (checksum mismatch)`);
+    const bulk = where.bulk ?? where.store!.read(where.at, where.length);
+    if (bulk.length !== where.length || !sameBytes(where.sum, hashBytes(bulk))) throw new StateError(`the record of ${rec.name} is corrupt (checksum mismatch)`);
     undecoded.delete(rec);
     const fields = decodeObjectBulk(bulk);
     for (const k of BULK_FIELDS) Object.defineProperty(rec, k, { value: fields[k], writable: true, enumerable: true, configurable: true });
@@ -954,7 +1054,7 @@ function lazyObject(
       configurable: true,
     });
   }
-  undecoded.set(rec, { bulk, sum });
+  undecoded.set(rec, where);
   return rec;
 }
 

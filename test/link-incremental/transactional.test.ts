@@ -116,12 +116,12 @@ describe('incremental linking: transactional writes through the command line (x8
     const link = (extra: string[] = []): Promise<ExecResult> =>
       tslinkCli(['--incremental', '--explain', ...extra, '-static', '-e', '_start', '-o', out, path.join(build, 'main.o'), path.join(build, 'a.o')], build);
     /**
-     * The output directory holds exactly the output, its state and, once a patch has run, the output's
-     * shadow (the image before that patch): no temporary file is left.
+     * The output directory holds exactly the output, its state and the state's records file and, once a
+     * patch has run, the output's shadow (the image before that patch): no temporary file is left.
      */
     const expectNoTemporaries = (when: string) => {
       const files = fs.readdirSync(outDir).sort();
-      const want = files.includes('prog.tslink-shadow') ? ['prog', 'prog.tslink-shadow', 'prog.tslink-state'] : ['prog', 'prog.tslink-state'];
+      const want = ['prog', ...(files.includes('prog.tslink-shadow') ? ['prog.tslink-shadow'] : []), 'prog.tslink-state', 'prog.tslink-state.records'];
       expect(files, `the output directory ${when}`).to.deep.equal(want);
     };
     return { build, outDir, out, state, edit, link, expectNoTemporaries };

@@ -29,6 +29,7 @@ interface Scenario {
 interface Ctx {
   otherImage: Uint8Array;
   otherState: Uint8Array;
+  otherRecords: Uint8Array;
 }
 
 const flip = (file: string, at: (n: number) => number, bit = 0) => {
@@ -37,54 +38,70 @@ const flip = (file: string, at: (n: number) => number, bit = 0) => {
   fs.writeFileSync(file, b);
 };
 /**
- * Where the bulk of an object's record lies in the state's bytes (state.ts: its name, the bytes hash, the
- * bulk's own checksum, its length, its bytes): the middle of it.
+ * Where an object's record lies in the records file beside the state (state.ts: in the state, its name, the
+ * bytes hash, marker 1, the record's checksum, its length, its offset in the records file): its middle.
  */
-const bulkMiddle = (b: Uint8Array, name: string): number => {
+const recordMiddle = (dir: string, name: string): number => {
+  const b = readBytes(path.join(dir, STATE));
   const tag = Buffer.concat([Buffer.from([name.length, 0, 0, 0]), Buffer.from(name)]);
-  const at = Buffer.from(b.buffer, b.byteOffset, b.byteLength).indexOf(tag);
+  // The last occurrence: an input of the same name comes before the objects.
+  const at = Buffer.from(b.buffer, b.byteOffset, b.byteLength).lastIndexOf(tag);
   if (at < 0) throw new Error(`no record of ${name} in the state`);
-  const lengthAt = at + tag.length + 32 + 32;
-  const length = new DataView(b.buffer, b.byteOffset).getUint32(lengthAt, true);
-  return lengthAt + 4 + (length >> 1);
+  const markerAt = at + tag.length + 32;
+  if (b[markerAt] !== 1) throw new Error(`the record of ${name} is not in the records file`);
+  const dv = new DataView(b.buffer, b.byteOffset);
+  return dv.getFloat64(markerAt + 1 + 32 + 4, true) + (dv.getUint32(markerAt + 1 + 32, true) >> 1);
 };
 const edit = (file: string, f: (b: Uint8Array) => Uint8Array) => fs.writeFileSync(file, f(readBytes(file).slice()));
-/** Decodes the state, changes it, and writes it back with a valid checksum. */
+/** Decodes the state (its records from the records file beside it), changes it, and writes it back with a valid checksum, whole. */
 const resign = (file: string, f: (s: ReturnType<typeof decodeState>) => void) => {
-  const s = decodeState(readBytes(file));
+  const records = readBytes(`${file}.records`);
+  const s = decodeState(readBytes(file), { size: records.length, read: (at, n) => records.subarray(at, at + n) });
   f(s);
   fs.writeFileSync(file, encodeState(s));
 };
 
 const STATE = 'out.tslink-state';
+const RECORDS = `${STATE}.records`;
 const isInput = (a: string) => /\.[oa]$/.test(a);
 const UNUSABLE = 'tslink: fell-back-full: the incremental state cannot be used: ';
 const CHANGED_OUTPUT = 'tslink: fell-back-full: the previous output no longer matches the incremental state';
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The state of app_b's link, and its records file. */
+const otherState = (d: string, c: Ctx) => {
+  fs.writeFileSync(path.join(d, STATE), c.otherState);
+  fs.writeFileSync(path.join(d, RECORDS), c.otherRecords);
+};
 
 const SCENARIOS: Record<string, Scenario> = {
   'state truncated to half': { change: (d) => edit(path.join(d, STATE), (b) => b.subarray(0, b.length >> 1)), explain: new RegExp(`^${esc(UNUSABLE)}`) },
   'state truncated to its header': { change: (d) => edit(path.join(d, STATE), (b) => b.subarray(0, 20)), explain: new RegExp(`^${esc(UNUSABLE)}truncated`) },
   'state emptied': { change: (d) => fs.writeFileSync(path.join(d, STATE), ''), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state file is not a tslink state`) },
   'state with bytes appended': { change: (d) => edit(path.join(d, STATE), (b) => Buffer.concat([b, Buffer.from('extra')])), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state has 5 bytes after its end`) },
-  // The state's checksum covers all but the objects' records, which carry their own, checked when read.
+  // The state's checksum covers all but the objects' records, which carry their own, checked when read
+  // (the command line keeps them in a file beside the state: OUTPUT.tslink-state.records).
   'a bit flipped in the state (its link options)': { change: (d) => flip(path.join(d, STATE), () => 48 + 4 + 3, 3), explain: new RegExp(`^${esc(UNUSABLE)}the incremental state is corrupt \\(checksum mismatch\\)`) },
+  'the state\'s records file deleted': {
+    change: (d) => fs.rmSync(path.join(d, RECORDS)),
+    explain: new RegExp(`^${esc(UNUSABLE)}its records file is missing \\(it holds the record of app_a\\.o\\)`),
+  },
   'a bit flipped in the record of an object that changed': {
-    change: (d) => edit(path.join(d, STATE), (b) => (b[bulkMiddle(b, 'libcore.a(table.o)')] ^= 8, b)),
+    change: (d) => flip(path.join(d, RECORDS), () => recordMiddle(d, 'libcore.a(table.o)'), 3),
     explain: new RegExp(`^${esc(UNUSABLE)}the record of libcore\\.a\\(table\\.o\\) is corrupt \\(checksum mismatch\\)`),
   },
   // Not read, so not checked: the patch is what it would be, and the record is written back as it was.
   'a bit flipped in the record of an object that did not change': {
-    change: (d) => edit(path.join(d, STATE), (b) => (b[bulkMiddle(b, 'app_a.o')] ^= 8, b)),
+    change: (d) => flip(path.join(d, RECORDS), () => recordMiddle(d, 'app_a.o'), 3),
     explain: /^tslink: patched:/,
     cold: false,
   },
   'a bit flipped in the state checksum': { change: (d) => flip(path.join(d, STATE), () => 20), explain: /checksum mismatch/ },
-  'the state of another output (app_b)': { change: (d, c) => fs.writeFileSync(path.join(d, STATE), c.otherState), explain: new RegExp(`^${esc(CHANGED_OUTPUT)}`) },
+  'the state of another output (app_b)': { change: (d, c) => otherState(d, c), explain: new RegExp(`^${esc(CHANGED_OUTPUT)}`) },
   'another program\'s output and state, more inputs': {
     change: (d, c) => {
       fs.writeFileSync(path.join(d, 'out'), c.otherImage);
-      fs.writeFileSync(path.join(d, STATE), c.otherState);
+      otherState(d, c);
     },
     args: ['libcore.a'],
     explain: /^tslink: fell-back-full: the set of input files changed \(2 before, 3 now\)/,
@@ -92,7 +109,7 @@ const SCENARIOS: Record<string, Scenario> = {
   'another program\'s output and state, the same command line': {
     change: (d, c) => {
       fs.writeFileSync(path.join(d, 'out'), c.otherImage);
-      fs.writeFileSync(path.join(d, STATE), c.otherState);
+      otherState(d, c);
     },
     explain: /^tslink: fell-back-full: the local symbols of app_a.o changed/,
   },
@@ -137,19 +154,19 @@ for (const arch of ['x86_64', 'aarch64'] as const) {
     this.timeout(300_000);
     const root = workRoot(`tslink-state-${arch}`);
     after(() => root.cleanup());
-    let fx: { files: Record<string, string | Uint8Array>; image: Uint8Array; state: Uint8Array; ctx: Ctx; cold: Map<string, Uint8Array> };
+    let fx: { files: Record<string, string | Uint8Array>; image: Uint8Array; state: Uint8Array; records: Uint8Array; ctx: Ctx; cold: Map<string, Uint8Array> };
 
     before(async function () {
       await requireTools(['clang', 'llvm-ar', ...(arch === 'aarch64' ? ['qemu-aarch64'] : [])]);
       const b = await builds(arch, path.join(root.dir, 'fx'), { base: {}, edit: { table: 'edit-inslack' } });
       const ref = stage(path.join(root.dir, 'ref'), { 'app_a.o': b.base.apps.app_a, 'app_b.o': b.base.apps.app_b, 'libcore.a': b.base.libcore });
       await mustLink(linkArgs(arch, 'out', ['app_b.o', 'libcore.a']), ref);
-      const ctx = { otherImage: readBytes(path.join(ref, 'out')), otherState: readBytes(path.join(ref, STATE)) };
+      const ctx = { otherImage: readBytes(path.join(ref, 'out')), otherState: readBytes(path.join(ref, STATE)), otherRecords: readBytes(path.join(ref, RECORDS)) };
       fs.rmSync(path.join(ref, STATE));
       await mustLink(linkArgs(arch, 'out', ['app_a.o', 'libcore.a']), ref);
       fx = {
         files: { 'app_a.o': b.base.apps.app_a, 'app_b.o': b.base.apps.app_b, 'libcore.a': b.edit.libcore },
-        image: readBytes(path.join(ref, 'out')), state: readBytes(path.join(ref, STATE)), ctx, cold: new Map(),
+        image: readBytes(path.join(ref, 'out')), state: readBytes(path.join(ref, STATE)), records: readBytes(path.join(ref, RECORDS)), ctx, cold: new Map(),
       };
     });
 
@@ -166,7 +183,7 @@ for (const arch of ['x86_64', 'aarch64'] as const) {
 
     for (const [name, sc] of Object.entries(SCENARIOS)) {
       it(`${name}: ${sc.explain.source.startsWith('^tslink: fell-back-full') ? 'a full link that says why' : sc.explain.source.replace(/^\^/, '')}`, async function () {
-        const dir = stage(path.join(root.dir, name.replace(/[^\w]+/g, '-')), { ...fx.files, out: fx.image, [STATE]: fx.state });
+        const dir = stage(path.join(root.dir, name.replace(/[^\w]+/g, '-')), { ...fx.files, out: fx.image, [STATE]: fx.state, [RECORDS]: fx.records });
         sc.change(dir, fx.ctx);
         const extra = sc.args ?? [];
         const args = linkArgs(arch, 'out', ['app_a.o', 'libcore.a', ...extra.filter(isInput)], extra.filter((a) => !isInput(a)));
