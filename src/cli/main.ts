@@ -291,17 +291,22 @@ function openPriorOutput(path: string): PriorOutput {
 
 /** `length` bytes of the previous output at `offset` (fewer if it ends sooner). */
 function readAt(prior: PriorOutput, offset: number, length: number): Uint8Array {
+  return readRange(prior.fd, prior.path, offset, length);
+}
+
+/** `length` bytes of the file open as `fd` at `offset` (fewer if it ends sooner); a LinkError naming `path` if it cannot. */
+function readRange(fd: number, path: string, offset: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
   let done = 0;
   try {
     while (done < length) {
-      const n = readSync(prior.fd, out, done, length - done, offset + done);
+      const n = readSync(fd, out, done, length - done, offset + done);
       if (n === 0) break;
       done += n;
     }
   } catch (e) {
     const code = (e as { code?: string }).code ?? 'error';
-    throw new LinkError(`cannot read ${prior.path}: ${systemMessage(code)}`);
+    throw new LinkError(`cannot read ${path}: ${systemMessage(code)}`);
   }
   return done === length ? out : out.subarray(0, done);
 }
@@ -788,19 +793,7 @@ class RecordsFile implements RecordStore {
   }
 
   read(offset: number, length: number): Uint8Array {
-    const out = new Uint8Array(length);
-    let done = 0;
-    try {
-      while (done < length) {
-        const n = readSync(this.fd, out, done, length - done, offset + done);
-        if (n === 0) break;
-        done += n;
-      }
-    } catch (e) {
-      const code = (e as { code?: string }).code ?? 'error';
-      throw new LinkError(`cannot read ${this.path}: ${systemMessage(code)}`);
-    }
-    return done === length ? out : out.subarray(0, done);
+    return readRange(this.fd, this.path, offset, length);
   }
 
   /** Appends `bytes` at the end, or (`fresh`) replaces the file with them, renamed into place. */

@@ -463,7 +463,7 @@ export function planPatch(
     prior.sections = state.sections;
     prior.free = state.free;
     prior.islands.push(...state.islands);
-    for (const [g, size] of sizes) g.size = size;
+    for (const [g, size] of sizes) prior.globals.setSize(g, size);
     changed.forEach((c, k) => {
       prior.objects[c.obj] = { ...c.rec, hash: hashes[k], localPlaces: places[k], atoms: c.atoms };
     });

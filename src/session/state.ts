@@ -218,6 +218,7 @@ export interface ObjectOrigin {
 }
 
 const encoder = new TextEncoder();
+const textDecoder = new TextDecoder();
 
 export function hashBytes(b: Uint8Array): Uint8Array {
   return blake2b512([b]).slice(0, 32);
@@ -473,49 +474,274 @@ export function captureState(
   };
 }
 
-/**
- * The globals of a state, looked up by name. A state decoded from bytes
- * keeps its globals as stored: the records and a hash table of their
- * offsets (open addressing, FNV-1a of the name's UTF-16 units), so that a
- * fresh process decodes only the records a patch looks up (each checked
- * then), and writes the stored bytes back with the looked-up records' values
- * over them (a patch changes a global's size, never adds or removes one).
- * A state captured from a link keeps them as records, and builds the map
- * on first lookup.
- *
- * Stored: u32 count, u32 byte length of the records, the records (name str,
- * kind u8, value, size, .symtab index, object (num each), tls u8), u32 slot
- * count (a power of two, at least twice the count), the slots (u32 each: 0
- * empty, else a record's offset + 1).
- */
 /** What a patch needs of the globals: a record by name. */
 export interface GlobalLookup {
   get(name: string): GlobalRecord | undefined;
 }
 
-export abstract class GlobalTable implements GlobalLookup {
-  abstract readonly length: number;
-  abstract get(name: string): GlobalRecord | undefined;
-  /** Every record (a stored table decodes them all). */
-  abstract all(): GlobalRecord[];
-  /** The records decoded so far. */
-  abstract loaded(): Iterable<GlobalRecord>;
-  abstract encode(w: StateWriter): void;
+/**
+ * The globals of a state, kept as encoded: the records (name str, kind u8,
+ * value, size, .symtab index, object (num each), tls u8) back to back, then
+ * a hash table of their offsets (a power-of-two count of u32 slots, at least
+ * twice the records: 0 empty, else a record's offset + 1; open addressing on
+ * FNV-1a of the name's UTF-16 units). A record is decoded (and checked) when
+ * it is first looked up; a patch changes a record's size only (setSize),
+ * never adds or removes one, and the encoding writes the changed records
+ * over the stored bytes. The bytes are in the state itself, or (a split
+ * state) in its records file, read and checked in blocks of GLOBAL_BLOCK
+ * bytes as lookups reach them; then the state lists each block's checksum
+ * and the records changed since the bytes were written (`overrides`).
+ */
+export class GlobalTable implements GlobalLookup {
+  /** Records decoded so far, by offset, and each one's offset. */
+  private readonly byOffset = new Map<number, GlobalRecord>();
+  private readonly offsetOf = new Map<GlobalRecord, number>();
+  /** Names looked up: their record, or null when there is none. */
+  private readonly byName = new Map<string, GlobalRecord | null>();
+  /** Offsets of the records whose values differ from the bytes (setSize, or a stored state's overrides). */
+  private readonly overridden = new Set<number>();
 
+  private constructor(
+    readonly length: number,
+    /** Bytes of the records, then the table. */
+    private readonly recordsLength: number,
+    private readonly slots: number,
+    private bytes: GlobalBytes,
+    private readonly check: (g: GlobalRecord) => void,
+  ) {}
+
+  /** A link's globals: encoded now; the records given are the ones lookups return. */
   static of(records: GlobalRecord[]): GlobalTable {
-    return new CapturedGlobals(records);
+    const w = new StateWriter(1 << 16);
+    const offsets = records.map((g) => {
+      const at = w.length;
+      writeGlobal(w, g);
+      return at;
+    });
+    const recordsLength = w.length;
+    let slots = 2;
+    while (slots < records.length * 2) slots *= 2;
+    const table = new Uint32Array(slots);
+    records.forEach((g, i) => {
+      let k = nameHash(g.name) & (slots - 1);
+      while (table[k] !== 0) k = (k + 1) & (slots - 1);
+      table[k] = offsets[i] + 1;
+    });
+    w.raw(new Uint8Array(table.buffer));
+    const t = new GlobalTable(records.length, recordsLength, slots, new GlobalBytes(w.result(), null), () => undefined);
+    records.forEach((g, i) => t.adopt(offsets[i], g));
+    return t;
   }
 
-  static read(r: StateReader, check: (g: GlobalRecord) => void): GlobalTable {
+  /** Decodes the globals of a state (`store`: its records file, where a split state keeps their bytes). */
+  static read(r: StateReader, store: RecordStore | null, check: (g: GlobalRecord) => void): GlobalTable {
+    const where = r.u8();
     const count = r.u32();
-    const records = r.bytes();
-    if (count * 38 > records.length) throw new StateError(`${count} globals in ${records.length} bytes`);
-    const slots = r.count(4);
+    const recordsLength = r.u32();
+    const slots = r.u32();
     if (slots < count * 2 || (slots & (slots - 1)) !== 0) throw new StateError(`a table of ${slots} slots for ${count} globals`);
-    // Copied into an aligned buffer: the slots sit at any offset in the state.
-    const table = new Uint32Array(slots);
-    new Uint8Array(table.buffer).set(r.raw(slots * 4));
-    return new StoredGlobals(count, records, table, check);
+    if (count * 38 > recordsLength) throw new StateError(`${count} globals in ${recordsLength} bytes`);
+    const length = recordsLength + slots * 4;
+    let t: GlobalTable;
+    if (where === 0) {
+      t = new GlobalTable(count, recordsLength, slots, new GlobalBytes(r.raw(length), null), check);
+    } else if (where === 1) {
+      const at = r.num();
+      const sums: Uint8Array[] = [];
+      for (let n = Math.ceil(length / GLOBAL_BLOCK); n > 0; n--) sums.push(r.raw(32));
+      if (!store) throw new StateError('its records file is missing (it holds the globals)');
+      if (!Number.isInteger(at) || at < 0 || at + length > store.size) throw new StateError('the globals lie outside the records file');
+      t = new GlobalTable(count, recordsLength, slots, new GlobalBytes(null, { store, at, length, sums }), check);
+      for (let n = r.count(39); n > 0; n--) {
+        const offset = r.u32();
+        const g: GlobalRecord = { name: r.str(), kind: r.u8() as GlobalKind, value: r.num(), size: r.num(), symtab: r.num(), object: r.num(), tls: r.u8() === 1 };
+        if (offset >= recordsLength) throw new StateError(`a changed global (${g.name}) lies outside the globals`);
+        t.adopt(offset, g);
+        t.overridden.add(offset);
+      }
+    } else {
+      throw new StateError(`the globals have marker ${where}`);
+    }
+    return t;
+  }
+
+  private adopt(at: number, g: GlobalRecord): void {
+    this.byOffset.set(at, g);
+    this.offsetOf.set(g, at);
+  }
+
+  get(name: string): GlobalRecord | undefined {
+    const known = this.byName.get(name);
+    if (known !== undefined) return known ?? undefined;
+    const mask = this.slots - 1;
+    let found: GlobalRecord | null = null;
+    for (let k = nameHash(name) & mask, probes = 0; probes <= mask; k = (k + 1) & mask, probes++) {
+      const slot = this.u32At(this.recordsLength + k * 4);
+      if (slot === 0) break;
+      const at = slot - 1;
+      if (at >= this.recordsLength) throw new StateError(`a global's slot points outside the records (${at})`);
+      if (this.nameAt(at) !== name) continue;
+      found = this.decodeAt(at);
+      break;
+    }
+    this.byName.set(name, found);
+    return found ?? undefined;
+  }
+
+  /** A patch's change to a global: its size (the only value a patch changes). */
+  setSize(g: GlobalRecord, size: number): void {
+    g.size = size;
+    this.changed(g);
+  }
+
+  /** Says that a record's values changed (not its name): the encoding writes them. */
+  changed(g: GlobalRecord): void {
+    const at = this.offsetOf.get(g);
+    if (at === undefined) throw new StateError(`internal error: ${g.name} is not a record of this state`);
+    this.overridden.add(at);
+  }
+
+  /** Every record (decodes them all). */
+  all(): GlobalRecord[] {
+    const out: GlobalRecord[] = [];
+    for (let n = 0, at = 0; n < this.length; n++) {
+      out.push(this.decodeAt(at));
+      at += 4 + this.u32At(at) + GLOBAL_FIXED;
+    }
+    return out;
+  }
+
+  /** How many of `store`'s bytes these globals are (0 if they are not there). */
+  bytesIn(store: RecordStore): number {
+    const stored = this.bytes.stored;
+    return stored && stored.store === store ? stored.length : 0;
+  }
+
+  /** The records decoded so far. */
+  loaded(): Iterable<GlobalRecord> {
+    return this.byOffset.values();
+  }
+
+  private u32At(at: number): number {
+    const b = this.bytes.at(at, 4);
+    return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+  }
+
+  private nameAt(at: number): string {
+    return textDecoder.decode(this.bytes.at(at + 4, this.u32At(at)));
+  }
+
+  /** The record at `at`, decoded and checked once. */
+  private decodeAt(at: number): GlobalRecord {
+    let g = this.byOffset.get(at);
+    if (g) return g;
+    const n = this.u32At(at);
+    const r = new StateReader(this.bytes.at(at, 4 + n + GLOBAL_FIXED));
+    g = { name: r.str(), kind: r.u8() as GlobalKind, value: r.num(), size: r.num(), symtab: r.num(), object: r.num(), tls: r.u8() === 1 };
+    this.check(g);
+    this.adopt(at, g);
+    return g;
+  }
+
+  /** The records and the table, with the changed records' values written over them. */
+  private current(): Uint8Array {
+    const out = this.bytes.at(0, this.recordsLength + this.slots * 4).slice();
+    const w = new StateWriter(64);
+    for (const at of this.overridden) {
+      const g = this.byOffset.get(at)!;
+      w.length = 0;
+      writeGlobalFields(w, g);
+      out.set(w.view(), at + 4 + this.u32At(at));
+    }
+    return out;
+  }
+
+  /**
+   * Encodes the globals: in the state (`records` null), or in the records
+   * file, by reference when their bytes are already there (with the changed
+   * records listed), else added to it (and kept as these bytes from then on).
+   */
+  encode(w: StateWriter, records: RecordSink | null): void {
+    const stored = this.bytes.stored;
+    const inStore = records !== null && stored !== null && stored.store === records.store && !records.fresh;
+    w.u8(records ? 1 : 0);
+    w.u32(this.length);
+    w.u32(this.recordsLength);
+    w.u32(this.slots);
+    if (!records) {
+      w.raw(this.current());
+      return;
+    }
+    if (!inStore) {
+      const bytes = this.current();
+      const at = records.add(bytes);
+      this.bytes = new GlobalBytes(bytes, { store: records.store, at, length: bytes.length, sums: blockSums(bytes) });
+      this.overridden.clear();
+    }
+    const home = this.bytes.stored!;
+    w.num(home.at);
+    for (const sum of home.sums) w.raw(sum);
+    w.u32(this.overridden.size);
+    for (const at of this.overridden) {
+      w.u32(at);
+      writeGlobal(w, this.byOffset.get(at)!);
+    }
+  }
+}
+
+/** Block size of the globals' bytes in a records file: each block is read and checked when a lookup first reaches it. */
+const GLOBAL_BLOCK = 4096;
+
+function blockSums(bytes: Uint8Array): Uint8Array[] {
+  const sums: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += GLOBAL_BLOCK) sums.push(hashBytes(bytes.subarray(at, Math.min(bytes.length, at + GLOBAL_BLOCK))));
+  return sums;
+}
+
+/**
+ * The globals' bytes: in memory (`whole`: the state's own, or written by
+ * this process), or in a records file (`stored`), read a block at a time and
+ * checked against its checksum.
+ */
+class GlobalBytes {
+  private readonly blocks = new Map<number, Uint8Array>();
+
+  constructor(
+    private readonly whole: Uint8Array | null,
+    readonly stored: { store: RecordStore; at: number; length: number; sums: Uint8Array[] } | null,
+  ) {}
+
+  at(offset: number, length: number): Uint8Array {
+    if (this.whole) {
+      if (offset + length > this.whole.length) throw new StateError(`the globals end before offset ${offset + length}`);
+      return this.whole.subarray(offset, offset + length);
+    }
+    const s = this.stored!;
+    if (offset + length > s.length) throw new StateError(`the globals end before offset ${offset + length}`);
+    const first = Math.floor(offset / GLOBAL_BLOCK);
+    const last = Math.floor((offset + Math.max(length, 1) - 1) / GLOBAL_BLOCK);
+    if (first === last) return this.block(first).subarray(offset - first * GLOBAL_BLOCK, offset - first * GLOBAL_BLOCK + length);
+    const out = new Uint8Array(length);
+    for (let b = first; b <= last; b++) {
+      const block = this.block(b);
+      const from = Math.max(offset, b * GLOBAL_BLOCK);
+      const to = Math.min(offset + length, b * GLOBAL_BLOCK + block.length);
+      out.set(block.subarray(from - b * GLOBAL_BLOCK, to - b * GLOBAL_BLOCK), from - offset);
+    }
+    return out;
+  }
+
+  private block(b: number): Uint8Array {
+    let bytes = this.blocks.get(b);
+    if (bytes) return bytes;
+    const s = this.stored!;
+    const length = Math.min(GLOBAL_BLOCK, s.length - b * GLOBAL_BLOCK);
+    bytes = s.store.read(s.at + b * GLOBAL_BLOCK, length);
+    if (bytes.length !== length || !sameBytes(hashBytes(bytes), s.sums[b])) {
+      throw new StateError(`the globals in the records file are corrupt (checksum mismatch in block ${b})`);
+    }
+    this.blocks.set(b, bytes);
+    return bytes;
   }
 }
 
@@ -541,130 +767,10 @@ function writeGlobalFields(w: StateWriter, g: GlobalRecord): void {
   w.u8(g.tls ? 1 : 0);
 }
 
-function writeGlobalTable(w: StateWriter, names: readonly string[], offsets: readonly number[]): void {
-  let slots = 2;
-  while (slots < names.length * 2) slots *= 2;
-  const table = new Uint32Array(slots);
-  names.forEach((name, i) => {
-    let k = nameHash(name) & (slots - 1);
-    while (table[k] !== 0) k = (k + 1) & (slots - 1);
-    table[k] = offsets[i] + 1;
-  });
-  w.u32(slots);
-  w.raw(new Uint8Array(table.buffer));
-}
-
-class CapturedGlobals extends GlobalTable {
-  private byName: Map<string, GlobalRecord> | null = null;
-
-  constructor(private readonly records: GlobalRecord[]) {
-    super();
-  }
-  get length(): number {
-    return this.records.length;
-  }
-  get(name: string): GlobalRecord | undefined {
-    if (!this.byName) this.byName = new Map(this.records.map((g) => [g.name, g]));
-    return this.byName.get(name);
-  }
-  all(): GlobalRecord[] {
-    return this.records;
-  }
-  loaded(): Iterable<GlobalRecord> {
-    return this.records;
-  }
-  encode(w: StateWriter): void {
-    w.u32(this.records.length);
-    const lengthAt = w.reserveU32();
-    const offsets: number[] = [];
-    for (const g of this.records) {
-      offsets.push(w.length - lengthAt - 4);
-      writeGlobal(w, g);
-    }
-    w.setU32(lengthAt, w.length - lengthAt - 4);
-    writeGlobalTable(w, this.records.map((g) => g.name), offsets);
-  }
-}
-
-class StoredGlobals extends GlobalTable {
-  /** Records decoded so far, by offset; null for a name looked up and not found. */
-  private readonly byName = new Map<string, GlobalRecord | null>();
-  private readonly atOffset = new Map<number, GlobalRecord>();
-  private readonly reader: StateReader;
-
-  constructor(
-    readonly length: number, private readonly records: Uint8Array, private readonly table: Uint32Array,
-    private readonly check: (g: GlobalRecord) => void,
-  ) {
-    super();
-    this.reader = new StateReader(records);
-  }
-
-  get(name: string): GlobalRecord | undefined {
-    const known = this.byName.get(name);
-    if (known !== undefined) return known ?? undefined;
-    const mask = this.table.length - 1;
-    let found: GlobalRecord | null = null;
-    for (let k = nameHash(name) & mask, probes = 0; this.table[k] !== 0 && probes <= mask; k = (k + 1) & mask, probes++) {
-      const at = this.table[k] - 1;
-      this.reader.pos = at;
-      if (this.reader.str() !== name) continue;
-      found = this.decodeAt(at);
-      break;
-    }
-    this.byName.set(name, found);
-    return found ?? undefined;
-  }
-
-  /** The record at `at`, decoded and checked once. */
-  private decodeAt(at: number): GlobalRecord {
-    let g = this.atOffset.get(at);
-    if (g) return g;
-    const r = this.reader;
-    r.pos = at;
-    g = { name: r.str(), kind: r.u8() as GlobalKind, value: r.num(), size: r.num(), symtab: r.num(), object: r.num(), tls: r.u8() === 1 };
-    this.check(g);
-    this.atOffset.set(at, g);
-    return g;
-  }
-
-  all(): GlobalRecord[] {
-    const out: GlobalRecord[] = [];
-    let at = 0;
-    for (let n = 0; n < this.length; n++) {
-      out.push(this.decodeAt(at));
-      this.reader.pos = at;
-      at += 4 + this.reader.u32() + GLOBAL_FIXED;
-    }
-    return out;
-  }
-
-  loaded(): Iterable<GlobalRecord> {
-    return this.atOffset.values();
-  }
-
-  encode(w: StateWriter): void {
-    w.u32(this.length);
-    w.u32(this.records.length);
-    const base = w.length;
-    w.raw(this.records);
-    // The records looked up, with what a patch changed in them, over the stored bytes.
-    const end = w.length;
-    for (const [at, g] of this.atOffset) {
-      this.reader.pos = at;
-      w.length = base + at + 4 + this.reader.u32();
-      writeGlobalFields(w, g);
-    }
-    w.length = end;
-    w.u32(this.table.length);
-    w.raw(new Uint8Array(this.table.buffer));
-  }
-}
-
 /**
  * Where the objects' records live when not in the state itself: a file the
  * caller keeps beside it and only appends to (the command line's
- * `OUTPUT.tslink-records`), read where a patch looks. `size`: the bytes in
+ * `STATE.records`), read where a patch looks. `size`: the bytes in
  * it; the caller keeps it true after each write (see encodeStateSplit).
  */
 export interface RecordStore {
@@ -692,7 +798,7 @@ export function encodeState(s: LinkState): Uint8Array {
  * still referenced: after a full link, or after many patches).
  */
 export function encodeStateSplit(s: LinkState, store: RecordStore): { state: Uint8Array; records: Uint8Array; fresh: boolean } {
-  let reused = 0;
+  let reused = s.globals.bytesIn(store);
   for (const o of s.objects) {
     const stored = storedAt.get(o);
     if (stored && stored.store === store) reused += stored.length;
@@ -845,7 +951,7 @@ function encodeStateWith(s: LinkState, records: RecordSink | null): Uint8Array {
     w.u32(i.object);
     w.u32(i.atom);
   }
-  s.globals.encode(w);
+  s.globals.encode(w, records);
   w.u32(s.got.size);
   for (const [k, v] of s.got) {
     w.str(k);
@@ -958,13 +1064,13 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
     if (where === 0) {
       const bulk = r.bytes();
       bulks.push([payloadAt + bulk.byteOffset - payload.byteOffset, payloadAt + bulk.byteOffset - payload.byteOffset + bulk.length]);
-      objects.push(lazyObject(base, { bulk, sum, store: null, at: 0, length: bulk.length }, check));
+      objects.push(lazyObject(base, { bulk, sum, check, store: null, at: 0, length: bulk.length }));
     } else if (where === 1) {
       const length = r.u32();
       const at = r.num();
       if (!store) throw new StateError(`its records file is missing (it holds the record of ${base.name})`);
       if (!Number.isInteger(at) || at < 0 || at + length > store.size) throw new StateError(`the record of ${base.name} lies outside the records file`);
-      const rec = lazyObject(base, { bulk: null, sum, store, at, length }, check);
+      const rec = lazyObject(base, { bulk: null, sum, check, store, at, length });
       storedAt.set(rec, { store, at, length, sum });
       objects.push(rec);
     } else {
@@ -979,7 +1085,7 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
   for (let n = r.count(20); n > 0; n--) free.push({ sec: r.u32(), addr: r.num(), size: r.num() });
   const islands: IslandRecord[] = [];
   for (let n = r.count(16); n > 0; n--) islands.push({ addr: r.num(), object: r.u32(), atom: r.u32() });
-  const globals = GlobalTable.read(r, (g) => checkGlobal(built!, g));
+  const globals = GlobalTable.read(r, store, (g) => checkGlobal(built!, g));
   const got = new Map<string, number>();
   for (let n = r.count(12); n > 0; n--) got.set(r.str(), r.num());
   const contested = r.str();
@@ -1014,6 +1120,8 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
 interface Undecoded {
   bulk: Uint8Array | null;
   sum: Uint8Array;
+  /** The checks of the record's values, run once it is decoded. */
+  check: (o: ObjectRecord) => void;
   store: RecordStore | null;
   at: number;
   length: number;
@@ -1029,34 +1137,38 @@ const BULK_FIELDS = ['shape', 'refOrder', 'localFirst', 'localCount', 'localHash
  * program would spend most of its time there. A record left undecoded is
  * written back byte for byte.
  */
-function lazyObject(base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>, where: Undecoded, check: (o: ObjectRecord) => void): ObjectRecord {
+function lazyObject(base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>, where: Undecoded): ObjectRecord {
   const rec = base as ObjectRecord;
-  const load = (): void => {
-    if (!undecoded.has(rec)) return;
-    const bulk = where.bulk ?? where.store!.read(where.at, where.length);
-    if (bulk.length !== where.length || !sameBytes(where.sum, hashBytes(bulk))) throw new StateError(`the record of ${rec.name} is corrupt (checksum mismatch)`);
-    undecoded.delete(rec);
-    const fields = decodeObjectBulk(bulk);
-    for (const k of BULK_FIELDS) Object.defineProperty(rec, k, { value: fields[k], writable: true, enumerable: true, configurable: true });
-    check(rec);
-  };
-  for (const k of BULK_FIELDS) {
-    Object.defineProperty(rec, k, {
-      get: () => {
-        load();
-        return rec[k];
-      },
-      set: (v: unknown) => {
-        load();
-        (rec as unknown as Record<string, unknown>)[k] = v;
-      },
-      enumerable: true,
-      configurable: true,
-    });
-  }
+  // The same accessors for every record (no closures of its own): a large program has thousands.
+  Object.defineProperties(rec, LAZY_FIELDS);
   undecoded.set(rec, where);
   return rec;
 }
+
+/** Decodes a lazy record's bulk in place (its fields become plain values), checked first. */
+function loadObject(rec: ObjectRecord): void {
+  const where = undecoded.get(rec);
+  if (!where) return;
+  const bulk = where.bulk ?? where.store!.read(where.at, where.length);
+  if (bulk.length !== where.length || !sameBytes(where.sum, hashBytes(bulk))) throw new StateError(`the record of ${rec.name} is corrupt (checksum mismatch)`);
+  undecoded.delete(rec);
+  const fields = decodeObjectBulk(bulk);
+  for (const k of BULK_FIELDS) Object.defineProperty(rec, k, { value: fields[k], writable: true, enumerable: true, configurable: true });
+  where.check(rec);
+}
+
+const LAZY_FIELDS: PropertyDescriptorMap = Object.fromEntries(BULK_FIELDS.map((k) => [k, {
+  get(this: ObjectRecord): unknown {
+    loadObject(this);
+    return this[k];
+  },
+  set(this: ObjectRecord, v: unknown): void {
+    loadObject(this);
+    (this as unknown as Record<string, unknown>)[k] = v;
+  },
+  enumerable: true,
+  configurable: true,
+}]));
 
 /** Whether an object's record has been decoded whole (a lazy one is checked when it is). */
 function isDecoded(o: ObjectRecord): boolean {

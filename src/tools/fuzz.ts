@@ -45,7 +45,7 @@ import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
 import { readSharedObject } from '../obj/readSharedObject.js';
 import { SymPlace, type ArchName } from '../obj/model.js';
 import { LinkSession, type SessionOptions } from '../session/LinkSession.js';
-import { decodeState, encodeState, type LinkState } from '../session/state.js';
+import { GlobalTable, decodeState, encodeState, type LinkState } from '../session/state.js';
 
 export type FuzzKind = 'object' | 'archive' | 'state' | 'script' | 'shared';
 /** The kinds that link (through LinkSession). */
@@ -863,6 +863,9 @@ function stateSlots(state: LinkState): Slot[] {
     } else if (Array.isArray(v)) {
       slots.push({ get: () => v, set, path: `${path}[]` });
       v.forEach((x, i) => visit(x, `${path}[${i}]`, (y) => { v[i] = y; }));
+    } else if (v instanceof GlobalTable) {
+      // The globals' values, not the table's workings: each record's fields (written back: changed() below).
+      v.all().forEach((g, i) => visit(g, `${path}[${i}]`, () => undefined));
     } else if (v instanceof Map) {
       for (const [k, x] of v) visit(x, `${path}{${String(k)}}`, (y) => v.set(k, y));
       slots.push({ get: () => v, set, path: `${path}{}` });
@@ -1013,6 +1016,7 @@ export function makeCase(corpus: ArchCorpus, kind: FuzzKind, seed: number, index
       const state = decodeState(prior.state);
       const n = rng.chance(0.8) ? 1 : 2 + rng.int(3);
       for (let i = 0; i < n; i++) c.mutations.push(mutateStateValue(rng, state));
+      for (const g of state.globals.all()) state.globals.changed(g);
       c.prior = { state: encodeState(state), image: prior.image };
     }
     return c;

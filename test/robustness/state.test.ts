@@ -90,6 +90,11 @@ const SCENARIOS: Record<string, Scenario> = {
     change: (d) => flip(path.join(d, RECORDS), () => recordMiddle(d, 'libcore.a(table.o)'), 3),
     explain: new RegExp(`^${esc(UNUSABLE)}the record of libcore\\.a\\(table\\.o\\) is corrupt \\(checksum mismatch\\)`),
   },
+  // The globals' bytes end the records file (its table of names last); a lookup reads the block it is in.
+  'a bit flipped in the globals\' table in the records file': {
+    change: (d) => flip(path.join(d, RECORDS), (n) => n - 1, 3),
+    explain: new RegExp(`^${esc(UNUSABLE)}the globals in the records file are corrupt \\(checksum mismatch in block \\d+\\)`),
+  },
   // Not read, so not checked: the patch is what it would be, and the record is written back as it was.
   'a bit flipped in the record of an object that did not change': {
     change: (d) => flip(path.join(d, RECORDS), () => recordMiddle(d, 'app_a.o'), 3),
