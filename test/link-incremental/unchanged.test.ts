@@ -31,6 +31,7 @@ import * as path from 'node:path';
 import type { FixtureBuild } from '../../src/cli/fixture.js';
 import { ehFrameHdrBytes } from '../../src/link/ehFrameHdr.js';
 import { LinkSession, type FileIdentity, type LinkReport, type SessionOptions } from '../../src/session/LinkSession.js';
+import { decodeState } from '../../src/session/state.js';
 import { compile, repoRoot, requireTools, tmpDir } from '../support/toolchain.js';
 import { buildAll, coldLink, readBytes, runStatus, sameBytes, sections, sessionOptions, writeImage, type InputFile } from './support.js';
 
@@ -194,6 +195,91 @@ describe('incremental linking: unchanged inputs are not read (x86_64)', function
     const y = relink({ image: damaged, state: prior.state }, b.inslack.libcore, [oldId(1, 1), oldId(4, 1, 5)], oldId(98, 0));
     expect(y.r.outcome).to.equal('fell-back-full');
     expect(y.r.reason).to.match(/no longer matches/);
+  });
+
+  it('a split state: a patch reads part of the records file and appends to it, until most of it is stale; then it is written anew', function () {
+    // The records file, in memory, counting the bytes read from it.
+    const file = { bytes: new Uint8Array(0), read: 0 };
+    const store = {
+      get size() { return file.bytes.length; },
+      read(offset: number, length: number) {
+        file.read += length;
+        return file.bytes.slice(offset, offset + length);
+      },
+    };
+    const write = (split: { records: Uint8Array; fresh: boolean }) => {
+      if (split.fresh) {
+        file.bytes = split.records.slice();
+        return;
+      }
+      const next = new Uint8Array(file.bytes.length + split.records.length);
+      next.set(file.bytes);
+      next.set(split.records, file.bytes.length);
+      file.bytes = next;
+    };
+    const inputs = (s: LinkSession, lib: string) => {
+      s.addInput('app_a.o', readBytes(b.base.apps.app_a));
+      s.addInput('libcore.a', readBytes(lib));
+    };
+    const first = new LinkSession(opts());
+    inputs(first, b.base.libcore);
+    first.link();
+    let split = first.serializeStateSplit(store);
+    expect(split.fresh, 'the first records are a new file').to.equal(true);
+    write(split);
+    // The same links with self-contained states, for comparison.
+    let prior = { image: first.image().slice(), state: split.state, whole: first.serializeState() };
+    const outcomes: string[] = [];
+    for (let i = 0; i < 60 && !outcomes.includes('fresh'); i++) {
+      const lib = i % 2 === 0 ? b.inslack.libcore : b.base.libcore;
+      const s = new LinkSession(opts());
+      file.read = 0;
+      s.setPriorState(prior.state, prior.image.slice(), store);
+      inputs(s, lib);
+      const r = s.link();
+      expect(r.outcome, `patch ${i + 1}: ${r.reason}`).to.equal('patched');
+      expect(file.read, `patch ${i + 1}: bytes of the records file read`).to.be.greaterThan(0).and.lessThan(file.bytes.length);
+      const whole = new LinkSession(opts());
+      whole.setPriorState(prior.whole, prior.image.slice());
+      inputs(whole, lib);
+      expect(whole.link().outcome).to.equal('patched');
+      expect(sameBytes(s.image(), whole.image()), `patch ${i + 1}: the image is the one a self-contained state gives`).to.equal(true);
+      const size = file.bytes.length;
+      split = s.serializeStateSplit(store);
+      write(split);
+      if (!split.fresh) expect(file.bytes.length - size, `patch ${i + 1}: only the changed records are appended`).to.be.lessThan(size / 4);
+      outcomes.push(split.fresh ? 'fresh' : 'appended');
+      prior = { image: s.image().slice(), state: split.state, whole: whole.serializeState() };
+    }
+    expect(outcomes[0], 'the first patch appends').to.equal('appended');
+    expect(outcomes, 'the file is written anew once most of it is stale').to.include('fresh');
+    // And a patch reads the new file.
+    const s = new LinkSession(opts());
+    s.setPriorState(prior.state, prior.image.slice(), store);
+    inputs(s, b.inslack.libcore);
+    expect(s.link().outcome).to.equal('patched');
+
+    // A session that stays (--watch) and writes its state after each relink: after every write, through
+    // appends and rewrites, the state and the records file give a session that sees nothing to change.
+    const live = new LinkSession(opts());
+    live.setPriorState(prior.state, prior.image.slice(), store);
+    const ids = [live.addInput('app_a.o', readBytes(b.base.apps.app_a)), live.addInput('libcore.a', readBytes(b.inslack.libcore))];
+    const seen = new Set<boolean>();
+    for (let i = 0; i < 60 && seen.size < 2; i++) {
+      live.replaceInput(ids[1], readBytes(i % 2 === 0 ? b.base.libcore : b.inslack.libcore));
+      expect(live.link().outcome).to.equal('patched');
+      split = live.serializeStateSplit(store);
+      write(split);
+      seen.add(split.fresh);
+      const check = new LinkSession(opts());
+      check.setPriorState(split.state, live.image().slice(), store);
+      inputs(check, i % 2 === 0 ? b.base.libcore : b.inslack.libcore);
+      const r = check.link();
+      expect([r.outcome, r.writes.length], `after the live session's relink ${i + 1} (${split.fresh ? 'written anew' : 'appended'})`).to.deep.equal(['patched', 0]);
+      // Every record the live session did not decode, read from where it now believes it is, and checked.
+      for (const o of decodeState(live.serializeState()).objects) expect(o.atoms.length, `${o.name}'s record after relink ${i + 1}`).to.be.greaterThan(0);
+    }
+    expect([...seen].sort(), 'the live session both appended and wrote the file anew').to.deep.equal([false, true]);
   });
 
   it('a live session hashes only the input it is given anew', function () {
