@@ -10,7 +10,7 @@ import { isArchive, readArchive } from '../obj/archive.js';
 import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
 import { isSharedObject } from '../obj/readSharedObject.js';
 import type { ArchName } from '../obj/model.js';
-import { LinkSession, type ByteRange, type InputId, type LinkReport, type OutputShadow, type RecordStore } from '../session/LinkSession.js';
+import { LinkSession, sameFileIdentity, type ByteRange, type InputId, type LinkReport, type OutputShadow, type RecordStore } from '../session/LinkSession.js';
 import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 import { LINK_HELP, libFileName } from './peArgs.js';
@@ -650,7 +650,7 @@ function writeOutput(output: string, session: LinkSession, prior: PriorOutput | 
     fd = -1;
     if (keep && shadow && prior) {
       renameSync(keep, shadow.path);
-      return { imageIdentity: identity, shadow: { identity: fstatSync(prior.fd, { bigint: true }), size: prior.size, stale: shadow.stale } };
+      return { imageIdentity: identity, shadow: { identity: fstatSync(prior.fd, { bigint: true }), stale: shadow.stale } };
     }
     if (shadow) removeFile(shadow.path);
     return { imageIdentity: identity, shadow: null };
@@ -686,9 +686,7 @@ function writeThroughShadow(
   let keep: string | null = null;
   try {
     const st = fstatSync(fd, { bigint: true });
-    const id = recorded.identity;
-    if (st.dev !== BigInt(id.dev) || st.ino !== BigInt(id.ino) || st.size !== BigInt(id.size) || st.mtimeNs !== BigInt(id.mtimeNs)
-      || st.ctimeNs !== BigInt(id.ctimeNs) || Number(st.size) !== recorded.size || st.ino === prior.identity.ino) {
+    if (!sameFileIdentity(st, recorded.identity) || st.ino === prior.identity.ino) {
       closeSync(fd);
       return null;
     }
@@ -697,7 +695,7 @@ function writeThroughShadow(
     const catchUp = recorded.stale
       .filter((r) => r.offset < prior.size)
       .map((r) => ({ offset: r.offset, bytes: readAt(prior, r.offset, Math.min(r.length, prior.size - r.offset)) }));
-    if (recorded.size !== prior.size) ftruncateSync(handle, prior.size);
+    if (st.size !== BigInt(prior.size)) ftruncateSync(handle, prior.size);
     for (const w of catchUp) writeAll(handle, w.offset, w.bytes);
     session.emit({ setSize: (n) => { if (n !== prior.size) ftruncateSync(handle, n); }, write: (offset, bytes) => writeAll(handle, offset, bytes) });
     fsyncSync(handle);
@@ -716,7 +714,7 @@ function writeThroughShadow(
     fd = -1;
     return {
       imageIdentity,
-      shadow: { identity: fstatSync(prior.fd, { bigint: true }), size: prior.size, stale: report.writes },
+      shadow: { identity: fstatSync(prior.fd, { bigint: true }), stale: report.writes },
     };
   } catch (e) {
     if (fd >= 0) closeSync(fd);

@@ -177,14 +177,18 @@ export interface StateOptions {
 /**
  * A caller's file that holds an earlier image of the output (the command
  * line keeps one beside the output: doc/incremental.md, "Writing a patch"):
- * its identity after it was last written, its size, and the ranges where the
- * current image may differ from it. The session records it in the state for
+ * its identity after it was last written (its size too), and the ranges
+ * where the current image may differ from it. The session records it in the state for
  * the caller and reads nothing of it.
  */
 export interface OutputShadow {
   identity: FileIdentity;
-  size: number;
   stale: ByteRange[];
+}
+
+/** Whether two file identities are the same (device, inode, size, modification and status-change times). */
+export function sameFileIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return sameIdentity(identityRecord(a), identityRecord(b));
 }
 
 export interface ByteRange {
@@ -411,7 +415,7 @@ export class LinkSession {
     if (!this.state) throw new LinkError('there is no incremental state: link() has not run with incremental: true');
     this.state.imageIdentity = opts.imageIdentity ? identityRecord(opts.imageIdentity) : null;
     const sh = opts.shadow;
-    this.state.shadow = sh ? { identity: identityRecord(sh.identity), size: sh.size, stale: sh.stale.flatMap((r) => [r.offset, r.length]) } : null;
+    this.state.shadow = sh ? { identity: identityRecord(sh.identity), stale: sh.stale.map((r) => ({ offset: r.offset, length: r.length })) } : null;
     return this.state;
   }
 
@@ -420,11 +424,7 @@ export class LinkSession {
    * `shadow`), while the session holds that state; null otherwise.
    */
   priorShadow(): OutputShadow | null {
-    const sh = this.state?.shadow;
-    if (!sh) return null;
-    const stale: ByteRange[] = [];
-    for (let i = 0; i + 1 < sh.stale.length; i += 2) stale.push({ offset: sh.stale[i], length: sh.stale[i + 1] });
-    return { identity: sh.identity, size: sh.size, stale };
+    return this.state?.shadow ?? null;
   }
 
   link(): LinkReport {

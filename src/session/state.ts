@@ -19,7 +19,7 @@ import { StateError, StateReader, StateWriter } from './stateCodec.js';
  */
 
 export const STATE_MAGIC = 'TSLINKST';
-export const STATE_VERSION = 7;
+export const STATE_VERSION = 8;
 
 export interface AtomRecord {
   /** Section name, `#k` appended for the k-th repeat of a name within the object. */
@@ -188,14 +188,12 @@ export interface LinkState {
 
 /**
  * A file that holds the image before the last patch: its identity when
- * written, its size, and the ranges (offset, length pairs) where the image
- * may differ from it. Bringing it up to date costs those ranges, not a copy
- * of the whole image.
+ * written (its size too), and the ranges where the image may differ from it.
+ * Bringing it up to date costs those ranges, not a copy of the whole image.
  */
 export interface ShadowRecord {
   identity: FileIdentityRecord;
-  size: number;
-  stale: number[];
+  stale: Array<{ offset: number; length: number }>;
 }
 
 export interface PeStateRecord {
@@ -823,7 +821,7 @@ const storedAt = new WeakMap<ObjectRecord, { store: RecordStore; at: number; len
 /** An object's bulk and its checksum: as read, if it was not decoded; encoded anew otherwise. */
 function bulkOf(o: ObjectRecord): { bytes: Uint8Array; sum: Uint8Array } {
   const raw = undecoded.get(o);
-  if (raw) return { bytes: raw.bulk ?? raw.store!.read(raw.at, raw.length), sum: raw.sum };
+  if (raw) return { bytes: raw.bulk ?? readStored(o), sum: raw.sum };
   const w = new StateWriter(4096);
   w.u32(o.shape.length);
   for (const e of o.shape) w.str(e);
@@ -878,9 +876,11 @@ function encodeStateWith(s: LinkState, records: RecordSink | null): Uint8Array {
   w.u8(s.shadow ? 1 : 0);
   if (s.shadow) {
     writeIdentity(w, s.shadow.identity);
-    w.num(s.shadow.size);
     w.u32(s.shadow.stale.length);
-    for (const v of s.shadow.stale) w.num(v);
+    for (const r of s.shadow.stale) {
+      w.num(r.offset);
+      w.num(r.length);
+    }
   }
   w.u32(s.inputs.length);
   for (const i of s.inputs) {
@@ -910,13 +910,8 @@ function encodeStateWith(s: LinkState, records: RecordSink | null): Uint8Array {
     const { bytes, sum } = bulkOf(o);
     if (records) {
       const at = records.add(bytes);
+      // From now on (once the caller has written it) its place, also for a record not decoded yet.
       storedAt.set(o, { store: records.store, at, length: bytes.length, sum });
-      // Not decoded yet: to be read from its new place once the caller has written it there.
-      const raw = undecoded.get(o);
-      if (raw && !raw.bulk) {
-        raw.store = records.store;
-        raw.at = at;
-      }
       w.u8(1);
       w.raw(sum);
       w.u32(bytes.length);
@@ -1042,8 +1037,8 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
   if (r.u8() === 1) {
     const identity = readIdentity(r);
     if (!identity) throw new StateError('the output\'s shadow has no identity');
-    shadow = { identity, size: r.num(), stale: [] };
-    for (let n = r.count(8); n > 0; n--) shadow.stale.push(r.num());
+    shadow = { identity, stale: [] };
+    for (let n = r.count(16); n > 0; n--) shadow.stale.push({ offset: r.num(), length: r.num() });
   }
   const inputs: InputRecord[] = [];
   for (let n = r.count(70); n > 0; n--) {
@@ -1064,13 +1059,13 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
     if (where === 0) {
       const bulk = r.bytes();
       bulks.push([payloadAt + bulk.byteOffset - payload.byteOffset, payloadAt + bulk.byteOffset - payload.byteOffset + bulk.length]);
-      objects.push(lazyObject(base, { bulk, sum, check, store: null, at: 0, length: bulk.length }));
+      objects.push(lazyObject(base, { bulk, sum, check }));
     } else if (where === 1) {
       const length = r.u32();
       const at = r.num();
       if (!store) throw new StateError(`its records file is missing (it holds the record of ${base.name})`);
       if (!Number.isInteger(at) || at < 0 || at + length > store.size) throw new StateError(`the record of ${base.name} lies outside the records file`);
-      const rec = lazyObject(base, { bulk: null, sum, check, store, at, length });
+      const rec = lazyObject(base, { bulk: null, sum, check });
       storedAt.set(rec, { store, at, length, sum });
       objects.push(rec);
     } else {
@@ -1113,18 +1108,22 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
 }
 
 /**
- * Objects' records whose bulk has not been decoded: where it is (its bytes
- * in the state, or a place in the records file) and its checksum; written
- * back as it is.
+ * Objects' records whose bulk has not been decoded: its bytes when they were
+ * in the state (null: they are in the records file, where storedAt says),
+ * and its checksum; written back as it is.
  */
 interface Undecoded {
   bulk: Uint8Array | null;
   sum: Uint8Array;
   /** The checks of the record's values, run once it is decoded. */
   check: (o: ObjectRecord) => void;
-  store: RecordStore | null;
-  at: number;
-  length: number;
+}
+
+/** The bulk of a record kept in the records file, read from where storedAt says it is. */
+function readStored(o: ObjectRecord): Uint8Array {
+  const at = storedAt.get(o)!;
+  const bytes = at.store.read(at.at, at.length);
+  return bytes.length === at.length ? bytes : new Uint8Array(0);
 }
 const undecoded = new WeakMap<ObjectRecord, Undecoded>();
 type ObjectBulk = Omit<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>;
@@ -1149,8 +1148,8 @@ function lazyObject(base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash
 function loadObject(rec: ObjectRecord): void {
   const where = undecoded.get(rec);
   if (!where) return;
-  const bulk = where.bulk ?? where.store!.read(where.at, where.length);
-  if (bulk.length !== where.length || !sameBytes(where.sum, hashBytes(bulk))) throw new StateError(`the record of ${rec.name} is corrupt (checksum mismatch)`);
+  const bulk = where.bulk ?? readStored(rec);
+  if (!sameBytes(where.sum, hashBytes(bulk))) throw new StateError(`the record of ${rec.name} is corrupt (checksum mismatch)`);
   undecoded.delete(rec);
   const fields = decodeObjectBulk(bulk);
   for (const k of BULK_FIELDS) Object.defineProperty(rec, k, { value: fields[k], writable: true, enumerable: true, configurable: true });

@@ -18,7 +18,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeExit, exec, repoRoot, requireTools, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
+import { describeExit, exec, repoRoot, requireTools, requireToolsOrSkip, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
 import { mingwGccLibDir, wine } from '../support/wine.js';
 
 const ROOT = repoRoot();
@@ -291,12 +291,7 @@ describe('PE command lines: errors and help', function () {
   const w = (...p: string[]) => path.join(work, ...p);
 
   before(async function () {
-    try {
-      await requireTools(['clang']);
-    } catch (e) {
-      console.warn(`      skipped: ${(e as Error).message}`);
-      this.skip();
-    }
+    await requireToolsOrSkip(this, ['clang']);
     work = tmpDir('tslink-pe-cli-errors');
     fs.writeFileSync(w('f.c'), FREE_UNIT_C);
     await tool('clang', ['--target=x86_64-windows-msvc', '-O1', '-c', 'f.c', '-o', 'f.obj'], { cwd: work });

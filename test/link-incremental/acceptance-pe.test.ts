@@ -20,7 +20,7 @@ import { atomContentId } from '../../src/obj/contentId.js';
 import { readCoffObject } from '../../src/obj/readCoff.js';
 import { decodeState, type LinkState } from '../../src/session/state.js';
 import type { SessionOptions } from '../../src/session/LinkSession.js';
-import { exec, requireTools, tmpDir } from '../support/toolchain.js';
+import { exec, requireToolsOrSkip, tmpDir } from '../support/toolchain.js';
 import { LiveOutput, PersistedOutput, coldLink, decodeIsland, readBytes, type InputFile, type Linked } from './support.js';
 
 const PE: Partial<SessionOptions> = { format: 'coff', entry: '_start', buildId: undefined };
@@ -88,11 +88,7 @@ describe('acceptance on PE (x86-64, Wine)', function () {
   let root = '';
 
   before(async function () {
-    try {
-      await requireTools(['clang', 'llvm-ar', 'lld-link']);
-    } catch (e) {
-      this.skip();
-    }
+    await requireToolsOrSkip(this, ['clang', 'llvm-ar', 'lld-link']);
     if (!(await haveWine())) this.skip();
     root = tmpDir('tslink-pe-acceptance-');
     const edits: FixtureEdit[] = ['base', 'table.edit-inslack', 'table.edit-grow', 'state.edit-extra', 'weakdef.edit-strong', 'table.edit-optional', 'state.edit-grow-config', 'table.edit-onebyte'];

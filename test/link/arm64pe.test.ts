@@ -16,7 +16,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { exec, repoRoot, requireTools, tmpDir, tool } from '../support/toolchain.js';
+import { exec, repoRoot, requireToolsOrSkip, tmpDir, tool } from '../support/toolchain.js';
 
 const TSLINK_LINK = path.join(repoRoot(), 'bin', 'tslink-link');
 
@@ -55,12 +55,7 @@ describe('ARM64 PE images: tslink-link against lld-link', function () {
   const w = (...p: string[]) => path.join(dir, ...p);
 
   before(async function () {
-    try {
-      await requireTools(['clang', 'lld-link', 'llvm-dlltool', 'llvm-objdump', 'llvm-readobj']);
-    } catch (e) {
-      console.warn(`      skipped: ${(e as Error).message}`);
-      this.skip();
-    }
+    await requireToolsOrSkip(this, ['clang', 'lld-link', 'llvm-dlltool', 'llvm-objdump', 'llvm-readobj']);
     dir = tmpDir('tslink-arm64pe-');
     const files: Record<string, string> = { 'main.c': MAIN_C, 'unit.c': UNIT_C, 'kernel32.def': KERNEL32_DEF, 'lib.c': LIB_C, 'lib.def': LIB_DEF };
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(w(name), text);

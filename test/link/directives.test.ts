@@ -13,7 +13,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeExit, exec, repoRoot, requireTools, tmpDir, tool } from '../support/toolchain.js';
+import { describeExit, exec, repoRoot, requireToolsOrSkip, tmpDir, tool } from '../support/toolchain.js';
 import { wine } from '../support/wine.js';
 
 const TSLINK_LINK = path.join(repoRoot(), 'bin', 'tslink-link');
@@ -37,12 +37,7 @@ describe('COFF linker directives (tslink-link vs lld-link), run under Wine', fun
   const w = (...p: string[]) => path.join(dir, ...p);
 
   before(async function () {
-    try {
-      await requireTools(['clang', 'lld-link', 'llvm-lib', 'llvm-dlltool', 'wine']);
-    } catch (e) {
-      console.warn(`      skipped: ${(e as Error).message}`);
-      this.skip();
-    }
+    await requireToolsOrSkip(this, ['clang', 'lld-link', 'llvm-lib', 'llvm-dlltool', 'wine']);
     dir = tmpDir('tslink-directives-');
     const files: Record<string, string> = {
       'main.c': MAIN_C, 'default_hook.c': DEFAULT_HOOK_C, 'other_default.c': OTHER_DEFAULT_C, 'forced.c': FORCED_C, 'kernel32.def': KERNEL32_DEF,

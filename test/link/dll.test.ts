@@ -23,7 +23,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeExit, exec, repoRoot, requireTools, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
+import { describeExit, exec, repoRoot, requireToolsOrSkip, tmpDir, tool, type ExecResult } from '../support/toolchain.js';
 import { mingwGccLibDir, wine } from '../support/wine.js';
 
 const ROOT = repoRoot();
@@ -89,12 +89,7 @@ describe('PE DLLs (tslink vs lld), run under Wine', function () {
   const w = (...p: string[]) => path.join(dir, ...p);
 
   before(async function () {
-    try {
-      await requireTools(['clang', 'ld.lld', 'lld-link', 'llvm-dlltool', 'llvm-readobj', 'wine']);
-    } catch (e) {
-      console.warn(`      skipped: ${(e as Error).message}`);
-      this.skip();
-    }
+    await requireToolsOrSkip(this, ['clang', 'ld.lld', 'lld-link', 'llvm-dlltool', 'llvm-readobj', 'wine']);
     const lib = mingwGccLibDir();
     if (!lib) this.skip();
     libDir = lib!;

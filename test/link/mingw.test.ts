@@ -24,7 +24,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { exec, repoRoot, requireTools, tmpDir } from '../support/toolchain.js';
+import { exec, repoRoot, requireToolsOrSkip, tmpDir } from '../support/toolchain.js';
 import { mingwGccLibDir, wine } from '../support/wine.js';
 import { buildIdFromChunks, chunkDigests } from '../../src/link/buildId.js';
 
@@ -61,11 +61,7 @@ describe('MinGW C and C++ programs under Wine (tslink vs ld.lld)', function () {
   let libDir = '';
 
   before(async function () {
-    try {
-      await requireTools(['clang', 'ld.lld', 'wine', 'x86_64-w64-mingw32-g++', 'x86_64-w64-mingw32-gcc', 'x86_64-w64-mingw32-windres', 'llvm-readobj']);
-    } catch {
-      this.skip();
-    }
+    await requireToolsOrSkip(this, ['clang', 'ld.lld', 'wine', 'x86_64-w64-mingw32-g++', 'x86_64-w64-mingw32-gcc', 'x86_64-w64-mingw32-windres', 'llvm-readobj']);
     const lib = mingwGccLibDir();
     if (!lib || !fs.existsSync('/usr/x86_64-w64-mingw32/lib/libmsvcrt.a')) this.skip();
     libDir = lib!;

@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describeExit, exec, repoRoot, requireTools, tmpDir, tool } from '../support/toolchain.js';
+import { describeExit, exec, repoRoot, requireToolsOrSkip, tmpDir, tool } from '../support/toolchain.js';
 import { wine } from '../support/wine.js';
 
 const TSLINK_LINK = path.join(repoRoot(), 'bin', 'tslink-link');
@@ -55,12 +55,7 @@ describe('.res files (llvm-rc) linked by tslink-link and lld-link, run under Win
   const w = (...p: string[]) => path.join(dir, ...p);
 
   before(async function () {
-    try {
-      await requireTools(['clang', 'lld-link', 'ld.lld', 'llvm-rc', 'llvm-dlltool', 'x86_64-w64-mingw32-windres', 'wine']);
-    } catch (e) {
-      console.warn(`      skipped: ${(e as Error).message}`);
-      this.skip();
-    }
+    await requireToolsOrSkip(this, ['clang', 'lld-link', 'ld.lld', 'llvm-rc', 'llvm-dlltool', 'x86_64-w64-mingw32-windres', 'wine']);
     dir = tmpDir('tslink-res-');
     fs.writeFileSync(w('app.rc'), RC);
     fs.writeFileSync(w('main.c'), MAIN_C);

@@ -119,6 +119,20 @@ export async function tool(cmd: string, args: readonly string[], opts: ExecOptio
   return r.stdout;
 }
 
+/**
+ * For the suites that need tools beyond the ELF ones (Wine, MinGW, lld-link's
+ * helpers): unless every command is in PATH, say which is missing and skip
+ * the suite (`ctx`: its before hook's `this`).
+ */
+export async function requireToolsOrSkip(ctx: Mocha.Context, cmds: readonly string[]): Promise<void> {
+  try {
+    await requireTools(cmds);
+  } catch (e) {
+    console.warn(`      skipped: ${(e as Error).message}`);
+    ctx.skip();
+  }
+}
+
 /** Fail, with a clear message, unless every command is available in PATH. */
 export async function requireTools(cmds: readonly string[]): Promise<void> {
   const missing: string[] = [];
