@@ -350,8 +350,10 @@ export class LinkSession {
    * takes the buffer over. Given as a PriorImage whose identity matches the
    * one serializeState recorded, it is trusted and read only where a patch
    * looks (a full link does not read it at all); otherwise it is read whole
-   * and hashed. A state that cannot be used is not an error: the next link
-   * is a full one and its reason says why.
+   * and hashed. `records`: the records file of a state written by
+   * serializeStateSplit, read only where a patch looks. A state that cannot
+   * be used is not an error: the next link is a full one and its reason
+   * says why.
    */
   setPriorState(stateBytes: Uint8Array, priorImage?: Uint8Array | PriorImage, records?: RecordStore): void {
     this.state = null;
