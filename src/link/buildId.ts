@@ -2,14 +2,25 @@ import { blake2b512 } from '../obj/blake2b.js';
 import { LinkError } from '../obj/LinkError.js';
 
 /**
- * The build id (`--build-id`) is a hash of the whole image, taken as a hash
- * of the hashes of fixed-size chunks, so that an incremental link can rehash
- * only the chunks it wrote. Which digest it is does not matter to anyone
- * reading it; only its length does (fast: 8, md5/uuid: 16, sha1: 20 bytes,
- * as lld). A 0x... value is used verbatim.
+ * The build id (`--build-id`) is a hash of the whole image, taken as a
+ * two-level tree over fixed-size chunks, so that an incremental link
+ * rehashes only what it wrote: the chunks it touched, their groups' digests
+ * and the top. Which digest it is does not matter to anyone reading it; only
+ * its length does (fast: 8, md5/uuid: 16, sha1: 20 bytes, as lld). A 0x...
+ * value is used verbatim.
+ *
+ *   chunk digest  = BLAKE2b-512(64 KiB of the image)[0, 32)
+ *   group digest  = BLAKE2b-512(the 64 chunk digests of a group)[0, 32)
+ *   top           = BLAKE2b-512(every group digest)
+ *   build id      = top[0, size)
+ *
+ * Without the groups, every patch of a 225 MB program hashed the 3,600 chunk
+ * digests (115 kB) twice: a quarter of a live relink's time.
  */
 
 export const BUILD_ID_CHUNK = 64 * 1024;
+/** Chunk digests per group digest. */
+export const DIGEST_GROUP = 64;
 
 export type BuildIdStyle = { kind: 'none' } | { kind: 'hash'; size: number } | { kind: 'hex'; bytes: Uint8Array };
 
@@ -43,5 +54,49 @@ export function chunkDigests(image: Uint8Array): Uint8Array[] {
 }
 
 export function buildIdFromChunks(digests: readonly Uint8Array[], size: number): Uint8Array {
-  return blake2b512(digests).slice(0, size);
+  return digestTop(digests).slice(0, size);
+}
+
+/**
+ * The group digests of a list of chunk digests, computed as they are first
+ * needed and kept for as long as the list lives. A list changed in place
+ * must say so through setChunkDigest.
+ */
+const groupCache = new WeakMap<readonly Uint8Array[], (Uint8Array | undefined)[]>();
+
+function groupDigest(digests: readonly Uint8Array[], g: number, replaced?: ReadonlyMap<number, Uint8Array>): Uint8Array {
+  const from = g * DIGEST_GROUP;
+  const to = Math.min(digests.length, from + DIGEST_GROUP);
+  const all = new Uint8Array((to - from) * 32);
+  for (let c = from; c < to; c++) all.set(replaced?.get(c) ?? digests[c], (c - from) * 32);
+  return blake2b512([all]).subarray(0, 32);
+}
+
+/**
+ * The tree's top (64 bytes) over `digests`, with the chunks in `replaced`
+ * taking their new digests (without changing `digests` or what is kept of
+ * its groups).
+ */
+export function digestTop(digests: readonly Uint8Array[], replaced?: ReadonlyMap<number, Uint8Array>): Uint8Array {
+  let groups = groupCache.get(digests);
+  if (!groups) groupCache.set(digests, (groups = []));
+  const changedGroups = new Set<number>();
+  for (const c of replaced?.keys() ?? []) changedGroups.add(Math.floor(c / DIGEST_GROUP));
+  const count = Math.ceil(digests.length / DIGEST_GROUP);
+  const all = new Uint8Array(count * 32);
+  for (let g = 0; g < count; g++) {
+    if (changedGroups.has(g)) {
+      all.set(groupDigest(digests, g, replaced), g * 32);
+      continue;
+    }
+    all.set((groups[g] ??= groupDigest(digests, g)), g * 32);
+  }
+  return blake2b512([all]);
+}
+
+/** Sets chunk `c`'s digest in `digests`, forgetting its group's kept digest. */
+export function setChunkDigest(digests: Uint8Array[], c: number, digest: Uint8Array): void {
+  digests[c] = digest;
+  const groups = groupCache.get(digests);
+  if (groups) groups[Math.floor(c / DIGEST_GROUP)] = undefined;
 }

@@ -7,7 +7,7 @@ import { alignTo } from '../link/align.js';
 import { isMergeable, pieceIndex, pieceKey, splitPieces } from '../link/mergeSections.js';
 import { fillPattern } from '../link/padding.js';
 import { ehFrameHdrBytes, fdeStarts } from '../link/ehFrameHdr.js';
-import { BUILD_ID_CHUNK } from '../link/buildId.js';
+import { BUILD_ID_CHUNK, digestTop, setChunkDigest } from '../link/buildId.js';
 import type { PlacementPolicy } from '../link/layout.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from '../link/relocate.js';
 import { GotSlotKind } from '../link/scan.js';
@@ -16,7 +16,7 @@ import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
 import { checkDynamicUse, isPreemptibleRecord, readImageTables, type ImageTables } from './dynamicGate.js';
 import {
-  atomKeys, gotKey, hashBytes, localPlaceHash, localSymbolHash, referenceOrder, sameBytes, symbolShape,
+  atomKeys, gotKey, hashBytes, imageHashFromTop, localPlaceHash, localSymbolHash, referenceOrder, sameBytes, symbolShape,
   GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalLookup, type GlobalRecord, type LinkState, type ObjectRecord,
 } from './state.js';
 import { blake2b512 } from '../obj/blake2b.js';
@@ -480,7 +480,7 @@ export function planPatch(
         if (name !== obj.name) prior.objects[o] = { ...obj, name };
       }
     }
-    for (const [c, d] of identity.digests) prior.chunkDigests[c] = d;
+    for (const [c, d] of identity.digests) setChunkDigest(prior.chunkDigests, c, d);
     prior.imageHash = identity.imageHash;
     // A patch does not rewrite the dynamic tables; if one ever did, they are read again.
     const tables = dynamicTableRanges(prior);
@@ -1091,21 +1091,20 @@ function finishImageIdentity(state: LinkState, image: ImageView, writes: Write[]
     }
     digests.set(c, blake2b512([chunk]).slice(0, 32));
   }
-  // One buffer of every digest: one hash call rather than one per chunk (the same bytes).
-  const all = new Uint8Array(state.chunkDigests.length * 32);
-  state.chunkDigests.forEach((d, c) => all.set(digests.get(c) ?? d, c * 32));
+  // The tree's top with the touched chunks' new digests (buildId.ts): their groups and the top are rehashed, nothing else.
+  const top = digestTop(state.chunkDigests, digests);
   let buildId: Uint8Array = new Uint8Array(0);
   if (state.buildIdOffset >= 0) {
     const old = image.bytes(state.buildIdOffset, state.buildIdSize).slice();
     // A literal --build-id=0x... never changes; a hash does when anything did.
     buildId = old;
     if (touched.size > 0 && !isLiteralBuildId(state)) {
-      buildId = blake2b512([all]).slice(0, state.buildIdSize);
+      buildId = top.slice(0, state.buildIdSize);
       writes.push({ offset: state.buildIdOffset, bytes: buildId });
     }
     writes.sort((a, b) => a.offset - b.offset);
   }
-  return { digests, imageHash: blake2b512([all, buildId]).slice(0, 32) };
+  return { digests, imageHash: imageHashFromTop(top, buildId) };
 }
 
 function isLiteralBuildId(state: LinkState): boolean {

@@ -1,7 +1,7 @@
 import { blake2b512, blake2b512One } from '../obj/blake2b.js';
 import { atomContentId } from '../obj/contentId.js';
 import { SecFlag, SymPlace, SymType, type ArchName, type ObjectFile } from '../obj/model.js';
-import { BUILD_ID_CHUNK } from '../link/buildId.js';
+import { BUILD_ID_CHUNK, digestTop } from '../link/buildId.js';
 import type { TlsTemplate } from '../link/layout.js';
 import type { OutputSection } from '../link/outputSections.js';
 import type { LinkResult } from '../link/pipeline.js';
@@ -19,7 +19,7 @@ import { StateError, StateReader, StateWriter } from './stateCodec.js';
  */
 
 export const STATE_MAGIC = 'TSLINKST';
-export const STATE_VERSION = 8;
+export const STATE_VERSION = 9;
 
 export interface AtomRecord {
   /** Section name, `#k` appended for the k-th repeat of a name within the object. */
@@ -228,13 +228,16 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** The image's identity: its chunk digests (build id zeroed) and the build id's bytes. */
-export function imageHash(digests: readonly Uint8Array[], buildId: Uint8Array): Uint8Array {
-  // One buffer rather than one hash update per digest: the same bytes, hashed in one call.
-  const all = new Uint8Array(digests.length * 32 + buildId.length);
-  digests.forEach((d, i) => all.set(d, i * 32));
-  all.set(buildId, digests.length * 32);
-  return blake2b512([all]).slice(0, 32);
+/**
+ * The image's identity: the top of its chunk digests' tree (buildId.ts; the
+ * build id zeroed in its chunk) and the build id's bytes.
+ */
+export function imageHash(digests: readonly Uint8Array[], buildId: Uint8Array, replaced?: ReadonlyMap<number, Uint8Array>): Uint8Array {
+  return imageHashFromTop(digestTop(digests, replaced), buildId);
+}
+
+export function imageHashFromTop(top: Uint8Array, buildId: Uint8Array): Uint8Array {
+  return blake2b512([top, buildId]).slice(0, 32);
 }
 
 /**
