@@ -37,9 +37,10 @@ export function ifuncKey(res: Resolution, file: number, sym: number, firstGlobal
 /** Finds every IFUNC a live atom refers to and makes its PLT entry, slot and IRELATIVE record. */
 export function planIfuncs(arch: Arch, res: Resolution, plan: SectionPlan, dynamic = false): IfuncPlan {
   const out: IfuncPlan = { index: new Map(), entries: [], plt: -1, got: -1, rela: -1 };
+  const refersToIfunc = filesReferringToIfuncs(res, plan);
   for (const sec of plan.sections) {
     for (const ref of sec.atoms) {
-      if (ref.file === plan.internal) continue;
+      if (ref.file === plan.internal || !refersToIfunc[ref.file]) continue;
       const file = plan.files[ref.file];
       for (const r of file.atoms[ref.atom].relocs) {
         let defFile = ref.file;
@@ -77,6 +78,24 @@ export function planIfuncs(arch: Arch, res: Resolution, plan: SectionPlan, dynam
   for (const a of [out.plt, out.got, out.rela]) addSyntheticSection(plan, a);
   plan.sections[plan.atomOut[plan.internal][out.rela]].entSize = RELA_SIZE;
   return out;
+}
+
+/**
+ * Per file: whether any of its symbols is, or resolves to, an IFUNC. Only
+ * those files' relocations can need an entry, so the relocations of all the
+ * others (nearly all of a program) are not walked.
+ */
+function filesReferringToIfuncs(res: Resolution, plan: SectionPlan): boolean[] {
+  const ifuncGlobal = res.symbols.map((g) => g.state === SymState.Defined && isIfunc(plan.files[g.file].symbols[g.sym]));
+  return plan.files.map((file, f) => {
+    if (f === plan.internal) return false;
+    const ids = res.globalIds[f];
+    if (!ids) return true;
+    for (let i = 0; i < file.symbols.length; i++) {
+      if (i < file.firstGlobal ? isIfunc(file.symbols[i]) : ifuncGlobal[ids[i]]) return true;
+    }
+    return false;
+  });
 }
 
 /** Fills the PLT entries and the IRELATIVE records once addresses are known. */

@@ -1,4 +1,5 @@
 import { LinkError, hex } from '../obj/LinkError.js';
+import { latin1String } from '../obj/ByteReader.js';
 import { SecFlag, type Atom } from '../obj/model.js';
 
 /**
@@ -95,11 +96,7 @@ function isNulEntry(data: Uint8Array, at: number, es: number): boolean {
 }
 
 export function pieceKey(piece: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < piece.length; i += 4096) {
-    s += String.fromCharCode.apply(null, piece.subarray(i, Math.min(piece.length, i + 4096)) as unknown as number[]);
-  }
-  return s;
+  return latin1String(piece, 0, piece.length);
 }
 
 /** The index of the piece containing `offset`, given the pieces' ascending start offsets. */

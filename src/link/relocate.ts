@@ -68,12 +68,30 @@ export function writeAtom(ctx: RelocContext, image: Uint8Array, base: number, ad
   if (atom.relocs.length) applyRelocations(ctx, image, base, addr, fileIdx, atom, counters);
 }
 
+/**
+ * The relocation being applied, as errors name it: one per atom, moved along
+ * its relocations (an error is thrown at once, never kept), so that the
+ * hundreds of thousands of relocations of a link allocate nothing for it.
+ */
+class Site implements RelocSite {
+  offset = 0;
+  target: Target | null = null;
+  constructor(private readonly fileName: string, private readonly atomName: string) {}
+  describe(): string {
+    return `${this.fileName}:(${this.atomName}+${hex(this.offset)})`;
+  }
+  symbol(): string {
+    return this.target?.name ?? '';
+  }
+}
+
 function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, addr: number, fileIdx: number, atom: Atom, counters: WorkCounters): void {
   const { arch } = ctx;
   const file = ctx.files[fileIdx];
   const alloc = (atom.flags & SecFlag.Alloc) !== 0;
   const tombstone = atom.name === '.debug_ranges' || atom.name === '.debug_loc' ? 1 : 0;
   const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(ctx, fileIdx, sym));
+  const site = new Site(file.name, atom.name);
   for (let k = 0; k < atom.relocs.length; k++) {
     const r = atom.relocs[k];
     const expr = arch.relExpr(r.type)!;
@@ -82,10 +100,8 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
     const t = ctx.target(fileIdx, r.sym, r.addend);
     const P = addr + r.offset;
     const off = base + r.offset;
-    const site: RelocSite = {
-      describe: () => `${file.name}:(${atom.name}+${hex(r.offset)})`,
-      symbol: () => t.name,
-    };
+    site.offset = r.offset;
+    site.target = t;
     if (t.state === TargetState.Discarded) {
       // Debug info and unwind tables may refer to code a COMDAT group discarded.
       if (!alloc || atom.flags & SecFlag.EhFrame) {
@@ -122,21 +138,21 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
       case RelExpr.GotPagePC: val = page(G + A) - page(P); break;
       case RelExpr.Got: val = G + A; break;
       case RelExpr.GotRelPage: val = G + A - page(ctx.gotBase); break;
-      case RelExpr.TPRel: val = tpOffsetOf(ctx, S + A, site.describe); break;
+      case RelExpr.TPRel: val = tpOffsetOf(ctx, S + A, () => site.describe()); break;
       case RelExpr.GotTPRelPC: case RelExpr.GotTPRelPagePC: case RelExpr.GotTPRel:
         if (decision === GotDecision.Relax) {
-          arch.applyTlsIeToLe(image, off, r.type, tpOffsetOf(ctx, S, site.describe) + A, site);
+          arch.applyTlsIeToLe(image, off, r.type, tpOffsetOf(ctx, S, () => site.describe()) + A, site);
           continue;
         }
         val = expr === RelExpr.GotTPRelPC ? G + A - P : expr === RelExpr.GotTPRelPagePC ? page(G + A) - page(P) : G + A;
         break;
       case RelExpr.DTPRel:
         // In an executable's code, only a relaxed local-dynamic sequence uses it: the offset is from TP now.
-        val = alloc && !ctx.sharedOutput ? tpOffsetOf(ctx, S + A, site.describe) : ctx.tls ? S + A - ctx.tls.addr : S + A;
+        val = alloc && !ctx.sharedOutput ? tpOffsetOf(ctx, S + A, () => site.describe()) : ctx.tls ? S + A - ctx.tls.addr : S + A;
         break;
       case RelExpr.TlsGd: case RelExpr.TlsLd: {
         if (relaxesTls(ctx, fileIdx, r.sym)) {
-          if (expr === RelExpr.TlsGd) arch.applyTlsGdToLe(image, off, r.type, tpOffsetOf(ctx, S, site.describe) + A, site);
+          if (expr === RelExpr.TlsGd) arch.applyTlsGdToLe(image, off, r.type, tpOffsetOf(ctx, S, () => site.describe()) + A, site);
           else arch.applyTlsLdToLe(image, off, r.type, site);
           continue;
         }

@@ -145,16 +145,19 @@ export function undefWeakIn(res: Resolution, plan: SectionPlan): UndefWeakTest {
  */
 export function tlsRelaxedAway(arch: Arch, atom: Atom, relaxes: (sym: number) => boolean): Set<number> | null {
   let out: Set<number> | null = null;
-  atom.relocs.forEach((r, i) => {
+  const relocs = atom.relocs;
+  for (let i = 0; i < relocs.length; i++) {
+    const r = relocs[i];
     const e = arch.relExpr(r.type);
-    if (e !== RelExpr.TlsGd && e !== RelExpr.TlsLd) return;
-    if (!relaxes(r.sym)) return;
+    if (e !== RelExpr.TlsGd && e !== RelExpr.TlsLd) continue;
+    if (!relaxes(r.sym)) continue;
     const seq = arch.tlsSequence(r.type);
-    if (!seq) return;
-    atom.relocs.forEach((q, j) => {
+    if (!seq) continue;
+    for (let j = 0; j < relocs.length; j++) {
+      const q = relocs[j];
       if (j !== i && q.offset >= r.offset - seq.before && q.offset < r.offset + seq.after) (out ??= new Set()).add(j);
-    });
-  });
+    }
+  }
   return out;
 }
 
@@ -162,9 +165,11 @@ export function tlsRelaxedAway(arch: Arch, atom: Atom, relaxes: (sym: number) =>
 export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, allowUndefined = false): GotPlan {
   const got: GotPlan = { slots: [], index: new Map() };
   const tests: GotTests = { isUndefWeak: undefWeakIn(res, plan), isPreemptible: preemptibleIn(res, plan), sharedOutput: allowUndefined };
-  const addSlot = (file: number, sym: number, kind: GotSlotKind, where: string) => {
+  // `where` names the first reference, for errors: built only when a slot is made.
+  const addSlot = (file: number, sym: number, kind: GotSlotKind, whereOf: () => string) => {
     const key = slotKey(res, plan, file, sym, kind);
     if (got.index.has(key)) return;
+    const where = whereOf();
     got.index.set(key, got.slots.length);
     got.slots.push({ file, sym, kind, where });
     if (isTlsPair(kind)) got.slots.push({ file, sym, kind, where, second: true });
@@ -194,10 +199,10 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, 
         if (!(atom.flags & SecFlag.Alloc) && isGotExpr(expr)) {
           throw new LinkError(`${file.name}:(${atom.name}+${hex(r.offset)}): ${arch.relName(r.type)} in a non-allocated section`);
         }
-        const where = `${file.name}:(${atom.name}+${hex(r.offset)})`;
+        const where = () => `${file.name}:(${atom.name}+${hex(r.offset)})`;
         if ((expr === RelExpr.TlsGd || expr === RelExpr.TlsLd) && !relaxesTls(tests, ref.file, r.sym)) {
           const d = arch.tlsDynamic(r.type);
-          if (!d) throw new LinkError(`${where}: ${arch.relName(r.type)} can only be relaxed, and ${tests.sharedOutput ? 'a shared library cannot relax it' : `'${file.symbols[r.sym].name}' is another module's`}`);
+          if (!d) throw new LinkError(`${where()}: ${arch.relName(r.type)} can only be relaxed, and ${tests.sharedOutput ? 'a shared library cannot relax it' : `'${file.symbols[r.sym].name}' is another module's`}`);
           addSlot(ref.file, r.sym, tlsPairKind(d.got), where);
           continue;
         }

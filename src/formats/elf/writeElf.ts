@@ -22,29 +22,39 @@ import { TargetState, type SymbolValues } from '../../link/symbols.js';
 const encoder = new TextEncoder();
 
 export class StringTable {
-  private readonly parts: Uint8Array[] = [new Uint8Array(1)];
+  /** The strings added, in order; encoded in one go by bytes(). */
+  private readonly strings: string[] = [];
   private readonly seen = new Map<string, number>();
   size = 1;
   add(s: string): number {
     if (s === '') return 0;
     const known = this.seen.get(s);
     if (known !== undefined) return known;
-    const b = encoder.encode(s);
     const at = this.size;
-    this.parts.push(b, new Uint8Array(1));
-    this.size += b.length + 1;
+    this.strings.push(s);
+    this.size += utf8Length(s) + 1;
     this.seen.set(s, at);
     return at;
   }
   bytes(): Uint8Array {
     const out = new Uint8Array(this.size);
-    let p = 0;
-    for (const x of this.parts) {
-      out.set(x, p);
-      p += x.length;
-    }
+    // Each string then its NUL, after the table's leading NUL (the empty name).
+    if (this.strings.length) encoder.encodeInto(this.strings.join('\0') + '\0', out.subarray(1));
     return out;
   }
+}
+
+/** The length of `s` in UTF-8. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n += 2; i++; }
+    else n += 2;
+  }
+  return n;
 }
 
 interface OutSym {
