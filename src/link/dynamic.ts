@@ -1,5 +1,5 @@
 import { AtomKind, SecFlag, SymPlace, SymType, Visibility, type ObjectFile } from '../obj/model.js';
-import { LinkError, hex } from '../obj/LinkError.js';
+import { LinkError, placeName } from '../obj/LinkError.js';
 import {
   DF_1_NOW, DF_1_PIE, DF_BIND_NOW, DF_STATIC_TLS, DF_SYMBOLIC, DT, DYN_SIZE, RELA_SIZE, SHN, SHT, STB, STT, SYM_SIZE, VERNAUX_SIZE, VERNEED_SIZE,
   VER_NEED_CURRENT, SHT_GNU_verdef, VERDEF_SIZE, VERDAUX_SIZE, VER_DEF_CURRENT, VER_FLG_BASE,
@@ -223,7 +223,7 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
         if (relaxedAway?.has(k)) continue;
         const expr = arch.relExpr(r.type);
         if (expr === undefined || expr === RelExpr.None || expr === RelExpr.Size) continue;
-        const where = () => `${file.name}:(${atom.name}+${hex(r.offset)})`;
+        const where = () => placeName(file.name, atom.name, r.offset);
         if (opts.shared && expr === RelExpr.TPRel) {
           throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} against '${file.symbols[r.sym].name}' cannot be used with -shared; recompile with -fPIC`);
         }

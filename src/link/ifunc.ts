@@ -87,10 +87,9 @@ export function planIfuncs(arch: Arch, res: Resolution, plan: SectionPlan, dynam
  */
 function filesReferringToIfuncs(res: Resolution, plan: SectionPlan): boolean[] {
   const ifuncGlobal = res.symbols.map((g) => g.state === SymState.Defined && isIfunc(plan.files[g.file].symbols[g.sym]));
-  return plan.files.map((file, f) => {
-    if (f === plan.internal) return false;
+  // The internal object (plan.files' last) is not a resolution file: it has no entry here, so it reads as false.
+  return res.files.map((file, f) => {
     const ids = res.globalIds[f];
-    if (!ids) return true;
     for (let i = 0; i < file.symbols.length; i++) {
       if (i < file.firstGlobal ? isIfunc(file.symbols[i]) : ifuncGlobal[ids[i]]) return true;
     }

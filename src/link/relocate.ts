@@ -1,5 +1,5 @@
 import { SecFlag, type Atom } from '../obj/model.js';
-import { LinkError, hex } from '../obj/LinkError.js';
+import { LinkError, placeName } from '../obj/LinkError.js';
 import { RelExpr, write64, type Arch, type RelocSite } from './arch/Arch.js';
 import type { ObjectFile } from '../obj/model.js';
 import type { TlsTemplate } from './layout.js';
@@ -78,7 +78,7 @@ class Site implements RelocSite {
   target: Target | null = null;
   constructor(private readonly fileName: string, private readonly atomName: string) {}
   describe(): string {
-    return `${this.fileName}:(${this.atomName}+${hex(this.offset)})`;
+    return placeName(this.fileName, this.atomName, this.offset);
   }
   symbol(): string {
     return this.target?.name ?? '';

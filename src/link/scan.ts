@@ -1,5 +1,5 @@
 import { SecFlag, Visibility, type Atom, type Reloc } from '../obj/model.js';
-import { LinkError, hex } from '../obj/LinkError.js';
+import { LinkError, placeName } from '../obj/LinkError.js';
 import { RelExpr, type Arch } from './arch/Arch.js';
 import type { SectionPlan } from './outputSections.js';
 import { SymState, isPreemptibleId, type Resolution } from './resolve.js';
@@ -192,14 +192,14 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, 
             files.add(file.name);
           }
         }
+        const where = () => placeName(file.name, atom.name, r.offset);
         const expr = arch.relExpr(r.type);
         if (expr === undefined) {
-          throw new LinkError(`${file.name}:(${atom.name}+${hex(r.offset)}): unsupported relocation type ${arch.relName(r.type)} against symbol '${file.symbols[r.sym].name}'`);
+          throw new LinkError(`${where()}: unsupported relocation type ${arch.relName(r.type)} against symbol '${file.symbols[r.sym].name}'`);
         }
         if (!(atom.flags & SecFlag.Alloc) && isGotExpr(expr)) {
-          throw new LinkError(`${file.name}:(${atom.name}+${hex(r.offset)}): ${arch.relName(r.type)} in a non-allocated section`);
+          throw new LinkError(`${where()}: ${arch.relName(r.type)} in a non-allocated section`);
         }
-        const where = () => `${file.name}:(${atom.name}+${hex(r.offset)})`;
         if ((expr === RelExpr.TlsGd || expr === RelExpr.TlsLd) && !relaxesTls(tests, ref.file, r.sym)) {
           const d = arch.tlsDynamic(r.type);
           if (!d) throw new LinkError(`${where()}: ${arch.relName(r.type)} can only be relaxed, and ${tests.sharedOutput ? 'a shared library cannot relax it' : `'${file.symbols[r.sym].name}' is another module's`}`);

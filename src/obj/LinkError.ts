@@ -15,3 +15,8 @@ export class LinkError extends Error {
 export function hex(n: number | bigint): string {
   return '0x' + n.toString(16);
 }
+
+/** A place in an input section, as lld names it in messages: `file:(section+0x...)`. */
+export function placeName(file: string, section: string, offset: number): string {
+  return `${file}:(${section}+${hex(offset)})`;
+}

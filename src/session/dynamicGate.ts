@@ -1,5 +1,5 @@
 import { SecFlag, SymPlace, type ObjectFile } from '../obj/model.js';
-import { hex } from '../obj/LinkError.js';
+import { hex, placeName } from '../obj/LinkError.js';
 import { RELA_SIZE, SHN, SYM_SIZE } from '../obj/elfConstants.js';
 import { RelExpr, type Arch } from '../link/arch/Arch.js';
 import type { RelocContext } from '../link/relocate.js';
@@ -151,7 +151,7 @@ export function checkDynamicUse(
       const expr = arch.relExpr(r.type);
       if (expr === undefined || expr === RelExpr.None || expr === RelExpr.Size) return;
       const s = file.symbols[r.sym];
-      const where = `${file.name}:(${atom.name}+${hex(r.offset)})`;
+      const where = placeName(file.name, atom.name, r.offset);
       const place = rec.addr + r.offset;
       const g = r.sym >= file.firstGlobal ? globals.get(s.name) : undefined;
       if (tables.shared && (expr === RelExpr.TlsGd || expr === RelExpr.TlsLd || expr === RelExpr.TPRel || isTlsGotExpr(expr))) {

@@ -232,8 +232,8 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * The image's identity: the top of its chunk digests' tree (buildId.ts; the
  * build id zeroed in its chunk) and the build id's bytes.
  */
-export function imageHash(digests: readonly Uint8Array[], buildId: Uint8Array, replaced?: ReadonlyMap<number, Uint8Array>): Uint8Array {
-  return imageHashFromTop(digestTop(digests, replaced), buildId);
+export function imageHash(digests: readonly Uint8Array[], buildId: Uint8Array): Uint8Array {
+  return imageHashFromTop(digestTop(digests), buildId);
 }
 
 export function imageHashFromTop(top: Uint8Array, buildId: Uint8Array): Uint8Array {
