@@ -15,6 +15,7 @@ import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 import { LINK_HELP, libFileName } from './peArgs.js';
 import { parseModuleDefinition } from '../link/pe/exports.js';
+import { InputHeads, statIdentity } from './inputHeads.js';
 
 
 /** Runs the command line; returns the exit status. Never throws. */
@@ -64,13 +65,17 @@ function systemMessage(code: string): string {
 function runLink(opts: CliOptions): number | Promise<number> {
   if (opts.inputs.length === 0) throw new LinkError('no input files');
   const tInputs = performance.now();
+  // An incremental relink learns the inputs' first bytes from the last link's record of them, by identity.
+  const peeks: Peeks = {
+    heads: opts.incremental ? InputHeads.read(headsPath(opts)) : null, nowNs: BigInt(Date.now()) * 1_000_000n, looked: 0, opened: 0,
+  };
   // Without -m (or a PE command line), the first ELF or COFF object says which format this is.
   const peeked = new Map<InputArg, InputFile>();
-  const format = opts.format ?? detectFormat(opts, peeked);
+  const format = opts.format ?? detectFormat(opts, peeked, peeks);
   const search: SearchStyle = opts.style === 'link' ? 'link' : format === 'coff' ? 'mingw' : 'elf';
   let files: InputFile[] = [];
   for (const input of opts.inputs) {
-    expandInput(input, findInput(input, opts.libraryPaths, search), opts.libraryPaths, files, 0, [], peeked.get(input), search);
+    expandInput(input, findInput(input, opts.libraryPaths, search), opts.libraryPaths, files, 0, [], peeks, peeked.get(input), search);
   }
   if (format === 'coff') {
     checkNoElfOptions(opts);
@@ -143,10 +148,11 @@ function runLink(opts: CliOptions): number | Promise<number> {
     // The state last: an image without its state is relinked in full, never wrongly patched. It names
     // the output file by its identity, so that the next link need not read and hash it to trust it.
     if (records) writeState(statePath, records, session, written);
+    peeks.heads?.save(headsPath(opts), (path, bytes) => writeFileAtomically(path, bytes, 'input heads'));
     const implib = importLibraryPath(opts);
     if (format === 'coff' && implib) writeFileAtomically(implib, session.importLibrary()!, 'import library');
     const writeMs = performance.now() - tWrite;
-    if (opts.explain) explain(report, { inputs: inputsMs, read: readMs, ...report.timings, write: writeMs });
+    if (opts.explain) explain(report, peeks, { inputs: inputsMs, read: readMs, ...report.timings, write: writeMs });
     if (opts.watch) {
       if (prior) closeSync(prior.fd);
       prior = null;
@@ -311,11 +317,12 @@ function readRange(fd: number, path: string, offset: number, length: number): Ui
   return done === length ? out : out.subarray(0, done);
 }
 
-function explain(report: LinkReport, timings: Record<string, number>): void {
+function explain(report: LinkReport, peeks: Peeks, timings: Record<string, number>): void {
   const bytes = report.writes.reduce((n, w) => n + w.length, 0);
   const w = report.work;
   const work = `${w.atomsPlaced} atoms placed, ${w.relocsApplied} relocations applied, ${w.bytesHashed} input bytes hashed, `
-    + `${w.inputBytesRead} input bytes read, ${w.imageBytesRead} bytes of the previous output read`;
+    + `${w.inputBytesRead} input bytes read, ${w.imageBytesRead} bytes of the previous output read, `
+    + `${peeks.opened} of ${peeks.looked} input files opened`;
   let line: string;
   if (report.outcome === 'patched') line = `tslink: patched: ${bytes} bytes written in ${report.writes.length} ranges (${work})`;
   else if (report.outcome === 'fell-back-full') line = `tslink: fell-back-full: ${report.reason} (${work})`;
@@ -339,7 +346,32 @@ interface InputFile {
 
 const HEAD = 64;
 
-function peekInput(input: InputArg, path: string): InputFile {
+/**
+ * How the inputs are looked at: an incremental link's record of their heads
+ * (inputHeads.ts), the time they were first looked at, and how many were
+ * looked at and how many of those opened (--explain says).
+ */
+interface Peeks {
+  heads: InputHeads | null;
+  nowNs: bigint;
+  looked: number;
+  opened: number;
+}
+
+/** Where the inputs' heads are kept: beside the incremental state. */
+function headsPath(opts: CliOptions): string {
+  return `${opts.incrementalState ?? `${opts.output}.tslink-state`}.heads`;
+}
+
+function peekInput(input: InputArg, path: string, peeks: Peeks): InputFile {
+  peeks.looked++;
+  // A file the last incremental link saw, with the same identity: its head as it was then, without opening it.
+  if (peeks.heads && !peeks.heads.empty) {
+    const identity = statIdentity(path);
+    const head = identity && peeks.heads.lookup(path, identity);
+    if (head) return { input, path, head, identity: identity!, bytes: null };
+  }
+  peeks.opened++;
   let fd = -1;
   try {
     fd = openSync(path, 'r');
@@ -354,6 +386,8 @@ function peekInput(input: InputArg, path: string): InputFile {
     if (n < HEAD || !(isElf(file.head) || isArchive(file.head))) {
       const b = readFileSync(fd);
       file.bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    } else {
+      peeks.heads?.remember(path, identity, file.head, peeks.nowNs);
     }
     return file;
   } catch (e) {
@@ -380,9 +414,9 @@ function isThin(head: Uint8Array): boolean {
  */
 function expandInput(
   input: InputArg, path: string, libraryPaths: readonly string[], files: InputFile[], depth: number, open: string[] = [],
-  peeked?: InputFile, search: SearchStyle = 'elf',
+  peeks: Peeks, peeked?: InputFile, search: SearchStyle = 'elf',
 ): void {
-  const file = peeked ?? peekInput(input, path);
+  const file = peeked ?? peekInput(input, path, peeks);
   const bytes = file.bytes;
   if (!bytes || !isLinkerScript(bytes)) {
     if (files.length >= 100_000) throw new LinkError(`${path}: linker scripts name more than 100000 inputs`);
@@ -398,7 +432,7 @@ function expandInput(
     const asNeeded = input.asNeeded || item.asNeeded;
     if (item.isLibrary) {
       const lib: InputArg = { kind: 'library', name: item.path, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded };
-      expandInput(lib, findInput(lib, dirs, search), libraryPaths, files, depth + 1, open, undefined, search);
+      expandInput(lib, findInput(lib, dirs, search), libraryPaths, files, depth + 1, open, peeks, undefined, search);
       continue;
     }
     // A relative name is looked up beside the script first, as GNU ld does for sysroot-less scripts.
@@ -406,7 +440,7 @@ function expandInput(
     const found = candidates.find((c) => existsSync(c));
     if (!found) throw new LinkError(`${path}: cannot find ${item.path}, named by this linker script`);
     const named: InputArg = { kind: 'file', path: found, wholeArchive: input.wholeArchive, staticOnly: input.staticOnly, asNeeded };
-    expandInput(named, found, libraryPaths, files, depth + 1, open, undefined, search);
+    expandInput(named, found, libraryPaths, files, depth + 1, open, peeks, undefined, search);
   }
 }
 
@@ -483,10 +517,10 @@ function findLinkFile(name: string, libraryPaths: readonly string[], addObj: boo
  * a COFF object, or an archive whose first member is one, tells the format
  * (ELF when none does). The files looked at are kept in `peeked` for the link.
  */
-function detectFormat(opts: CliOptions, peeked: Map<InputArg, InputFile>): 'elf' | 'coff' {
+function detectFormat(opts: CliOptions, peeked: Map<InputArg, InputFile>, peeks: Peeks): 'elf' | 'coff' {
   for (const input of opts.inputs) {
     if (input.kind !== 'file') continue;
-    const file = peekInput(input, input.path);
+    const file = peekInput(input, input.path, peeks);
     peeked.set(input, file);
     const bytes = firstObjectBytes(file);
     if (!bytes) continue;

@@ -247,7 +247,7 @@ interface SessionInput {
 }
 
 /** How old a file's times must be, when its identity is given, for the state to record it. */
-const SETTLED_NS = 2_000_000_000n;
+export const SETTLED_NS = 2_000_000_000n;
 
 export class LinkSession {
   private readonly inputs = new Map<InputId, SessionInput>();

@@ -121,7 +121,9 @@ describe('incremental linking: transactional writes through the command line (x8
      */
     const expectNoTemporaries = (when: string) => {
       const files = fs.readdirSync(outDir).sort();
-      const want = ['prog', ...(files.includes('prog.tslink-shadow') ? ['prog.tslink-shadow'] : []), 'prog.tslink-state', 'prog.tslink-state.records'];
+      // The shadow and the inputs' heads are there when a link wrote them (a patch; inputs old enough to trust).
+      const maybe = (name: string) => (files.includes(name) ? [name] : []);
+      const want = ['prog', ...maybe('prog.tslink-shadow'), 'prog.tslink-state', ...maybe('prog.tslink-state.heads'), 'prog.tslink-state.records'];
       expect(files, `the output directory ${when}`).to.deep.equal(want);
     };
     return { build, outDir, out, state, edit, link, expectNoTemporaries };
@@ -246,7 +248,7 @@ describe('incremental linking: transactional writes through the command line (x8
     s.expectNoTemporaries('after the good edit');
   });
 
-  it('a relink reads the rebuilt input only, and a no-op relink reads nothing (file identities in the state)', async function () {
+  it('a relink reads the rebuilt input only, and a no-op relink reads nothing, nor opens an input (file identities in the state)', async function () {
     const s = scenario('reads');
     s.edit('a11');
     // The state trusts a file's identity only when its times were 2 s old when it was read.
@@ -254,21 +256,23 @@ describe('incremental linking: transactional writes through the command line (x8
     await settle();
     await expectLink(s.link, /^tslink: full:/, 'the first link');
     const read = (r: ExecResult) => {
-      const m = /(\d+) input bytes read, (\d+) bytes of the previous output read/.exec(r.stdout);
+      const m = /(\d+) input bytes read, (\d+) bytes of the previous output read, (\d+) of (\d+) input files opened/.exec(r.stdout);
       expect(m, `the --explain line counts what was read: ${r.stdout}`).to.not.equal(null);
-      return { inputs: Number(m![1]), output: Number(m![2]) };
+      expect(Number(m![4]), 'input files looked at').to.be.greaterThan(1);
+      return { inputs: Number(m![1]), output: Number(m![2]), opened: Number(m![3]) };
     };
     s.edit('a22');
     const size = fs.statSync(path.join(s.build, 'a.o')).size;
     const r1 = read(await expectLink(s.link, /^tslink: patched:/, 'the relink of the rebuilt a.o'));
     expect(r1.inputs, 'input bytes read: a.o, not main.o').to.equal(size);
+    expect(r1.opened, 'input files opened: a.o (the others\' first bytes are known by their identities)').to.equal(1);
     expect(await runStatus(s.out, arch)).to.equal(22);
     await settle();
     // a.o was too new to trust when the last link read it: this link reads it once more (and records it).
     const r2 = read(await expectLink(s.link, /^tslink: patched: 0 bytes/, 'a no-op relink'));
-    expect(r2, 'a no-op relink reads a.o, which was too new to trust, and none of the previous output').to.deep.equal({ inputs: size, output: 0 });
+    expect(r2, 'a no-op relink reads a.o, which was too new to trust, and none of the previous output').to.deep.equal({ inputs: size, output: 0, opened: 1 });
     const r3 = read(await expectLink(s.link, /^tslink: patched: 0 bytes/, 'another no-op relink'));
-    expect(r3, 'then a no-op relink reads nothing').to.deep.equal({ inputs: 0, output: 0 });
+    expect(r3, 'then a no-op relink reads nothing and opens no input').to.deep.equal({ inputs: 0, output: 0, opened: 0 });
     expect(await runStatus(s.out, arch)).to.equal(22);
     // The output replaced behind tslink's back (another inode, same bytes): read whole, checked, still patched.
     const image = readBytes(s.out);
