@@ -16,7 +16,7 @@ import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
 import { checkDynamicUse, isPreemptibleRecord, readImageTables, type ImageTables } from './dynamicGate.js';
 import {
-  atomKeys, gotKey, hashBytes, imageHashFromTop, localPlaceHash, localSymbolHash, referenceOrder, sameBytes, symbolShape,
+  atomKeys, gotKey, hashBytes, imageHashFromTop, localPlaceHash, localSymbolHash, referenceOrder, renamedObject, sameBytes, symbolShape,
   GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalLookup, type GlobalRecord, type LinkState, type ObjectRecord,
 } from './state.js';
 import { blake2b512 } from '../obj/blake2b.js';
@@ -465,7 +465,11 @@ export function planPatch(
     prior.islands.push(...state.islands);
     for (const [g, size] of sizes) prior.globals.setSize(g, size);
     changed.forEach((c, k) => {
-      prior.objects[c.obj] = { ...c.rec, hash: hashes[k], localPlaces: places[k], atoms: c.atoms };
+      const r = c.rec; // named field by field: a record not decoded yet keeps its fields on its prototype (state.ts)
+      prior.objects[c.obj] = {
+        input: r.input, member: r.member, name: r.name, hash: hashes[k], shape: r.shape, refOrder: r.refOrder,
+        localFirst: r.localFirst, localCount: r.localCount, localHash: r.localHash, localPlaces: places[k], gc: r.gc, atoms: c.atoms,
+      };
     });
     for (const i of positions) {
       const rec = prior.inputs[i];
@@ -477,7 +481,7 @@ export function planPatch(
       for (const o of index.objectsByInput.get(i) ?? []) {
         const obj = prior.objects[o];
         const name = obj.member ? `${input.name}(${obj.member})` : input.name;
-        if (name !== obj.name) prior.objects[o] = { ...obj, name };
+        if (name !== obj.name) prior.objects[o] = renamedObject(obj, name);
       }
     }
     for (const [c, d] of identity.digests) setChunkDigest(prior.chunkDigests, c, d);

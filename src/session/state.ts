@@ -1140,11 +1140,27 @@ const BULK_FIELDS = ['shape', 'refOrder', 'localFirst', 'localCount', 'localHash
  * written back byte for byte.
  */
 function lazyObject(base: Pick<ObjectRecord, 'input' | 'member' | 'name' | 'hash'>, where: Undecoded): ObjectRecord {
-  const rec = base as ObjectRecord;
-  // The same accessors for every record (no closures of its own): a large program has thousands.
-  Object.defineProperties(rec, LAZY_FIELDS);
+  // The bulk's fields are accessors on a prototype that all lazy records share (a large program has
+  // thousands: defining them on each record costs more than decoding the state); decoding makes them own fields.
+  const rec = Object.create(LAZY_RECORD) as ObjectRecord;
+  rec.input = base.input;
+  rec.member = base.member;
+  rec.name = base.name;
+  rec.hash = base.hash;
   undecoded.set(rec, where);
   return rec;
+}
+
+/**
+ * A copy of an object's record under another name (its input was renamed). The name is not part of the
+ * bulk: a record not decoded yet stays so, and the bulk stays where it was stored.
+ */
+export function renamedObject(rec: ObjectRecord, name: string): ObjectRecord {
+  const where = undecoded.get(rec);
+  const copy = where ? lazyObject({ input: rec.input, member: rec.member, name, hash: rec.hash }, where) : { ...rec, name };
+  const stored = storedAt.get(rec);
+  if (stored) storedAt.set(copy, stored);
+  return copy;
 }
 
 /** Decodes a lazy record's bulk in place (its fields become plain values), checked first. */
@@ -1171,6 +1187,7 @@ const LAZY_FIELDS: PropertyDescriptorMap = Object.fromEntries(BULK_FIELDS.map((k
   enumerable: true,
   configurable: true,
 }]));
+const LAZY_RECORD: object = Object.create(Object.prototype, LAZY_FIELDS);
 
 /** Whether an object's record has been decoded whole (a lazy one is checked when it is). */
 function isDecoded(o: ObjectRecord): boolean {

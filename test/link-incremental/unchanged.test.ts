@@ -197,6 +197,32 @@ describe('incremental linking: unchanged inputs are not read (x86_64)', function
     expect(y.r.reason).to.match(/no longer matches/);
   });
 
+  it('an input under a new name, its bytes the same, is patched; its objects\' records, not decoded, keep every field', function () {
+    const prior = cold(b.base.libcore, [oldId(1, 1), oldId(2, 1)], oldId(3, 0));
+    /** A fresh session on `state` with app_a.o's bytes under `appName` and libcore.a from `lib`. */
+    const link = (state: Uint8Array, image: Uint8Array, appName: string, lib: string) => {
+      const s = new LinkSession(opts());
+      s.setPriorState(state, image.slice());
+      s.addInput(appName, readBytes(b.base.apps.app_a));
+      s.addInput('libcore.a', readBytes(lib));
+      return { s, r: s.link() };
+    };
+    // Renamed, and libcore.a edited: the patch renames the records of app_a.o's objects without decoding them.
+    const x = link(prior.state, prior.image, 'moved/app_a.o', b.inslack.libcore);
+    expect(x.r.outcome, x.r.reason ?? '').to.equal('patched');
+    const state = x.s.serializeState();
+    for (const o of decodeState(state).objects) expect(o.atoms.length, `${o.name}'s record`).to.be.greaterThan(0);
+    expect(decodeState(state).objects.map((o) => o.name)).to.include('moved/app_a.o');
+    // The next patch from that state is the one a session given every byte makes.
+    const y = link(state, x.s.image(), 'moved/app_a.o', b.base.libcore);
+    expect(y.r.outcome, y.r.reason ?? '').to.equal('patched');
+    const c = new LinkSession(opts());
+    c.addInput('moved/app_a.o', readBytes(b.base.apps.app_a));
+    c.addInput('libcore.a', readBytes(b.base.libcore));
+    c.link();
+    expect(sameBytes(y.s.image(), c.image()), 'the image of a cold link').to.equal(true);
+  });
+
   it('a split state: a patch reads part of the records file and appends to it, until most of it is stale; then it is written anew', function () {
     // The records file, in memory, counting the bytes read from it.
     const file = { bytes: new Uint8Array(0), read: 0 };
