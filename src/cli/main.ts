@@ -18,8 +18,16 @@ import { parseModuleDefinition } from '../link/pe/exports.js';
 import { InputHeads, statIdentity } from './inputHeads.js';
 
 
-/** Runs the command line; returns the exit status. Never throws. */
-export async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Which way a link went, as its caller may want to know without parsing the
+ * output: a link without --incremental, an incremental one done in full
+ * (the first, or a fallback), or a patch. The command line's loader
+ * (bin/load.js) keeps compiled code for each way it has seen.
+ */
+export type LinkRoute = 'link' | 'incremental-full' | 'patched';
+
+/** Runs the command line; returns the exit status. Never throws. `observe` hears the way a link went, once it is done. */
+export async function main(argv: readonly string[], observe?: (route: LinkRoute) => void): Promise<number> {
   try {
     if (argv[0] === 'demo') {
       const { runDemo } = await import('./demo.js');
@@ -34,7 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`tslink ${VERSION} (compatible with ${opts.style === 'link' ? 'lld-link' : 'GNU linkers'})\n`);
       if (opts.version || opts.inputs.length === 0) return 0;
     }
-    return await runLink(opts);
+    return await runLink(opts, observe);
   } catch (e) {
     return reportError(e);
   }
@@ -62,7 +70,7 @@ function systemMessage(code: string): string {
   }
 }
 
-function runLink(opts: CliOptions): number | Promise<number> {
+function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number | Promise<number> {
   if (opts.inputs.length === 0) throw new LinkError('no input files');
   const tInputs = performance.now();
   // An incremental relink learns the inputs' first bytes from the last link's record of them, by identity.
@@ -138,6 +146,7 @@ function runLink(opts: CliOptions): number | Promise<number> {
         identity: opts.incremental && !isThin(f.head) ? f.identity : undefined,
       }));
     const report = session.link();
+    observe?.(!opts.incremental ? 'link' : report.outcome === 'patched' ? 'patched' : 'incremental-full');
     const warnings = [...opts.warnings, ...report.warnings];
     if (opts.fatalWarnings && warnings.length) throw new LinkError(warnings.join('\n'));
     for (const w of warnings) process.stderr.write(`tslink: warning: ${w}\n`);

@@ -8,22 +8,29 @@ import { blake2b as nobleBlake2b } from '@noble/hashes/blake2.js';
  */
 type Hasher = (chunks: readonly Uint8Array[]) => Uint8Array;
 
+/**
+ * node:crypto, taken synchronously (process.getBuiltinModule, Node 20.16 and
+ * later) rather than by a top-level await, so that this module also bundles
+ * as CommonJS (the command line's bundle, package.json's build); undefined
+ * where there is no Node.
+ */
+const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
+  .process?.getBuiltinModule?.('node:crypto') as typeof import('node:crypto') | undefined;
+
 let hasher: Hasher = (chunks) => {
   const h = nobleBlake2b.create({ dkLen: 64 });
   for (const c of chunks) h.update(c);
   return h.digest();
 };
 
-try {
-  const crypto = await import('node:crypto');
+if (nodeCrypto) {
+  const crypto = nodeCrypto;
   hasher = (chunks) => {
     const h = crypto.createHash('blake2b512');
     for (const c of chunks) h.update(c);
     const d = h.digest();
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   };
-} catch {
-  // no node:crypto here: keep the portable implementation
 }
 
 /** BLAKE2b-512 of the concatenation of `chunks`. */
@@ -42,17 +49,12 @@ export function blake2b512One(bytes: Uint8Array): Uint8Array {
 
 let oneShot = (bytes: Uint8Array): Uint8Array => hasher([bytes]);
 
-try {
-  const crypto = await import('node:crypto');
-  const hash = (crypto as unknown as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Uint8Array }).hash;
-  if (typeof hash === 'function') {
-    oneShot = (bytes) => {
-      const d = hash('blake2b512', bytes, 'buffer');
-      return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-    };
-  }
-} catch {
-  // no node:crypto, or no one-shot hash: blake2b512 serves
+const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Uint8Array } | undefined)?.hash;
+if (typeof oneShotHash === 'function') {
+  oneShot = (bytes) => {
+    const d = oneShotHash('blake2b512', bytes, 'buffer');
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  };
 }
 
 /** The portable implementation, exposed so tests can check both agree. */
