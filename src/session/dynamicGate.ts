@@ -52,28 +52,34 @@ export interface ImageTables {
   plt: { addr: number; size: number } | null;
 }
 
-/** Reads the prior image's dynamic tables; null for a static executable. */
-export function readImageTables(state: LinkState, image: Uint8Array, arch: Arch): ImageTables | null {
+/** Reads the prior image's dynamic tables through `read` (offset, length); null for a static executable. */
+export function readImageTables(state: LinkState, read: (offset: number, length: number) => Uint8Array, arch: Arch): ImageTables | null {
   const sec = (name: string) => state.sections.find((s) => s.name === name && s.flags & SecFlag.Alloc);
   const dynsym = sec('.dynsym');
   const dynstr = sec('.dynstr');
   if (!dynsym || !dynstr) return null;
-  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const view = (s: { offset: number; used: number }) => {
+    const bytes = read(s.offset, s.used);
+    return { bytes, dv: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  };
+  const strs = read(dynstr.offset, dynstr.used);
+  const syms = view(dynsym);
   const decoder = new TextDecoder();
   const names: string[] = [];
   const dynsyms = new Map<string, { value: number; shndx: number }>();
-  for (let at = dynsym.offset; at + SYM_SIZE <= dynsym.offset + dynsym.used; at += SYM_SIZE) {
-    const nameOff = dynstr.offset + dv.getUint32(at, true);
+  for (let at = 0; at + SYM_SIZE <= dynsym.used; at += SYM_SIZE) {
+    const nameOff = syms.dv.getUint32(at, true);
     let end = nameOff;
-    while (end < dynstr.offset + dynstr.used && image[end] !== 0) end++;
-    const name = decoder.decode(image.subarray(nameOff, end));
+    while (end < strs.length && strs[end] !== 0) end++;
+    const name = decoder.decode(strs.subarray(nameOff, end));
     names.push(name);
-    if (name) dynsyms.set(name, { value: Number(dv.getBigUint64(at + 8, true)), shndx: dv.getUint16(at + 6, true) });
+    if (name) dynsyms.set(name, { value: Number(syms.dv.getBigUint64(at + 8, true)), shndx: syms.dv.getUint16(at + 6, true) });
   }
   const relocs = new Map<number, DynRecord>();
   const rela = sec('.rela.dyn');
   if (rela) {
-    for (let at = rela.offset; at + RELA_SIZE <= rela.offset + rela.used; at += RELA_SIZE) {
+    const { dv } = view(rela);
+    for (let at = 0; at + RELA_SIZE <= rela.used; at += RELA_SIZE) {
       const info = dv.getBigUint64(at + 8, true);
       relocs.set(Number(dv.getBigUint64(at, true)), {
         type: Number(info & 0xffffffffn), sym: names[Number(info >> 32n)] ?? '', addend: Number(dv.getBigInt64(at + 16, true)),
@@ -86,7 +92,8 @@ export function readImageTables(state: LinkState, image: Uint8Array, arch: Arch)
   const relaPlt = sec('.rela.plt');
   const gotPlt = sec('.got.plt');
   if (plt && relaPlt && gotPlt) {
-    for (let at = relaPlt.offset; at + RELA_SIZE <= relaPlt.offset + relaPlt.used; at += RELA_SIZE) {
+    const { dv } = view(relaPlt);
+    for (let at = 0; at + RELA_SIZE <= relaPlt.used; at += RELA_SIZE) {
       const info = dv.getBigUint64(at + 8, true);
       if (Number(info & 0xffffffffn) !== arch.dynRel.jumpSlot) continue;
       const slot = Number(dv.getBigUint64(at, true));
@@ -102,7 +109,7 @@ export function readImageTables(state: LinkState, image: Uint8Array, arch: Arch)
   }
   return {
     shared, pltEntries,
-    pie: dv.getUint16(0x10, true) === 3,
+    pie: new DataView(read(0x10, 2).slice().buffer).getUint16(0, true) === 3,
     relocs, places: [...relocs.keys()].sort((a, b) => a - b), dynsyms,
     plt: plt ? { addr: plt.addr, size: plt.used } : null,
   };

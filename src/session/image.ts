@@ -10,56 +10,87 @@ import type { ImageView } from './patch.js';
  * rest is read only if the whole image is asked for (image(), or emit()
  * after a full link).
  *
- * The lazy form keeps one buffer of the image's full size: the memory of
- * pages never read or written is not touched, so it costs address space,
- * not memory.
+ * The lazy form keeps the chunks it has read, each in its own buffer: a
+ * buffer of the image's full size would cost nothing in pages never
+ * touched, but V8 counts it as external memory, and a large program's
+ * image (tens of megabytes) sets off a full garbage collection.
  */
 
 const CHUNK = 64 * 1024;
 
 export class SessionImage implements ImageView {
-  /** Per chunk: 1 once read (null: all of it is). */
-  private loaded: Uint8Array | null;
-  /** Chunks not read yet. */
-  private missing: number;
+  /** The whole image (null while it is read in chunks). */
+  private buffer: Uint8Array | null;
+  /** The chunks read so far (the lazy form). */
+  private readonly chunks: (Uint8Array | undefined)[];
   /** Bytes read through the reader since the last call of takeBytesRead(). */
   private read = 0;
 
   private constructor(
-    readonly buffer: Uint8Array,
+    readonly length: number,
+    buffer: Uint8Array | null,
     private readonly reader: ((offset: number, length: number) => Uint8Array) | null,
   ) {
-    this.loaded = reader ? new Uint8Array(Math.ceil(buffer.length / CHUNK)) : null;
-    this.missing = this.loaded ? this.loaded.length : 0;
+    this.buffer = buffer;
+    this.chunks = buffer ? [] : new Array<Uint8Array | undefined>(Math.ceil(length / CHUNK));
   }
 
   static whole(bytes: Uint8Array): SessionImage {
-    return new SessionImage(bytes, null);
+    return new SessionImage(bytes.length, bytes, null);
   }
 
   static lazy(size: number, reader: (offset: number, length: number) => Uint8Array): SessionImage {
-    return new SessionImage(new Uint8Array(size), reader);
+    return new SessionImage(size, null, reader);
   }
 
-  get length(): number {
-    return this.buffer.length;
-  }
-
+  /** The `length` bytes at `offset`: a view of the image when they lie in one chunk or it is whole, else a copy. */
   bytes(offset: number, length: number): Uint8Array {
-    this.ensure(offset, length);
-    return this.buffer.subarray(offset, offset + length);
+    this.check(offset, length);
+    if (this.buffer) return this.buffer.subarray(offset, offset + length);
+    const first = Math.floor(offset / CHUNK);
+    const last = length === 0 ? first : Math.floor((offset + length - 1) / CHUNK);
+    this.ensure(first, last);
+    if (first === last || length === 0) {
+      const at = offset - first * CHUNK;
+      return (this.chunks[first] ?? new Uint8Array(0)).subarray(at, at + length);
+    }
+    const out = new Uint8Array(length);
+    for (let c = first; c <= last; c++) {
+      const from = Math.max(offset, c * CHUNK);
+      const to = Math.min(offset + length, (c + 1) * CHUNK);
+      out.set(this.chunks[c]!.subarray(from - c * CHUNK, to - c * CHUNK), from - offset);
+    }
+    return out;
   }
 
   /** Writes `bytes` at `offset` (the chunks they fall in are read first, so the rest of each stays right). */
   set(bytes: Uint8Array, offset: number): void {
-    this.ensure(offset, bytes.length);
-    this.buffer.set(bytes, offset);
+    this.check(offset, bytes.length);
+    if (this.buffer) {
+      this.buffer.set(bytes, offset);
+      return;
+    }
+    if (bytes.length === 0) return;
+    const first = Math.floor(offset / CHUNK);
+    const last = Math.floor((offset + bytes.length - 1) / CHUNK);
+    this.ensure(first, last);
+    for (let c = first; c <= last; c++) {
+      const from = Math.max(offset, c * CHUNK);
+      const to = Math.min(offset + bytes.length, (c + 1) * CHUNK);
+      this.chunks[c]!.set(bytes.subarray(from - offset, to - offset), from - c * CHUNK);
+    }
   }
 
   /** The whole image, read in full if it was not. */
   whole(): Uint8Array {
-    this.ensure(0, this.buffer.length);
-    return this.buffer;
+    if (this.buffer) return this.buffer;
+    const chunks = this.chunks.length;
+    if (chunks) this.ensure(0, chunks - 1);
+    const out = new Uint8Array(this.length);
+    this.chunks.forEach((c, i) => out.set(c!, i * CHUNK));
+    this.buffer = out;
+    this.chunks.length = 0;
+    return out;
   }
 
   takeBytesRead(): number {
@@ -68,28 +99,26 @@ export class SessionImage implements ImageView {
     return n;
   }
 
-  private ensure(offset: number, length: number): void {
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.buffer.length) {
-      throw new LinkError(`a read of ${length} bytes at offset ${offset} lies outside the ${this.buffer.length}-byte image`);
+  private check(offset: number, length: number): void {
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.length) {
+      throw new LinkError(`a read of ${length} bytes at offset ${offset} lies outside the ${this.length}-byte image`);
     }
-    const loaded = this.loaded;
-    if (!loaded || length === 0) return;
-    const last = Math.floor((offset + length - 1) / CHUNK);
-    for (let c = Math.floor(offset / CHUNK); c <= last; c++) {
-      if (loaded[c]) continue;
-      // A run of chunks not read yet, in one read.
+  }
+
+  /** Reads chunks `first`..`last` that are not read yet, each run of them in one read. */
+  private ensure(first: number, last: number): void {
+    const chunks = this.chunks;
+    for (let c = first; c <= last; c++) {
+      if (chunks[c]) continue;
       let end = c;
-      while (end + 1 <= last && !loaded[end + 1]) end++;
+      while (end + 1 <= last && !chunks[end + 1]) end++;
       const from = c * CHUNK;
-      const to = Math.min(this.buffer.length, (end + 1) * CHUNK);
+      const to = Math.min(this.length, (end + 1) * CHUNK);
       const got = this.reader!(from, to - from);
       if (got.length !== to - from) throw new LinkError(`the previous output gave ${got.length} bytes at offset ${from}, not ${to - from}: it changed while it was read`);
-      this.buffer.set(got, from);
+      for (let k = c; k <= end; k++) chunks[k] = got.slice((k - c) * CHUNK, Math.min(got.length, (k - c + 1) * CHUNK));
       this.read += got.length;
-      loaded.fill(1, c, end + 1);
-      this.missing -= end + 1 - c;
       c = end;
     }
-    if (this.missing === 0) this.loaded = null;
   }
 }

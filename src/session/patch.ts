@@ -82,10 +82,8 @@ export interface PatchInput {
  */
 export interface ImageView {
   readonly length: number;
-  /** The `length` bytes at `offset`: a view, valid until the image is written. */
+  /** The `length` bytes at `offset`, to read (a view, or a copy): valid until the image is written. */
   bytes(offset: number, length: number): Uint8Array;
-  /** The whole image's buffer: only the ranges bytes() was asked for are certain to be there. */
-  readonly buffer: Uint8Array;
 }
 
 export interface Write {
@@ -409,8 +407,7 @@ export function planPatch(
   const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
   if (prior.pe) checkBaseRelocs(state, changed, image, globals, arch);
   if (changed.length && index.dynamic === undefined && !prior.pe) {
-    for (const [from, to] of dynamicTableRanges(prior)) image.bytes(from, to - from);
-    index.dynamic = readImageTables(prior, image.buffer, arch);
+    index.dynamic = readImageTables(prior, (offset, length) => image.bytes(offset, length), arch);
   }
   const dynamic = index.dynamic ?? null;
   const contexts: RelocContext[] = [];
