@@ -40,9 +40,9 @@ const knob = (name, env, fallback) => argv[name] ?? process.env[env] ?? fallback
  * linked the way `clang <driver flags>` would link them; every linker gets
  * the same command line, taken from the driver (`clang -###`). Objects are
  * always compiled -fPIE, so they suit either mode.
- *   static  static glibc: the mode tslink supports today (the default)
- *   pie     a dynamically linked PIE against the shared C library, what issue 6
- *           asks for once tslink links dynamically
+ *   pie     a dynamically linked PIE against the shared C library, as issue 6
+ *           asks (the default)
+ *   static  static glibc
  */
 const LINK_MODES = {
   static: { driver: ['-static'], words: 'statically linked against glibc (`clang -static`)' },
@@ -52,7 +52,7 @@ const LINK_MODES = {
 const config = {
   sizes: String(knob('sizes', 'TSLINK_BENCH_SIZES', '2000,20000,200000')).split(',').filter(Boolean).map(Number),
   reps: knob('reps', 'TSLINK_BENCH_REPS', null),
-  link: String(knob('link', 'TSLINK_BENCH_LINK', 'static')),
+  link: String(knob('link', 'TSLINK_BENCH_LINK', 'pie')),
   cflags: String(knob('cflags', 'TSLINK_BENCH_CFLAGS', '-O0')).split(/\s+/).filter(Boolean),
   real: knob('real', 'TSLINK_BENCH_REAL', '1') !== '0',
   install: knob('install', 'TSLINK_BENCH_INSTALL', '1') !== '0',
