@@ -46,7 +46,7 @@ const knob = (name, env, fallback) => argv[name] ?? process.env[env] ?? fallback
  */
 const LINK_MODES = {
   static: { driver: ['-static'], words: 'statically linked against glibc (`clang -static`)' },
-  pie: { driver: ['-pie'], words: 'dynamically linked position-independent executables (`clang -pie`)' },
+  pie: { driver: ['-pie'], words: 'a dynamically linked position-independent executable (`clang -pie`)' },
 };
 
 const config = {
