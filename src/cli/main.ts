@@ -122,7 +122,7 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
     relro: opts.relro, runpath: opts.runpath, hashStyle: opts.hashStyle, exportDynamic: opts.exportDynamic,
     gcSections: opts.gcSections, startStopGc: opts.startStopGc, printGcSections: opts.printGcSections,
   });
-  const statePath = opts.incrementalState ?? `${opts.output}.tslink-state`;
+  const statePath = incrementalStatePath(opts);
   const inputsMs = performance.now() - tInputs;
   const tRead = performance.now();
   let prior: PriorOutput | null = null;
@@ -367,9 +367,14 @@ interface Peeks {
   opened: number;
 }
 
+/** Where the incremental state lives: --incremental-state, or beside the output. */
+function incrementalStatePath(opts: CliOptions): string {
+  return opts.incrementalState ?? `${opts.output}.tslink-state`;
+}
+
 /** Where the inputs' heads are kept: beside the incremental state. */
 function headsPath(opts: CliOptions): string {
-  return `${opts.incrementalState ?? `${opts.output}.tslink-state`}.heads`;
+  return `${incrementalStatePath(opts)}.heads`;
 }
 
 function peekInput(input: InputArg, path: string, peeks: Peeks): InputFile {

@@ -60,7 +60,7 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
   if (!dynsym || !dynstr) return null;
   const view = (s: { offset: number; used: number }) => {
     const bytes = read(s.offset, s.used);
-    return { bytes, dv: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+    return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   };
   const strs = read(dynstr.offset, dynstr.used);
   const syms = view(dynsym);
@@ -68,17 +68,17 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
   const names: string[] = [];
   const dynsyms = new Map<string, { value: number; shndx: number }>();
   for (let at = 0; at + SYM_SIZE <= dynsym.used; at += SYM_SIZE) {
-    const nameOff = syms.dv.getUint32(at, true);
+    const nameOff = syms.getUint32(at, true);
     let end = nameOff;
     while (end < strs.length && strs[end] !== 0) end++;
     const name = decoder.decode(strs.subarray(nameOff, end));
     names.push(name);
-    if (name) dynsyms.set(name, { value: Number(syms.dv.getBigUint64(at + 8, true)), shndx: syms.dv.getUint16(at + 6, true) });
+    if (name) dynsyms.set(name, { value: Number(syms.getBigUint64(at + 8, true)), shndx: syms.getUint16(at + 6, true) });
   }
   const relocs = new Map<number, DynRecord>();
   const rela = sec('.rela.dyn');
   if (rela) {
-    const { dv } = view(rela);
+    const dv = view(rela);
     for (let at = 0; at + RELA_SIZE <= rela.used; at += RELA_SIZE) {
       const info = dv.getBigUint64(at + 8, true);
       relocs.set(Number(dv.getBigUint64(at, true)), {
@@ -92,7 +92,7 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
   const relaPlt = sec('.rela.plt');
   const gotPlt = sec('.got.plt');
   if (plt && relaPlt && gotPlt) {
-    const { dv } = view(relaPlt);
+    const dv = view(relaPlt);
     for (let at = 0; at + RELA_SIZE <= relaPlt.used; at += RELA_SIZE) {
       const info = dv.getBigUint64(at + 8, true);
       if (Number(info & 0xffffffffn) !== arch.dynRel.jumpSlot) continue;
@@ -109,7 +109,7 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
   }
   return {
     shared, pltEntries,
-    pie: new DataView(read(0x10, 2).slice().buffer).getUint16(0, true) === 3,
+    pie: view({ offset: 0x10, used: 2 }).getUint16(0, true) === 3, // e_type ET_DYN
     relocs, places: [...relocs.keys()].sort((a, b) => a - b), dynsyms,
     plt: plt ? { addr: plt.addr, size: plt.used } : null,
   };

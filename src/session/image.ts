@@ -47,45 +47,28 @@ export class SessionImage implements ImageView {
   bytes(offset: number, length: number): Uint8Array {
     this.check(offset, length);
     if (this.buffer) return this.buffer.subarray(offset, offset + length);
+    if (length === 0) return new Uint8Array(0);
     const first = Math.floor(offset / CHUNK);
-    const last = length === 0 ? first : Math.floor((offset + length - 1) / CHUNK);
-    this.ensure(first, last);
-    if (first === last || length === 0) {
-      const at = offset - first * CHUNK;
-      return (this.chunks[first] ?? new Uint8Array(0)).subarray(at, at + length);
+    if (offset + length <= (first + 1) * CHUNK) {
+      this.ensure(first, first);
+      return this.chunks[first]!.subarray(offset - first * CHUNK, offset - first * CHUNK + length);
     }
     const out = new Uint8Array(length);
-    for (let c = first; c <= last; c++) {
-      const from = Math.max(offset, c * CHUNK);
-      const to = Math.min(offset + length, (c + 1) * CHUNK);
-      out.set(this.chunks[c]!.subarray(from - c * CHUNK, to - c * CHUNK), from - offset);
-    }
+    this.eachChunk(offset, length, (chunk, at, from, n) => out.set(chunk.subarray(at, at + n), from));
     return out;
   }
 
   /** Writes `bytes` at `offset` (the chunks they fall in are read first, so the rest of each stays right). */
   set(bytes: Uint8Array, offset: number): void {
     this.check(offset, bytes.length);
-    if (this.buffer) {
-      this.buffer.set(bytes, offset);
-      return;
-    }
-    if (bytes.length === 0) return;
-    const first = Math.floor(offset / CHUNK);
-    const last = Math.floor((offset + bytes.length - 1) / CHUNK);
-    this.ensure(first, last);
-    for (let c = first; c <= last; c++) {
-      const from = Math.max(offset, c * CHUNK);
-      const to = Math.min(offset + bytes.length, (c + 1) * CHUNK);
-      this.chunks[c]!.set(bytes.subarray(from - offset, to - offset), from - c * CHUNK);
-    }
+    if (this.buffer) this.buffer.set(bytes, offset);
+    else this.eachChunk(offset, bytes.length, (chunk, at, from, n) => chunk.set(bytes.subarray(from, from + n), at));
   }
 
   /** The whole image, read in full if it was not. */
   whole(): Uint8Array {
     if (this.buffer) return this.buffer;
-    const chunks = this.chunks.length;
-    if (chunks) this.ensure(0, chunks - 1);
+    if (this.chunks.length) this.ensure(0, this.chunks.length - 1);
     const out = new Uint8Array(this.length);
     this.chunks.forEach((c, i) => out.set(c!, i * CHUNK));
     this.buffer = out;
@@ -102,6 +85,22 @@ export class SessionImage implements ImageView {
   private check(offset: number, length: number): void {
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.length) {
       throw new LinkError(`a read of ${length} bytes at offset ${offset} lies outside the ${this.length}-byte image`);
+    }
+  }
+
+  /**
+   * Calls `fn` for each chunk the `length` bytes at `offset` fall in, read first: the chunk, where in it
+   * they start, where that is from `offset`, and how many bytes of them it holds.
+   */
+  private eachChunk(offset: number, length: number, fn: (chunk: Uint8Array, at: number, from: number, n: number) => void): void {
+    if (length === 0) return;
+    const first = Math.floor(offset / CHUNK);
+    const last = Math.floor((offset + length - 1) / CHUNK);
+    this.ensure(first, last);
+    for (let c = first; c <= last; c++) {
+      const start = Math.max(offset, c * CHUNK);
+      const end = Math.min(offset + length, (c + 1) * CHUNK);
+      fn(this.chunks[c]!, start - c * CHUNK, start - offset, end - start);
     }
   }
 

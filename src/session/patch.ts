@@ -146,10 +146,9 @@ function indexOf(state: LinkState): StateIndex {
 }
 
 /**
- * The parts of the image readImageTables (dynamicGate.ts) may read: the ELF
- * header and the dynamic linker's sections. A prior image read lazily holds
- * only the ranges asked for, so these are read before it runs; a table it
- * reads must be in this list.
+ * The parts of the image readImageTables (dynamicGate.ts) reads, or may
+ * read: the ELF header and the dynamic linker's sections. A patch whose
+ * writes touch one of them has the tables read again by the next patch.
  */
 const DYNAMIC_TABLES = /^(\.interp|\.dynamic|\.dynsym|\.dynstr|\.hash|\.gnu\.hash|\.gnu\.version(_[rd])?|\.rela?\..*|\.got(\.plt)?|\.plt(\..*)?)$/;
 
