@@ -49,6 +49,9 @@ export class ByteReader {
     const lo = this.view.getUint32(off, true);
     const hi = this.view.getUint32(off + 4, true);
     if (hi >= 0x200000) this.fail(off, `${what} ${hex((BigInt(hi) << 32n) | BigInt(lo))} is too large`);
+    // The common case as an int32, which V8 keeps unboxed: a field that ever
+    // holds the product below becomes a boxed double in every object of its shape.
+    if (hi === 0 && lo < 0x80000000) return lo | 0;
     return hi * 0x100000000 + lo;
   }
   /** A signed 64-bit field (addends), exact within +-2^53. */
@@ -61,6 +64,7 @@ export class ByteReader {
     if (hi >= 0x200000 || hi < -0x200000 || (hi === -0x200000 && lo === 0)) {
       this.fail(off, `value ${this.view.getBigInt64(off, true)} is out of the supported range`);
     }
+    if (hi === (lo | 0) >> 31) return lo | 0; // fits in an int32 (see u64)
     return hi * 0x100000000 + lo;
   }
 

@@ -21,8 +21,20 @@ describe('names and string tables', () => {
       new DataView(b.buffer).setBigInt64(0, v, true);
       return new ByteReader(b, 'x.o');
     };
-    for (const v of [0n, -1n, 1n, 2n ** 32n, -(2n ** 32n) - 1n, 2n ** 53n - 1n, -(2n ** 53n - 1n)]) expect(at(v).i64(0)).to.equal(Number(v));
+    // Both sides of the int32 fast path: -2^31, 2^31 - 1, and one past each.
+    const edges = [-(2n ** 31n) - 1n, -(2n ** 31n), 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n];
+    for (const v of [0n, -1n, 1n, 2n ** 32n, -(2n ** 32n) - 1n, 2n ** 53n - 1n, -(2n ** 53n - 1n), ...edges]) expect(at(v).i64(0)).to.equal(Number(v));
     for (const v of [2n ** 53n, -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n)]) expect(() => at(v).i64(0)).to.throw(/out of the supported range/);
+  });
+
+  it('reads unsigned 64-bit fields exactly below 2^53 and rejects the rest', () => {
+    const at = (v: bigint) => {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, v, true);
+      return new ByteReader(b, 'x.o');
+    };
+    for (const v of [0n, 1n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n - 1n]) expect(at(v).u64(0)).to.equal(Number(v));
+    for (const v of [2n ** 53n, 2n ** 64n - 1n]) expect(() => at(v).u64(0, 'size')).to.throw(/size 0x[0-9a-f]+ is too large/);
   });
 
   it('a string table: offsets by UTF-8 length, each name once, NUL-terminated', () => {
