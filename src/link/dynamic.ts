@@ -218,16 +218,17 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
       if (!atom.relocs.length) continue;
       const writable = (atom.flags & SecFlag.Write) !== 0;
       const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(tests, ref.file, sym));
-      for (let k = 0; k < atom.relocs.length; k++) {
-        const r = atom.relocs[k];
+      const rs = atom.relocs;
+      const where = (k: number) => placeName(file.name, atom.name, rs.offset(k));
+      for (let k = 0; k < rs.length; k++) {
+        const type = rs.type(k), sym = rs.sym(k);
         if (relaxedAway?.has(k)) continue;
-        const expr = arch.relExpr(r.type);
+        const expr = arch.relExpr(type);
         if (expr === undefined || expr === RelExpr.None || expr === RelExpr.Size) continue;
-        const where = () => placeName(file.name, atom.name, r.offset);
         if (opts.shared && expr === RelExpr.TPRel) {
-          throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} against '${file.symbols[r.sym].name}' cannot be used with -shared; recompile with -fPIC`);
+          throw new LinkError(`${where(k)}: relocation ${arch.relName(type)} against '${file.symbols[sym].name}' cannot be used with -shared; recompile with -fPIC`);
         }
-        const gid = preemptibleGlobalOf(res, plan, ref.file, r.sym);
+        const gid = preemptibleGlobalOf(res, plan, ref.file, sym);
         if (gid >= 0) {
           const g = res.symbols[gid];
           if (expr === RelExpr.Branch) {
@@ -235,12 +236,12 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
           } else if (isGotExpr(expr) || expr === RelExpr.TlsGd || expr === RelExpr.TlsLd) {
             // A GOT slot or pair (scan.ts), filled by the loader: GLOB_DAT, TPOFF64, DTPMOD64/DTPOFF64, TLSDESC below.
           } else if (expr === RelExpr.TPRel || expr === RelExpr.DTPRel) {
-            throw new LinkError(`${where()}: ${arch.relName(r.type)} against '${g.name}', a thread-local variable of ${whose(g)}, needs its offset at link time; compile with -fPIC`);
-          } else if (expr === RelExpr.Abs && r.type === arch.dynRel.abs64 && writable) {
-            dyn.relocs.push({ kind: DynKind.Symbolic, file: ref.file, atom: ref.atom, offset: r.offset, gotSlot: -1, gid, sym: -1, addend: r.addend });
+            throw new LinkError(`${where(k)}: ${arch.relName(type)} against '${g.name}', a thread-local variable of ${whose(g)}, needs its offset at link time; compile with -fPIC`);
+          } else if (expr === RelExpr.Abs && type === arch.dynRel.abs64 && writable) {
+            dyn.relocs.push({ kind: DynKind.Symbolic, file: ref.file, atom: ref.atom, offset: rs.offset(k), gotSlot: -1, gid, sym: -1, addend: rs.addend(k) });
           } else if (opts.shared) {
             // A shared library cannot copy or fix the address of a symbol another module may define (lld's message).
-            throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} cannot be used against symbol '${g.name}'; recompile with -fPIC`);
+            throw new LinkError(`${where(k)}: relocation ${arch.relName(type)} cannot be used against symbol '${g.name}'; recompile with -fPIC`);
           } else {
             // The symbol needs an address in the executable itself.
             const t = sharedSym(g).type;
@@ -248,22 +249,22 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
               needPlt(gid);
               dyn.canonical.add(gid);
             } else {
-              if (t === SymType.TLS) throw new LinkError(`${where()}: ${arch.relName(r.type)} cannot refer to '${g.name}', a thread-local variable of ${libOf(g).soname}`);
+              if (t === SymType.TLS) throw new LinkError(`${where(k)}: ${arch.relName(type)} cannot refer to '${g.name}', a thread-local variable of ${libOf(g).soname}`);
               copyWanted.add(gid);
             }
           }
           continue;
         }
-        if (!opts.pie || expr !== RelExpr.Abs || arch.usesOnlyLowPageBits(r.type)) continue;
-        if (isLinkTimeConstant(res, file, ref.file, r.sym, plan.internal)) continue;
-        const name = file.symbols[r.sym].name || atom.name;
-        if (r.type !== arch.dynRel.abs64) {
-          throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} against '${name}' cannot be used in ${opts.shared ? 'a shared library; recompile with -fPIC' : 'a position-independent executable; recompile with -fPIE'}`);
+        if (!opts.pie || expr !== RelExpr.Abs || arch.usesOnlyLowPageBits(type)) continue;
+        if (isLinkTimeConstant(res, file, ref.file, sym, plan.internal)) continue;
+        const name = file.symbols[sym].name || atom.name;
+        if (type !== arch.dynRel.abs64) {
+          throw new LinkError(`${where(k)}: relocation ${arch.relName(type)} against '${name}' cannot be used in ${opts.shared ? 'a shared library; recompile with -fPIC' : 'a position-independent executable; recompile with -fPIE'}`);
         }
         if (!writable) {
-          throw new LinkError(`${where()}: relocation ${arch.relName(r.type)} against '${name}' would need a dynamic relocation in read-only section ${atom.name}; recompile with ${opts.shared ? '-fPIC' : '-fPIE'}`);
+          throw new LinkError(`${where(k)}: relocation ${arch.relName(type)} against '${name}' would need a dynamic relocation in read-only section ${atom.name}; recompile with ${opts.shared ? '-fPIC' : '-fPIE'}`);
         }
-        dyn.relocs.push({ kind: DynKind.Relative, file: ref.file, atom: ref.atom, offset: r.offset, gotSlot: -1, gid: -1, sym: r.sym, addend: r.addend });
+        dyn.relocs.push({ kind: DynKind.Relative, file: ref.file, atom: ref.atom, offset: rs.offset(k), gotSlot: -1, gid: -1, sym: sym, addend: rs.addend(k) });
       }
     }
   }

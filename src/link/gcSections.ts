@@ -119,8 +119,8 @@ export function forEachGcEdge(file: ObjectFile, atom: Atom, visit: (k: number, f
   // Relocations in offset order (the assembler writes them so; sort only when it did not).
   let order: Int32Array | null = null;
   for (let k = 1; k < relocs.length; k++) {
-    if (relocs[k].offset < relocs[k - 1].offset) {
-      order = Int32Array.from(relocs.keys()).sort((a, b) => relocs[a].offset - relocs[b].offset || a - b);
+    if (relocs.offset(k) < relocs.offset(k - 1)) {
+      order = Int32Array.from({ length: relocs.length }, (_, i) => i).sort((a, b) => relocs.offset(a) - relocs.offset(b) || a - b);
       break;
     }
   }
@@ -128,7 +128,7 @@ export function forEachGcEdge(file: ObjectFile, atom: Atom, visit: (k: number, f
   let lastCie = -1;
   for (let i = 0; i < relocs.length; i++) {
     const k = order ? order[i] : i;
-    const off = relocs[k].offset;
+    const off = relocs.offset(k);
     while (rec < recs.length && recs[rec].end <= off) rec++;
     if (rec < recs.length && recs[rec].at <= off && recs[rec].id === 0) {
       if (lastCie !== rec) visit(k, false);
@@ -231,7 +231,7 @@ export function markLive(res: Resolution, opts: GcOptions): Liveness {
   };
 
   const scan = (f: number, atom: Atom): void => {
-    forEachGcEdge(files[f], atom, (k, fromFde) => markRef(f, atom.relocs[k].sym, fromFde, atom));
+    forEachGcEdge(files[f], atom, (k, fromFde) => markRef(f, atom.relocs.sym(k), fromFde, atom));
   };
 
   // Roots.

@@ -42,17 +42,19 @@ export function planIfuncs(arch: Arch, res: Resolution, plan: SectionPlan, dynam
     for (const ref of sec.atoms) {
       if (ref.file === plan.internal || !refersToIfunc[ref.file]) continue;
       const file = plan.files[ref.file];
-      for (const r of file.atoms[ref.atom].relocs) {
+      const rs = file.atoms[ref.atom].relocs;
+      for (let k = 0; k < rs.length; k++) {
+        const sym = rs.sym(k);
         let defFile = ref.file;
-        let defSym = r.sym;
-        if (r.sym >= file.firstGlobal) {
-          const g = res.symbols[res.globalIds[ref.file][r.sym]];
+        let defSym = sym;
+        if (sym >= file.firstGlobal) {
+          const g = res.symbols[res.globalIds[ref.file][sym]];
           if (g.state !== SymState.Defined) continue;
           defFile = g.file;
           defSym = g.sym;
         }
         if (!isIfunc(plan.files[defFile].symbols[defSym])) continue;
-        const key = ifuncKey(res, ref.file, r.sym, file.firstGlobal);
+        const key = ifuncKey(res, ref.file, sym, file.firstGlobal);
         if (out.index.has(key)) continue;
         out.index.set(key, out.entries.length);
         out.entries.push({ file: defFile, sym: defSym });

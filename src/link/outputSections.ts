@@ -3,6 +3,7 @@ import {
   type Atom, type ObjectFile,
 } from '../obj/model.js';
 import { SHT } from '../obj/elfConstants.js';
+import { Relocs } from '../obj/relocs.js';
 import { isMergeable, MergedSection, type MergeMap } from './mergeSections.js';
 import { SymState, type Resolution } from './resolve.js';
 
@@ -167,7 +168,7 @@ function newInternalFile(arch: ObjectFile['arch']): ObjectFile {
 
 export function addInternalAtom(file: ObjectFile, a: Omit<Atom, 'index' | 'relocs' | 'entSize' | 'group'>): number {
   const index = file.atoms.length;
-  file.atoms.push({ ...a, index, relocs: [], entSize: 0, group: -1 });
+  file.atoms.push({ ...a, index, relocs: Relocs.none, entSize: 0, group: -1 });
   return index;
 }
 

@@ -92,45 +92,46 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
   const tombstone = atom.name === '.debug_ranges' || atom.name === '.debug_loc' ? 1 : 0;
   const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(ctx, fileIdx, sym));
   const site = new Site(file.name, atom.name);
-  for (let k = 0; k < atom.relocs.length; k++) {
-    const r = atom.relocs[k];
-    const expr = arch.relExpr(r.type)!;
+  const rs = atom.relocs;
+  for (let k = 0; k < rs.length; k++) {
+    const type = rs.type(k), sym = rs.sym(k), offset = rs.offset(k), addend = rs.addend(k);
+    const expr = arch.relExpr(type)!;
     if (expr === RelExpr.None || relaxedAway?.has(k)) continue;
     counters.relocsApplied++;
-    const t = ctx.target(fileIdx, r.sym, r.addend);
-    const P = addr + r.offset;
-    const off = base + r.offset;
-    site.offset = r.offset;
+    const t = ctx.target(fileIdx, sym, addend);
+    const P = addr + offset;
+    const off = base + offset;
+    site.offset = offset;
     site.target = t;
     if (t.state === TargetState.Discarded) {
       // Debug info and unwind tables may refer to code a COMDAT group discarded.
       if (!alloc || atom.flags & SecFlag.EhFrame) {
-        arch.applyReloc(image, off, r.type, tombstone, P, site);
+        arch.applyReloc(image, off, type, tombstone, P, site);
         continue;
       }
-      throw new LinkError(`${site.describe()}: relocation ${arch.relName(r.type)} refers to '${t.name}', which is in a discarded section`);
+      throw new LinkError(`${site.describe()}: relocation ${arch.relName(type)} refers to '${t.name}', which is in a discarded section`);
     }
     // An undefined weak TLS symbol sits at offset 0 of the TLS segment, as in lld.
     const tlsExpr = expr === RelExpr.TPRel || expr === RelExpr.GotTPRelPC || expr === RelExpr.GotTPRelPagePC || expr === RelExpr.GotTPRel
       || expr === RelExpr.DTPRel || expr === RelExpr.TlsGd || expr === RelExpr.TlsLd;
     const S = t.state === TargetState.UndefWeak && tlsExpr && ctx.tls ? ctx.tls.addr : t.S;
     const A = t.A;
-    const decision = gotDecision(arch, ctx, fileIdx, atom, r, expr);
-    const G = decision === GotDecision.Slot ? ctx.gotSlotAddr(fileIdx, r.sym, gotSlotKind(expr)) : 0;
+    const decision = gotDecision(arch, ctx, fileIdx, atom, k, expr);
+    const G = decision === GotDecision.Slot ? ctx.gotSlotAddr(fileIdx, sym, gotSlotKind(expr)) : 0;
     let val: number;
     switch (expr) {
       case RelExpr.Abs: val = S + A; break;
       case RelExpr.PC: val = S + A - P; break;
       case RelExpr.Branch: {
         val = S + A - P;
-        const thunk = inBranchRange(arch, val) ? undefined : ctx.thunkFor?.(fileIdx, r.sym, r.addend, P);
+        const thunk = inBranchRange(arch, val) ? undefined : ctx.thunkFor?.(fileIdx, sym, addend, P);
         if (thunk !== undefined) val = thunk - P;
         break;
       }
       case RelExpr.PagePC: val = page(S + A) - page(P); break;
       case RelExpr.GotPC:
         if (decision === GotDecision.Relax) {
-          arch.applyRelaxedGot(image, off, r.type, S + A - P, P, site);
+          arch.applyRelaxedGot(image, off, type, S + A - P, P, site);
           continue;
         }
         val = G + A - P;
@@ -141,7 +142,7 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
       case RelExpr.TPRel: val = tpOffsetOf(ctx, S + A, () => site.describe()); break;
       case RelExpr.GotTPRelPC: case RelExpr.GotTPRelPagePC: case RelExpr.GotTPRel:
         if (decision === GotDecision.Relax) {
-          arch.applyTlsIeToLe(image, off, r.type, tpOffsetOf(ctx, S, () => site.describe()) + A, site);
+          arch.applyTlsIeToLe(image, off, type, tpOffsetOf(ctx, S, () => site.describe()) + A, site);
           continue;
         }
         val = expr === RelExpr.GotTPRelPC ? G + A - P : expr === RelExpr.GotTPRelPagePC ? page(G + A) - page(P) : G + A;
@@ -151,15 +152,15 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
         val = alloc && !ctx.sharedOutput ? tpOffsetOf(ctx, S + A, () => site.describe()) : ctx.tls ? S + A - ctx.tls.addr : S + A;
         break;
       case RelExpr.TlsGd: case RelExpr.TlsLd: {
-        if (relaxesTls(ctx, fileIdx, r.sym)) {
-          if (expr === RelExpr.TlsGd) arch.applyTlsGdToLe(image, off, r.type, tpOffsetOf(ctx, S, () => site.describe()) + A, site);
-          else arch.applyTlsLdToLe(image, off, r.type, site);
+        if (relaxesTls(ctx, fileIdx, sym)) {
+          if (expr === RelExpr.TlsGd) arch.applyTlsGdToLe(image, off, type, tpOffsetOf(ctx, S, () => site.describe()) + A, site);
+          else arch.applyTlsLdToLe(image, off, type, site);
           continue;
         }
         // Not relaxed: the place addresses the GOT pair (or descriptor) the dynamic loader fills.
-        const d = arch.tlsDynamic(r.type)!;
+        const d = arch.tlsDynamic(type)!;
         if (d.expr === RelExpr.None) continue;
-        const pair = ctx.gotSlotAddr(fileIdx, r.sym, tlsPairKind(d.got));
+        const pair = ctx.gotSlotAddr(fileIdx, sym, tlsPairKind(d.got));
         val = d.expr === RelExpr.GotPC ? pair + A - P : d.expr === RelExpr.GotPagePC ? page(pair + A) - page(P) : pair + A;
         break;
       }
@@ -167,13 +168,13 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
       case RelExpr.ImageRel: val = S + A - (ctx.imageBase ?? 0); break;
       case RelExpr.SecRel: case RelExpr.SecIndex: {
         const sec = ctx.outputSectionOf?.(S);
-        if (!sec) throw new LinkError(`${site.describe()}: relocation ${arch.relName(r.type)} refers to '${t.name}', which is not in an output section`);
+        if (!sec) throw new LinkError(`${site.describe()}: relocation ${arch.relName(type)} refers to '${t.name}', which is not in an output section`);
         val = expr === RelExpr.SecIndex ? sec.index : S + A - sec.addr;
         break;
       }
-      default: throw new LinkError(`${site.describe()}: unhandled relocation ${arch.relName(r.type)}`);
+      default: throw new LinkError(`${site.describe()}: unhandled relocation ${arch.relName(type)}`);
     }
-    arch.applyReloc(image, off, r.type, val, P, site);
+    arch.applyReloc(image, off, type, val, P, site);
   }
 }
 

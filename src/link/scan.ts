@@ -1,4 +1,4 @@
-import { SecFlag, Visibility, type Atom, type Reloc } from '../obj/model.js';
+import { SecFlag, Visibility, type Atom } from '../obj/model.js';
 import { LinkError, placeName } from '../obj/LinkError.js';
 import { RelExpr, type Arch } from './arch/Arch.js';
 import type { SectionPlan } from './outputSections.js';
@@ -88,13 +88,14 @@ export type UndefWeakTest = (file: number, sym: number) => boolean;
  * library defines) keeps its slot: its address or TP offset is known only
  * at load time.
  */
-export function gotDecision(arch: Arch, tests: GotTests, file: number, atom: Atom, r: Reloc, expr: RelExpr): GotDecision {
+export function gotDecision(arch: Arch, tests: GotTests, file: number, atom: Atom, k: number, expr: RelExpr): GotDecision {
   if (!isGotExpr(expr)) return GotDecision.None;
   const data = atom.data!;
-  if (tests.isPreemptible(file, r.sym)) return GotDecision.Slot;
-  if (isTlsGotExpr(expr)) return !tests.sharedOutput && arch.canRelaxTlsIeToLe(data, r.offset, r.type) ? GotDecision.Relax : GotDecision.Slot;
+  const rs = atom.relocs;
+  if (tests.isPreemptible(file, rs.sym(k))) return GotDecision.Slot;
+  if (isTlsGotExpr(expr)) return !tests.sharedOutput && arch.canRelaxTlsIeToLe(data, rs.offset(k), rs.type(k)) ? GotDecision.Relax : GotDecision.Slot;
   if (expr !== RelExpr.GotPC) return GotDecision.Slot;
-  return !tests.isUndefWeak(file, r.sym) && arch.canRelaxGot(data, r.offset, r.type, r.addend) ? GotDecision.Relax : GotDecision.Slot;
+  return !tests.isUndefWeak(file, rs.sym(k)) && arch.canRelaxGot(data, rs.offset(k), rs.type(k), rs.addend(k)) ? GotDecision.Relax : GotDecision.Slot;
 }
 
 export interface GotTests {
@@ -145,17 +146,17 @@ export function undefWeakIn(res: Resolution, plan: SectionPlan): UndefWeakTest {
  */
 export function tlsRelaxedAway(arch: Arch, atom: Atom, relaxes: (sym: number) => boolean): Set<number> | null {
   let out: Set<number> | null = null;
-  const relocs = atom.relocs;
-  for (let i = 0; i < relocs.length; i++) {
-    const r = relocs[i];
-    const e = arch.relExpr(r.type);
+  const rs = atom.relocs;
+  for (let i = 0; i < rs.length; i++) {
+    const e = arch.relExpr(rs.type(i));
     if (e !== RelExpr.TlsGd && e !== RelExpr.TlsLd) continue;
-    if (!relaxes(r.sym)) continue;
-    const seq = arch.tlsSequence(r.type);
+    if (!relaxes(rs.sym(i))) continue;
+    const seq = arch.tlsSequence(rs.type(i));
     if (!seq) continue;
-    for (let j = 0; j < relocs.length; j++) {
-      const q = relocs[j];
-      if (j !== i && q.offset >= r.offset - seq.before && q.offset < r.offset + seq.after) (out ??= new Set()).add(j);
+    const at = rs.offset(i);
+    for (let j = 0; j < rs.length; j++) {
+      const q = rs.offset(j);
+      if (j !== i && q >= at - seq.before && q < at + seq.after) (out ??= new Set()).add(j);
     }
   }
   return out;
@@ -166,10 +167,10 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, 
   const got: GotPlan = { slots: [], index: new Map() };
   const tests: GotTests = { isUndefWeak: undefWeakIn(res, plan), isPreemptible: preemptibleIn(res, plan), sharedOutput: allowUndefined };
   // `where` names the first reference, for errors: built only when a slot is made.
-  const addSlot = (file: number, sym: number, kind: GotSlotKind, whereOf: () => string) => {
+  const addSlot = (file: number, sym: number, kind: GotSlotKind, atom: Atom, offset: number) => {
     const key = slotKey(res, plan, file, sym, kind);
     if (got.index.has(key)) return;
-    const where = whereOf();
+    const where = placeName(plan.files[file].name, atom.name, offset);
     got.index.set(key, got.slots.length);
     got.slots.push({ file, sym, kind, where });
     if (isTlsPair(kind)) got.slots.push({ file, sym, kind, where, second: true });
@@ -180,11 +181,12 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, 
       const file = plan.files[ref.file];
       const atom = file.atoms[ref.atom];
       const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(tests, ref.file, sym));
-      for (let k = 0; k < atom.relocs.length; k++) {
-        const r = atom.relocs[k];
+      const rs = atom.relocs;
+      for (let k = 0; k < rs.length; k++) {
+        const type = rs.type(k), sym = rs.sym(k);
         if (relaxedAway?.has(k)) continue;
-        if (r.sym >= file.firstGlobal && ref.file !== plan.internal) {
-          const id = res.globalIds[ref.file][r.sym];
+        if (sym >= file.firstGlobal && ref.file !== plan.internal) {
+          const id = res.globalIds[ref.file][sym];
           const g = res.symbols[id];
           if (g.state === SymState.Undefined && !g.weak && !(allowUndefined && g.visibility === Visibility.Default)) {
             let files = undefinedRefs.get(id);
@@ -192,22 +194,21 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, 
             files.add(file.name);
           }
         }
-        const where = () => placeName(file.name, atom.name, r.offset);
-        const expr = arch.relExpr(r.type);
+        const expr = arch.relExpr(type);
         if (expr === undefined) {
-          throw new LinkError(`${where()}: unsupported relocation type ${arch.relName(r.type)} against symbol '${file.symbols[r.sym].name}'`);
+          throw new LinkError(`${placeName(file.name, atom.name, rs.offset(k))}: unsupported relocation type ${arch.relName(type)} against symbol '${file.symbols[sym].name}'`);
         }
         if (!(atom.flags & SecFlag.Alloc) && isGotExpr(expr)) {
-          throw new LinkError(`${where()}: ${arch.relName(r.type)} in a non-allocated section`);
+          throw new LinkError(`${placeName(file.name, atom.name, rs.offset(k))}: ${arch.relName(type)} in a non-allocated section`);
         }
-        if ((expr === RelExpr.TlsGd || expr === RelExpr.TlsLd) && !relaxesTls(tests, ref.file, r.sym)) {
-          const d = arch.tlsDynamic(r.type);
-          if (!d) throw new LinkError(`${where()}: ${arch.relName(r.type)} can only be relaxed, and ${tests.sharedOutput ? 'a shared library cannot relax it' : `'${file.symbols[r.sym].name}' is another module's`}`);
-          addSlot(ref.file, r.sym, tlsPairKind(d.got), where);
+        if ((expr === RelExpr.TlsGd || expr === RelExpr.TlsLd) && !relaxesTls(tests, ref.file, sym)) {
+          const d = arch.tlsDynamic(type);
+          if (!d) throw new LinkError(`${placeName(file.name, atom.name, rs.offset(k))}: ${arch.relName(type)} can only be relaxed, and ${tests.sharedOutput ? 'a shared library cannot relax it' : `'${file.symbols[sym].name}' is another module's`}`);
+          addSlot(ref.file, sym, tlsPairKind(d.got), atom, rs.offset(k));
           continue;
         }
-        if (gotDecision(arch, tests, ref.file, atom, r, expr) !== GotDecision.Slot) continue;
-        addSlot(ref.file, r.sym, gotSlotKind(expr), where);
+        if (gotDecision(arch, tests, ref.file, atom, k, expr) !== GotDecision.Slot) continue;
+        addSlot(ref.file, sym, gotSlotKind(expr), atom, rs.offset(k));
       }
     }
   }

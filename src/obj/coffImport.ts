@@ -4,6 +4,7 @@ import {
   AtomKind, SecFlag, SymBinding, SymPlace, SymType,
   type ArchName, type Atom, type InputSymbol, type ObjectFile, type Reloc,
 } from './model.js';
+import { Relocs } from './relocs.js';
 import { IMAGE_REL_AMD64, IMAGE_REL_ARM64, IMAGE_SCN, coffMachineToArch } from './readCoff.js';
 
 /**
@@ -92,7 +93,7 @@ export function readShortImport(name: string, bytes: Uint8Array): ObjectFile {
   const atoms: Atom[] = [];
   const symbols: InputSymbol[] = [local('')];
   const atom = (a: Omit<Atom, 'index' | 'relocs' | 'entSize' | 'group'>, relocs: Reloc[] = []): number => {
-    atoms.push({ ...a, index: atoms.length, relocs, entSize: 0, group: -1 });
+    atoms.push({ ...a, index: atoms.length, relocs: Relocs.of(relocs), entSize: 0, group: -1 });
     return atoms.length - 1;
   };
   const DATA = IMAGE_SCN.CNT_INITIALIZED_DATA | IMAGE_SCN.MEM_READ | IMAGE_SCN.MEM_WRITE;

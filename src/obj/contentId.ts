@@ -62,7 +62,7 @@ export function atomContentId(file: ObjectFile, atom: Atom): Uint8Array {
   const relocs = atom.relocs;
   // Fixed part (HEADER bytes); then per relocation 24 bytes + name; then the atom's bytes: hashed in one call.
   let nameBytes = 0;
-  for (let i = 0; i < relocs.length; i++) nameBytes += cachedName(file, relocs[i].sym).length;
+  for (let i = 0; i < relocs.length; i++) nameBytes += cachedName(file, relocs.sym(i)).length;
   const metaSize = HEADER + relocs.length * 24 + nameBytes;
   const total = metaSize + (atom.data ? atom.data.length : 0);
   if (scratch.length < total) {
@@ -82,11 +82,10 @@ export function atomContentId(file: ObjectFile, atom: Atom): Uint8Array {
   dv.setFloat64(32, atom.entSize, true);
   let p = HEADER;
   for (let i = 0; i < relocs.length; i++) {
-    const r = relocs[i];
-    const name = cachedName(file, r.sym);
-    dv.setFloat64(p, r.offset, true);
-    dv.setUint32(p + 8, r.type, true);
-    dv.setFloat64(p + 12, r.addend, true);
+    const name = cachedName(file, relocs.sym(i));
+    dv.setFloat64(p, relocs.offset(i), true);
+    dv.setUint32(p + 8, relocs.type(i), true);
+    dv.setFloat64(p + 12, relocs.addend(i), true);
     dv.setUint32(p + 20, name.length, true);
     p += 24;
     if (typeof name === 'string') {

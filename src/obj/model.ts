@@ -9,6 +9,8 @@
  * value.
  */
 
+import type { Relocs } from './relocs.js';
+
 export type ArchName = 'x86_64' | 'aarch64';
 export type FormatName = 'elf' | 'coff' | 'macho';
 
@@ -73,7 +75,8 @@ export interface Atom {
   size: number;
   /** Contents; null for zero-fill (bss) atoms. */
   data: Uint8Array | null;
-  relocs: Reloc[];
+  /** Its relocations (see relocs.ts: columns, not objects). */
+  relocs: Relocs;
   /** Entry size for merge sections, 0 otherwise. */
   entSize: number;
   /** Index into `file.groups`, or -1. */

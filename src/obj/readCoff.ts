@@ -3,8 +3,9 @@ import { hex } from './LinkError.js';
 import { isShortImport, readShortImport } from './coffImport.js';
 import {
   AtomKind, ComdatSelect, SecFlag, SymBinding, SymPlace, SymType,
-  type ArchName, type Atom, type ComdatGroup, type InputSymbol, type ObjectFile, type Reloc,
+  type ArchName, type Atom, type ComdatGroup, type InputSymbol, type ObjectFile,
 } from './model.js';
+import { RelocTable, Relocs } from './relocs.js';
 
 /**
  * Reads a COFF relocatable object (AMD64 or ARM64, regular or /bigobj) into
@@ -591,7 +592,7 @@ function makeAtom(r: ByteReader, sec: SectionHeader, index: number, claim: Claim
     align: sectionAlignment(r, sec),
     size: sec.size,
     data,
-    relocs: [],
+    relocs: Relocs.none,
     entSize: 0,
     group: -1,
     rawType: ch,
@@ -813,7 +814,7 @@ function readAddend(r: ByteReader, arch: ArchName, type: number, at: number, wid
 
 function readRelocations(
   r: ByteReader, hdr: FileHeader, sec: SectionHeader, atom: Atom, modelOf: Int32Array, claim: Claim,
-): Reloc[] {
+): Relocs {
   let count = sec.relocCount;
   let start = sec.relocOffset;
   const where = `section ${sec.number} '${sec.name}'`;
@@ -824,11 +825,11 @@ function readRelocations(
     count = total === 0 ? 0 : total - 1;
     start += RELOC_SIZE;
   }
-  if (count === 0) return [];
+  if (count === 0) return Relocs.none;
   if (atom.data === null) r.fail(sec.at + 32, `${where} has relocations but no contents (it is uninitialized data)`);
   r.need(start, count * RELOC_SIZE, `relocations of ${where} (${count} entries)`);
   claim(count * RELOC_SIZE, sec.at + 24, `relocations of ${where}`);
-  const relocs: Reloc[] = new Array(count);
+  const relocs = new RelocTable(count);
   for (let k = 0; k < count; k++) {
     const at = start + k * RELOC_SIZE;
     const offset = r.u32(at);
@@ -841,15 +842,15 @@ function readRelocations(
     const addend = readAddend(r, hdr.arch, type, sec.dataOffset + offset, width);
     if (hdr.arch === 'x86_64' && type === IMAGE_REL_AMD64.PAIR) {
       // PAIR follows SREL32/SSPAN32; its "symbol index" is a displacement, not a symbol.
-      relocs[k] = { offset, type, sym: 0, addend: index | 0 };
+      relocs.set(k, offset, type, 0, index | 0);
       continue;
     }
     if (index >= hdr.symbolCount || modelOf[index] < 0) {
       r.fail(at + 4, `relocation in ${where} at offset ${hex(offset)} refers to symbol index ${index}, ${index >= hdr.symbolCount ? `past the end of the symbol table (${hdr.symbolCount} entries)` : 'which is an auxiliary record'}`);
     }
-    relocs[k] = { offset, type, sym: modelOf[index], addend };
+    relocs.set(k, offset, type, modelOf[index], addend);
   }
-  return relocs;
+  return new Relocs(relocs, 0, count);
 }
 
 /** The `.drectve` sections' text, joined by spaces (a UTF-8 byte-order mark dropped), or null if there are none. */

@@ -5,8 +5,9 @@ import {
 } from './elfConstants.js';
 import {
   AtomKind, SecFlag, SymBinding, SymPlace, SymType, Visibility,
-  type ArchName, type Atom, type ComdatGroup, type InputSymbol, type ObjectFile, type Reloc,
+  type ArchName, type Atom, type ComdatGroup, type InputSymbol, type ObjectFile,
 } from './model.js';
+import { RelocTable, Relocs } from './relocs.js';
 
 /**
  * Reads an ELF64 little-endian relocatable object (x86-64 or AArch64) into
@@ -91,7 +92,7 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
       align: ehFrame ? Math.min(align, 4) : align,
       size: sh.size,
       data: nobits ? null : bytes.subarray(sh.offset, sh.offset + sh.size),
-      relocs: [],
+      relocs: Relocs.none,
       entSize: sh.flags & SHF.MERGE ? sh.entSize : 0,
       group: -1,
       rawType: sh.type,
@@ -109,29 +110,38 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
   const { symbols, firstGlobal } = readSymbols(r, headers, atomOf, claim);
   const groups = readGroups(r, headers, atomOf, atoms, symbols, claim);
 
-  // Relocations, attached to the atom they apply to.
+  // Relocations, attached to the atom they apply to: rows of one table for the whole file.
+  const relaSections: number[] = [];
+  let rows = 0;
   for (let i = 1; i < headers.length; i++) {
     const sh = headers[i];
     if (sh.type === SHT.REL) r.fail(sh.at, `section '${sh.name}': REL relocations are not used on this architecture (expected RELA)`);
     if (sh.type !== SHT.RELA) continue;
     if (sh.info >= headers.length) r.fail(sh.at + 0x2c, `relocation section '${sh.name}' applies to section index ${sh.info}, past the last section (${headers.length - 1})`);
-    const target = atomOf[sh.info];
-    if (target < 0) continue; // relocations for a section we drop (e.g. .llvm_addrsig)
+    if (atomOf[sh.info] < 0) continue; // relocations for a section we drop (e.g. .llvm_addrsig)
     if (sh.entSize !== RELA_SIZE) r.fail(sh.at + 0x38, `relocation section '${sh.name}' has entry size ${sh.entSize}, expected ${RELA_SIZE}`);
     if (sh.size % RELA_SIZE !== 0) r.fail(sh.at + 0x20, `relocation section '${sh.name}' size ${sh.size} is not a multiple of ${RELA_SIZE}`);
     r.need(sh.offset, sh.size, `relocation section '${sh.name}'`);
     claim(sh, 'relocation section');
-    const atom = atoms[target];
-    const relocs: Reloc[] = new Array(sh.size / RELA_SIZE);
-    for (let k = 0, off = sh.offset; off < sh.offset + sh.size; off += RELA_SIZE, k++) {
+    relaSections.push(i);
+    rows += sh.size / RELA_SIZE;
+  }
+  const table = new RelocTable(rows);
+  let row = 0;
+  for (const i of relaSections) {
+    const sh = headers[i];
+    const atom = atoms[atomOf[sh.info]];
+    const start = row;
+    for (let off = sh.offset; off < sh.offset + sh.size; off += RELA_SIZE, row++) {
       const offset = r.u64(off, 'relocation offset');
       const type = r.u32(off + 8);
       const sym = r.u32(off + 12);
       if (sym >= symbols.length) r.fail(off, `relocation in '${sh.name}' refers to symbol index ${sym}, past the end of the symbol table (${symbols.length} symbols)`);
       if (offset >= atom.size && atom.size > 0) r.fail(off, `relocation in '${sh.name}' at offset ${hex(offset)} is outside section '${atom.name}' (size ${hex(atom.size)})`);
-      relocs[k] = { offset, type, sym, addend: r.i64(off + 16) };
+      table.set(row, offset, type, sym, r.i64(off + 16));
     }
-    atom.relocs = atom.relocs.length ? atom.relocs.concat(relocs) : relocs;
+    const relocs = new Relocs(table, start, row - start);
+    atom.relocs = atom.relocs.concat(relocs);
   }
 
   return { name, format: 'elf', arch, atoms, symbols, firstGlobal, groups, bytes };

@@ -153,7 +153,7 @@ export function checkDynamicUse(
       const g = sym >= file.firstGlobal ? globals.get(file.symbols[sym].name) : undefined;
       return !(g && isPreemptibleRecord(g, false));
     });
-    atom.relocs.forEach((r, i) => {
+    atom.relocs.toArray().forEach((r, i) => {
       if (relaxedAway?.has(i)) return;
       const expr = arch.relExpr(r.type);
       if (expr === undefined || expr === RelExpr.None || expr === RelExpr.Size) return;

@@ -56,7 +56,7 @@ export function gcSignature(file: ObjectFile, isLive: (atom: number) => boolean)
     if (!isLive(a) || keep === GcKeep.Unscanned) return;
     const out = new Set<string>();
     forEachGcEdge(file, atom, (k, fromFde) => {
-      const sym = atom.relocs[k].sym;
+      const sym = atom.relocs.sym(k);
       const s = file.symbols[sym];
       const target = sym >= file.firstGlobal ? `g:${s.name}` : s.atom >= 0 ? `s:${keys[s.atom]}` : null;
       if (target !== null) out.add(`${fromFde ? 'fde' : 'ref'} ${target}`);

@@ -163,7 +163,7 @@ describe('malformed ELF objects', function () {
         expect(syms).to.include.members(['counter', 'greeting', 'helper', 'entry', 'external_fn']);
         const entry = o.atoms.find((a) => a.name === '.text.entry')!;
         expect(entry.relocs.length).to.be.greaterThan(0);
-        expect(entry.relocs.map((r) => o.symbols[r.sym].name)).to.include('external_fn');
+        expect(entry.relocs.toArray().map((r) => o.symbols[r.sym].name)).to.include('external_fn');
       });
 
       it('rejects a file truncated to 10 bytes', function () {

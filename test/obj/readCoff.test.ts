@@ -381,7 +381,7 @@ function crossCheck(path: string, o: ObjectFile): Readobj {
     const got = o.atoms[a].relocs;
     expect(got.length, what(`relocation count of section ${s.number} '${s.name}'`)).to.equal(expected.length);
     expected.forEach((e, k) => {
-      const r = got[k];
+      const r = got.at(k);
       const at = what(`relocation ${k} of section ${s.number} '${s.name}'`);
       expect(r.offset, at).to.equal(e.offset);
       expect(r.type, at).to.equal(e.type);
@@ -470,7 +470,7 @@ function checkConsistent(o: ObjectFile): void {
 function relocList(o: ObjectFile, atomName: string): string[] {
   const a = o.atoms.find((x) => x.name === atomName);
   if (!a) throw new Error(`${o.name}: no atom '${atomName}'`);
-  return a.relocs.map((r) => `${r.offset.toString(16)} ${r.type} ${o.symbols[r.sym].name}${r.addend < 0 ? '' : '+'}${r.addend}`);
+  return a.relocs.toArray().map((r) => `${r.offset.toString(16)} ${r.type} ${o.symbols[r.sym].name}${r.addend < 0 ? '' : '+'}${r.addend}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -847,7 +847,7 @@ describe('COFF objects (readCoff)', function () {
         crossCheck(path(f), objectOf(f));
         const regular = objectOf(f.replace('-bigobj', ''));
         const big = objectOf(f);
-        expect(big.atoms.map((a) => [a.name, a.size, a.group, a.linkOrder, a.relocs])).to.deep.equal(regular.atoms.map((a) => [a.name, a.size, a.group, a.linkOrder, a.relocs]));
+        expect(big.atoms.map((a) => [a.name, a.size, a.group, a.linkOrder, a.relocs.toArray()])).to.deep.equal(regular.atoms.map((a) => [a.name, a.size, a.group, a.linkOrder, a.relocs.toArray()]));
         expect(big.symbols).to.deep.equal(regular.symbols);
         expect(big.groups).to.deep.equal(regular.groups);
       });
@@ -878,7 +878,7 @@ describe('COFF objects (readCoff)', function () {
       expect(data.rawType & 0x01000000).to.not.equal(0);
       expect(data.relocs.length).to.equal(70000);
       expect(ro.relocs.get(2)!.length).to.equal(70000);
-      data.relocs.forEach((r, k) => {
+      data.relocs.toArray().forEach((r, k) => {
         if (r.offset !== 8 * k || r.type !== 1 || o.symbols[r.sym].name !== 'f' || r.addend !== k % 5) expect.fail(`relocation ${k}: ${JSON.stringify(r)}`);
       });
     });
@@ -937,7 +937,7 @@ describe('COFF objects (readCoff)', function () {
       expect(o.atoms[0].flags & SecFlag.Retain).to.not.equal(0);
       // The function's .pdata entry points into its own .text and .xdata.
       expect(relocList(o, '.pdata').length).to.equal(3);
-      const pdataRelocs = o.atoms[pdata].relocs.map((r) => o.symbols[r.sym].atom);
+      const pdataRelocs = o.atoms[pdata].relocs.toArray().map((r) => o.symbols[r.sym].atom);
       expect(pdataRelocs).to.deep.equal([text, text, xdata]);
     });
 
@@ -953,7 +953,7 @@ describe('COFF objects (readCoff)', function () {
       expect(associated.length).to.be.at.least(1);
       for (const a of associated) expect(o.atoms[a.linkOrder!].group).to.equal(a.group);
       // .debug$S refers to code with SECREL and SECTION relocations.
-      const types = new Set(debug.flatMap((a) => a.relocs.map((r) => r.type)));
+      const types = new Set(debug.flatMap((a) => a.relocs.toArray().map((r) => r.type)));
       expect([...types]).to.include.members([0xa, 0xb]);
     });
 
@@ -961,7 +961,7 @@ describe('COFF objects (readCoff)', function () {
       const o = objectOf('basic-mingw-g.obj');
       const info = o.atoms.find((a) => a.name === '.debug_info')!;
       expect(info.kind).to.equal(AtomKind.Debug);
-      const secrel = info.relocs.filter((r) => r.type === 0xb && o.symbols[r.sym].name === '.debug_str');
+      const secrel = info.relocs.toArray().filter((r) => r.type === 0xb && o.symbols[r.sym].name === '.debug_str');
       expect(secrel.length).to.be.at.least(5);
       expect(secrel.some((r) => r.addend > 0)).to.equal(true);
       // Each addend is a string in .debug_str.

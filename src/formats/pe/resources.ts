@@ -102,7 +102,7 @@ export function readObjectResources(file: ObjectFile): ResourceEntry[] | null {
   };
   const u32 = (at: number): number => (at >= 0 && at + 4 <= bytes.length ? view.getUint32(at, true) : fail(`offset ${at} is outside the section (${bytes.length} bytes)`));
   const u16 = (at: number): number => (at >= 0 && at + 2 <= bytes.length ? view.getUint16(at, true) : fail(`offset ${at} is outside the section (${bytes.length} bytes)`));
-  const relocAt = new Map(tree.relocs.map((r) => [r.offset, r]));
+  const relocAt = new Map(tree.relocs.toArray().map((r) => [r.offset, r]));
   const out: ResourceEntry[] = [];
   const key = (field: number): number | string => {
     if (!(field & 0x80000000)) return field & 0xffff;

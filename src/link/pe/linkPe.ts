@@ -518,7 +518,7 @@ function autoImport(res: Resolution): Map<number, number> {
     const s = res.files[ref.file].symbols[ref.sym];
     const atom = s.atom >= 0 ? res.files[ref.file].atoms[s.atom] : undefined;
     if (!atom || atom.size !== 8 || s.value !== 0 || atom.relocs.length !== 1) continue;
-    const r = atom.relocs[0];
+    const r = atom.relocs.at(0);
     if (r.offset !== 0 || r.addend !== 0 || r.sym < res.files[ref.file].firstGlobal || res.globalIds[ref.file][r.sym] !== id) continue;
     res.discarded[ref.file][s.atom] = 1;
     ref.file = imp.file;
