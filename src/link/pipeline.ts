@@ -14,7 +14,7 @@ import { preemptibleIn, scanRelocations, slotKey, undefWeakIn, type GotPlan } fr
 import { planIfuncs, writeIfuncs, type IfuncPlan } from './ifunc.js';
 import { addEhFrameHdr, writeEhFrameHdr } from './ehFrameHdr.js';
 import { fillPattern } from './padding.js';
-import { SymbolValues } from './symbols.js';
+import { SymbolValues, rememberingTargets } from './symbols.js';
 import { locateThunks, planThunks, thunkKey, useThunk, writeThunks, type ThunkPlan } from './thunks.js';
 import { buildElfTables, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
 import { markLive } from './gcSections.js';
@@ -159,10 +159,11 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
     if (sec.flags & SecFlag.Exec) fillPattern(image, sec.offset, sec.offset + sec.size, arch.trapFill);
   }
   const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
+  const writing: RelocContext = { ...ctx, target: rememberingTargets(values) };
   for (const sec of layout.sections) {
     for (const ref of sec.atoms) {
       const addr = layout.atomAddr[ref.file][ref.atom];
-      writeAtom(ctx, image, sec.offset + (addr - sec.addr), addr, ref.file, plan.files[ref.file].atoms[ref.atom], counters);
+      writeAtom(writing, image, sec.offset + (addr - sec.addr), addr, ref.file, plan.files[ref.file].atoms[ref.atom], counters);
     }
   }
   // The thunks the branches took, now that their targets have addresses.
@@ -193,9 +194,10 @@ function neededFromLive(res: Resolution, live: Uint8Array[]): void {
   res.files.forEach((file, f) => {
     for (const atom of file.atoms) {
       if (!live[f][atom.index]) continue;
-      for (const r of atom.relocs) {
-        if (r.sym < file.firstGlobal) continue;
-        const g = res.symbols[res.globalIds[f][r.sym]];
+      for (let k = 0; k < atom.relocs.length; k++) {
+        const sym = atom.relocs.sym(k);
+        if (sym < file.firstGlobal) continue;
+        const g = res.symbols[res.globalIds[f][sym]];
         if (g.state === SymState.Shared && !g.weak) res.sharedNeeded[g.file] = true;
       }
     }

@@ -168,3 +168,41 @@ export class SymbolValues {
     }
   }
 }
+
+/** A global's target as remembered by `rememberingTargets`: its name is looked up only for a message. */
+class RememberedTarget implements Target {
+  constructor(readonly state: TargetState, readonly S: number, readonly A: number, readonly Z: number, private readonly g: GlobalSymbol[], private readonly id: number) {}
+  get name(): string {
+    return this.g[this.id].name;
+  }
+}
+
+/**
+ * `values.target` for one pass over the relocations, remembering each
+ * global's target by its id. A global's target does not depend on who refers
+ * to it or with what addend (A is the addend as given), so after the first
+ * reference the rest read three typed arrays instead of the four objects
+ * behind it (the global, its definition, a merge map, an atom address),
+ * which in a large link are each a cache miss away. Valid only while the
+ * layout and the PLT stay as they are: make one per pass.
+ */
+export function rememberingTargets(values: SymbolValues): (file: number, sym: number, addend: number) => Target {
+  const { res, plan } = values;
+  const n = res.symbols.length;
+  const known = new Uint8Array(n); // 0: not yet; else 1 + TargetState
+  const S = new Float64Array(n);
+  const Z = new Float64Array(n);
+  return (file, sym, addend) => {
+    if (file === plan.internal || sym < plan.files[file].firstGlobal) return values.target(file, sym, addend);
+    const id = res.globalIds[file][sym];
+    let k = known[id];
+    if (k === 0) {
+      const t = values.target(file, sym, 0);
+      if (t.A !== 0) return values.target(file, sym, addend); // not a plain global after all: ask every time
+      known[id] = k = t.state + 1;
+      S[id] = t.S;
+      Z[id] = t.Z;
+    }
+    return new RememberedTarget(k - 1, S[id], addend, Z[id], res.symbols, id);
+  };
+}
