@@ -2,7 +2,7 @@ import { SecFlag, SymPlace, SymType, Visibility, type InputSymbol } from '../../
 import {
   ELFCLASS64, ELFDATA2LSB, ET, EV_CURRENT, SHF, SHN, SHT, STB, STT, EHDR_SIZE, PHDR_SIZE, SHDR_SIZE, SYM_SIZE,
 } from '../../obj/elfConstants.js';
-import type { Arch } from '../../link/arch/Arch.js';
+import { write64, type Arch } from '../../link/arch/Arch.js';
 import { alignTo } from '../../link/align.js';
 import type { Layout } from '../../link/layout.js';
 import type { OutputSection, SectionPlan } from '../../link/outputSections.js';
@@ -205,8 +205,8 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
     symtab[at + 4] = s.info;
     symtab[at + 5] = s.other;
     dv.setUint16(at + 6, s.shndx, true);
-    dv.setBigUint64(at + 8, BigInt(s.value), true);
-    dv.setBigUint64(at + 16, BigInt(s.size), true);
+    write64(symtab, at + 8, s.value);
+    write64(symtab, at + 16, s.size);
   });
 
   const sectionNames = layout.sections.map((s) => shstrtab.add(s.name));

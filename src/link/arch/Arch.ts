@@ -222,7 +222,8 @@ export function write16(buf: Uint8Array, off: number, v: number): void {
 }
 /** Stores the low 64 bits of `v` (negative values in two's complement). */
 export function write64(buf: Uint8Array, off: number, v: number): void {
-  const big = BigInt.asUintN(64, BigInt(v));
-  write32(buf, off, Number(big & 0xffffffffn));
-  write32(buf, off + 4, Number(big >> 32n));
+  // Two halves by division, exact for |v| < 2^53; no BigInt per store (a large link makes millions).
+  const hi = Math.floor(v / 0x100000000);
+  write32(buf, off, v - hi * 0x100000000);
+  write32(buf, off + 4, hi);
 }
