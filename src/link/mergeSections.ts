@@ -22,7 +22,8 @@ export interface MergeMap {
 /** One deduplicating builder per (output section, entry size, strings-or-not). */
 export class MergedSection {
   readonly pieces = new Map<string, number>();
-  readonly chunks: Uint8Array[] = [];
+  /** The merged contents so far: each new piece copied in (not kept as a view of its input). */
+  private buf = new Uint8Array(0);
   size = 0;
   align = 1;
 
@@ -31,59 +32,66 @@ export class MergedSection {
   /** Adds an input merge atom's pieces; returns its offset map. */
   add(atom: Atom, fileName: string, target: number): MergeMap {
     const data = atom.data ?? new Uint8Array(atom.size);
-    const starts: number[] = [];
-    const outs: number[] = [];
+    const most = Math.ceil(data.length / Math.max(1, atom.entSize));
+    const starts = new Uint32Array(most);
+    const outs = new Uint32Array(most);
+    let n = 0;
     const pieceAlign = Math.max(1, atom.align);
     this.align = Math.max(this.align, atom.align);
-    for (const [off, end] of splitPieces(atom, fileName)) {
-      const piece = data.subarray(off, end);
-      const key = pieceKey(piece);
+    for (let off = 0; off < data.length;) {
+      const end = pieceEnd(atom, data, off, fileName);
+      const key = latin1String(data, off, end);
       let out = this.pieces.get(key);
       if (out === undefined) {
         // Each piece keeps the input section's alignment, as the input guaranteed it.
-        const at = Math.ceil(this.size / pieceAlign) * pieceAlign;
-        if (at > this.size) this.chunks.push(new Uint8Array(at - this.size));
-        out = at;
-        this.chunks.push(piece);
-        this.size = at + piece.length;
+        out = Math.ceil(this.size / pieceAlign) * pieceAlign;
+        this.reserve(out + end - off);
+        this.buf.set(data.subarray(off, end), out);
+        this.size = out + end - off;
         this.pieces.set(key, out);
       }
-      starts.push(off);
-      outs.push(out);
+      starts[n] = off;
+      outs[n] = out;
+      n++;
+      off = end;
     }
-    return { target, inStart: Uint32Array.from(starts), outStart: Uint32Array.from(outs), atomName: atom.name };
+    return { target, inStart: starts.slice(0, n), outStart: outs.slice(0, n), atomName: atom.name };
+  }
+
+  private reserve(size: number): void {
+    if (size <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(size, this.buf.length * 2, 4096));
+    grown.set(this.buf.subarray(0, this.size));
+    this.buf = grown;
   }
 
   contents(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let p = 0;
-    for (const c of this.chunks) {
-      out.set(c, p);
-      p += c.length;
-    }
-    return out;
+    return this.buf.slice(0, this.size);
   }
+}
+
+/** The end of the piece of a merge atom that starts at `off`: a NUL-terminated string or a fixed-size entry. */
+function pieceEnd(atom: Atom, data: Uint8Array, off: number, fileName: string): number {
+  const es = atom.entSize;
+  if (!(es > 0)) throw new LinkError(`${fileName}:(${atom.name}): a mergeable section needs an entry size`);
+  if (atom.flags & SecFlag.Strings) {
+    let end = off;
+    while (end < data.length && !isNulEntry(data, end, es)) end += es;
+    if (end >= data.length) throw new LinkError(`${fileName}:(${atom.name}): string is not null terminated at offset ${hex(off)}`);
+    return end + es;
+  }
+  const end = off + es;
+  if (end > data.length) throw new LinkError(`${fileName}:(${atom.name}): section size is not a multiple of its entry size ${es}`);
+  return end;
 }
 
 /** The [start, end) of each piece of a merge atom: NUL-terminated strings or fixed-size entries. */
 export function splitPieces(atom: Atom, fileName: string): Array<[number, number]> {
   const data = atom.data ?? new Uint8Array(atom.size);
-  const es = atom.entSize;
-  if (!(es > 0)) throw new LinkError(`${fileName}:(${atom.name}): a mergeable section needs an entry size`);
-  const strings = (atom.flags & SecFlag.Strings) !== 0;
+  if (!(atom.entSize > 0)) throw new LinkError(`${fileName}:(${atom.name}): a mergeable section needs an entry size`);
   const out: Array<[number, number]> = [];
-  let off = 0;
-  while (off < data.length) {
-    let end: number;
-    if (strings) {
-      end = off;
-      while (end < data.length && !isNulEntry(data, end, es)) end += es;
-      if (end >= data.length) throw new LinkError(`${fileName}:(${atom.name}): string is not null terminated at offset ${hex(off)}`);
-      end += es;
-    } else {
-      end = off + es;
-      if (end > data.length) throw new LinkError(`${fileName}:(${atom.name}): section size is not a multiple of its entry size ${es}`);
-    }
+  for (let off = 0; off < data.length;) {
+    const end = pieceEnd(atom, data, off, fileName);
     out.push([off, end]);
     off = end;
   }
