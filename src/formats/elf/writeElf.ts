@@ -57,13 +57,31 @@ function utf8Length(s: string): number {
   return n;
 }
 
-interface OutSym {
-  name: number;
-  info: number;
-  other: number;
-  shndx: number;
-  value: number;
-  size: number;
+/** .symtab rows as bytes, appended one by one (no object per symbol: a large link has millions). */
+class SymRows {
+  bytes = new Uint8Array(SYM_SIZE * 64);
+  count = 0;
+
+  push(name: number, info: number, other: number, shndx: number, value: number, size: number): number {
+    const at = this.count * SYM_SIZE;
+    if (at + SYM_SIZE > this.bytes.length) {
+      const grown = new Uint8Array(this.bytes.length * 2);
+      grown.set(this.bytes);
+      this.bytes = grown;
+    }
+    const b = this.bytes;
+    b[at] = name & 0xff;
+    b[at + 1] = (name >>> 8) & 0xff;
+    b[at + 2] = (name >>> 16) & 0xff;
+    b[at + 3] = (name >>> 24) & 0xff;
+    b[at + 4] = info;
+    b[at + 5] = other;
+    b[at + 6] = shndx & 0xff;
+    b[at + 7] = (shndx >>> 8) & 0xff;
+    write64(b, at + 8, value);
+    write64(b, at + 16, size);
+    return this.count++;
+  }
 }
 
 export interface ElfTables {
@@ -123,12 +141,12 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
   // TLS symbols' values are offsets in the TLS segment, as in every ELF linker's output.
   const tlsBase = layout.tls?.addr ?? 0;
   const symValue = (s: InputSymbol, addr: number) => (s.type === SymType.TLS ? addr - tlsBase : addr);
-  const locals: OutSym[] = [];
-  const globals: OutSym[] = [];
+  const locals = new SymRows();
+  const globals = new SymRows();
   const localIndex = res.files.map((f) => new Int32Array(f.symbols.length).fill(-1));
   const globalIndex = new Int32Array(res.symbols.length).fill(-1);
-  /** Globals are numbered after all locals; remembered by position until the locals are counted. */
-  const globalPos: Array<[number, number]> = [];
+  /** Globals are numbered after all locals; remembered by row until the locals are counted. */
+  const globalRow: Array<[number, number]> = [];
   const symInfo = (s: InputSymbol, bind: number) => (bind << 4) | (s.type === SymType.Common ? STT.OBJECT : s.type);
 
   // Local symbols, file by file: named ones only (no section symbols), and none in discarded sections.
@@ -138,23 +156,28 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
       const s = file.symbols[i];
       if (!shouldEmitLocal(s, (a) => !res.discarded[f][a] && plan.atomOut[f][a] >= 0, (a) => plan.mergeMaps[f][a] !== undefined)) continue;
       if (s.type === SymType.File) {
-        localIndex[f][i] = 1 + locals.length;
-        locals.push({ name: strtab.add(s.name), info: STT.FILE, other: 0, shndx: SHN.ABS, value: 0, size: 0 });
+        localIndex[f][i] = 1 + locals.push(strtab.add(s.name), STT.FILE, 0, SHN.ABS, 0, 0);
         continue;
       }
       const t = values.target(f, i, 0);
       if (t.state !== TargetState.Defined) continue;
       const shndx = s.atom === SymPlace.Absolute ? SHN.ABS : sectionIndexOfAtom(f, s.atom);
       if (shndx === SHN.UNDEF) continue;
-      localIndex[f][i] = 1 + locals.length;
-      locals.push({ name: strtab.add(s.name), info: symInfo(s, STB.LOCAL), other: s.visibility, shndx, value: symValue(s, t.S), size: s.size });
+      localIndex[f][i] = 1 + locals.push(strtab.add(s.name), symInfo(s, STB.LOCAL), s.visibility, shndx, symValue(s, t.S), s.size);
     }
   }
 
   // Global symbols in first-seen order; hidden ones become local in an executable.
+  const emit = (id: number, name: number, bind: number, type: number, other: number, shndx: number, value: number, size: number) => {
+    const vis = res.symbols[id].visibility;
+    if ((vis === Visibility.Hidden || vis === Visibility.Internal) && shndx !== SHN.UNDEF) {
+      globalIndex[id] = 1 + locals.push(name, (STB.LOCAL << 4) | type, other, shndx, value, size);
+    } else {
+      globalRow.push([id, globals.push(name, (bind << 4) | type, other, shndx, value, size)]);
+    }
+  };
   for (let id = 0; id < res.symbols.length; id++) {
     const g = res.symbols[id];
-    let sym: OutSym;
     if (g.state === SymState.Defined || g.state === SymState.Common) {
       const s = res.files[g.file].symbols[g.sym];
       const addr = values.globalAddress(g);
@@ -162,15 +185,12 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
       const shndx = g.state === SymState.Common
         ? sectionIndexOfAtom(plan.internal, plan.commonAtoms.get(id)!)
         : s.atom === SymPlace.Absolute ? SHN.ABS : sectionIndexOfAtom(g.file, s.atom);
-      const bind = g.weak ? STB.WEAK : STB.GLOBAL;
-      sym = { name: strtab.add(g.name), info: symInfo(s, bind), other: g.visibility, shndx, value: symValue(s, addr), size: s.size };
+      emit(id, strtab.add(g.name), g.weak ? STB.WEAK : STB.GLOBAL, symInfo(s, 0), g.visibility, shndx, symValue(s, addr), s.size);
     } else if (g.state === SymState.Synthetic) {
       const v = values.synthetic.get(g.name);
       if (v === undefined) continue;
-      sym = { name: strtab.add(g.name), info: (STB.GLOBAL << 4) | STT.NOTYPE, other: Visibility.Hidden, shndx: sectionIndexOfAddr(v), value: v, size: 0 };
-      globalIndex[id] = 1 + locals.length;
-      locals.push({ ...sym, info: (STB.LOCAL << 4) | STT.NOTYPE });
-      continue;
+      // Linker-defined: hidden, so local in the output.
+      globalIndex[id] = 1 + locals.push(strtab.add(g.name), (STB.LOCAL << 4) | STT.NOTYPE, Visibility.Hidden, sectionIndexOfAddr(v), v, 0);
     } else if (g.state === SymState.Shared) {
       // A shared library's symbol: undefined here, unless copied into the program's .bss.
       const ss = res.shared[g.file].symbols[g.sym];
@@ -178,36 +198,18 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
       const copied = copy !== undefined && sectionIndexOfAddr(copy) !== SHN.ABS && layout.sections[sectionIndexOfAddr(copy) - 1].flags & SecFlag.NoBits;
       const type = ss.type === SymType.IFunc ? STT.FUNC : ss.type;
       const bind = g.weak ? STB.WEAK : STB.GLOBAL;
-      sym = copied
-        ? { name: strtab.add(g.name), info: (bind << 4) | type, other: 0, shndx: sectionIndexOfAddr(copy!), value: copy!, size: ss.size }
-        : { name: strtab.add(g.name), info: (bind << 4) | type, other: 0, shndx: SHN.UNDEF, value: 0, size: 0 };
+      if (copied) emit(id, strtab.add(g.name), bind, type, 0, sectionIndexOfAddr(copy!), copy!, ss.size);
+      else emit(id, strtab.add(g.name), bind, type, 0, SHN.UNDEF, 0, 0);
     } else if (g.state === SymState.Undefined && g.referencedBy.length > 0) {
-      sym = { name: strtab.add(g.name), info: (STB.WEAK << 4) | STT.NOTYPE, other: g.visibility, shndx: SHN.UNDEF, value: 0, size: 0 };
-    } else {
-      continue;
-    }
-    if ((g.visibility === Visibility.Hidden || g.visibility === Visibility.Internal) && sym.shndx !== SHN.UNDEF) {
-      globalIndex[id] = 1 + locals.length;
-      locals.push({ ...sym, info: (STB.LOCAL << 4) | (sym.info & 0xf) });
-    } else {
-      globalPos.push([id, globals.length]);
-      globals.push(sym);
+      emit(id, strtab.add(g.name), STB.WEAK, STT.NOTYPE, g.visibility, SHN.UNDEF, 0, 0);
     }
   }
-  for (const [id, pos] of globalPos) globalIndex[id] = 1 + locals.length + pos;
+  for (const [id, row] of globalRow) globalIndex[id] = 1 + locals.count + row;
 
-  const all = [{ name: 0, info: 0, other: 0, shndx: 0, value: 0, size: 0 }, ...locals, ...globals];
-  const symtab = new Uint8Array(all.length * SYM_SIZE);
-  const dv = new DataView(symtab.buffer);
-  all.forEach((s, i) => {
-    const at = i * SYM_SIZE;
-    dv.setUint32(at, s.name, true);
-    symtab[at + 4] = s.info;
-    symtab[at + 5] = s.other;
-    dv.setUint16(at + 6, s.shndx, true);
-    write64(symtab, at + 8, s.value);
-    write64(symtab, at + 16, s.size);
-  });
+  // The null symbol, the locals, the globals.
+  const symtab = new Uint8Array((1 + locals.count + globals.count) * SYM_SIZE);
+  symtab.set(locals.bytes.subarray(0, locals.count * SYM_SIZE), SYM_SIZE);
+  symtab.set(globals.bytes.subarray(0, globals.count * SYM_SIZE), (1 + locals.count) * SYM_SIZE);
 
   const sectionNames = layout.sections.map((s) => shstrtab.add(s.name));
   const names = { symtab: shstrtab.add('.symtab'), shstrtab: shstrtab.add('.shstrtab'), strtab: shstrtab.add('.strtab') };
@@ -219,7 +221,7 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
   const shoff = alignTo(strtabOff + strBytes.length, 8);
   const totalSize = shoff + (layout.sections.length + 4) * SHDR_SIZE;
   return {
-    symtab, strtab: strBytes, shstrtab: shstrBytes, firstGlobal: 1 + locals.length,
+    symtab, strtab: strBytes, shstrtab: shstrBytes, firstGlobal: 1 + locals.count,
     symtabOff, shstrtabOff, strtabOff, shoff, sectionNames, localIndex, globalIndex, names, totalSize,
   };
 }
