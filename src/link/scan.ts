@@ -176,6 +176,12 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, 
     if (isTlsPair(kind)) got.slots.push({ file, sym, kind, where, second: true });
   };
   const undefinedRefs = new Map<number, Set<string>>();
+  // Which globals a reference may not leave undefined, by id: one byte per global
+  // rather than a look at each global's record for every relocation against it.
+  const mustDefine = new Uint8Array(res.symbols.length);
+  res.symbols.forEach((g, id) => {
+    if (g.state === SymState.Undefined && !g.weak && !(allowUndefined && g.visibility === Visibility.Default)) mustDefine[id] = 1;
+  });
   for (const sec of plan.sections) {
     for (const ref of sec.atoms) {
       const file = plan.files[ref.file];
@@ -187,8 +193,7 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, 
         if (relaxedAway?.has(k)) continue;
         if (sym >= file.firstGlobal && ref.file !== plan.internal) {
           const id = res.globalIds[ref.file][sym];
-          const g = res.symbols[id];
-          if (g.state === SymState.Undefined && !g.weak && !(allowUndefined && g.visibility === Visibility.Default)) {
+          if (mustDefine[id]) {
             let files = undefinedRefs.get(id);
             if (!files) undefinedRefs.set(id, (files = new Set()));
             files.add(file.name);
