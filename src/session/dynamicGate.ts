@@ -43,10 +43,10 @@ export interface ImageTables {
   shared: boolean;
   /** Symbol name -> its PLT entry's address (from the JUMP_SLOT records). */
   pltEntries: Map<string, number>;
-  /** r_offset -> the record there. */
-  relocs: Map<number, DynRecord>;
-  /** Sorted places, for range queries. */
-  places: number[];
+  /** The .rela.dyn record at a place (r_offset), if any; the last one when several are. */
+  relocAt(place: number): DynRecord | undefined;
+  /** The places of .rela.dyn's records, ascending, for range queries. */
+  places: Float64Array;
   /** Dynamic symbol name -> (value, section index). */
   dynsyms: Map<string, { value: number; shndx: number }>;
   plt: { addr: number; size: number } | null;
@@ -75,17 +75,7 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
     names.push(name);
     if (name) dynsyms.set(name, { value: Number(syms.getBigUint64(at + 8, true)), shndx: syms.getUint16(at + 6, true) });
   }
-  const relocs = new Map<number, DynRecord>();
-  const rela = sec('.rela.dyn');
-  if (rela) {
-    const dv = view(rela);
-    for (let at = 0; at + RELA_SIZE <= rela.used; at += RELA_SIZE) {
-      const info = dv.getBigUint64(at + 8, true);
-      relocs.set(Number(dv.getBigUint64(at, true)), {
-        type: Number(info & 0xffffffffn), sym: names[Number(info >> 32n)] ?? '', addend: Number(dv.getBigInt64(at + 16, true)),
-      });
-    }
-  }
+  const { places, relocAt } = relaDynIndex(sec('.rela.dyn'), read, names);
   const plt = sec('.plt');
   // Entry i of .plt jumps through .got.plt slot 3 + i; .rela.plt names each slot's symbol.
   const pltEntries = new Map<string, number>();
@@ -110,9 +100,57 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
   return {
     shared, pltEntries,
     pie: view({ offset: 0x10, used: 2 }).getUint16(0, true) === 3, // e_type ET_DYN
-    relocs, places: [...relocs.keys()].sort((a, b) => a - b), dynsyms,
+    relocAt, places, dynsyms,
     plt: plt ? { addr: plt.addr, size: plt.used } : null,
   };
+}
+
+/**
+ * .rela.dyn as a sorted index of places over its raw bytes: records are
+ * decoded only where the patch looks. A large PIE has tens of thousands of
+ * RELATIVE records; a patch checks the few inside the changed atoms.
+ */
+export function relaDynIndex(
+  rela: { offset: number; used: number } | undefined, read: (offset: number, length: number) => Uint8Array, names: string[],
+): { places: Float64Array; relocAt: (place: number) => DynRecord | undefined } {
+  const n = rela ? Math.floor(rela.used / RELA_SIZE) : 0;
+  if (!rela || n === 0) return { places: new Float64Array(0), relocAt: () => undefined };
+  const bytes = read(rela.offset, n * RELA_SIZE);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const offsetOf = (row: number) => dv.getUint32(row * RELA_SIZE + 4, true) * 0x100000000 + dv.getUint32(row * RELA_SIZE, true);
+  // Rows by place; equal places keep file order, so the last of them is the one that counts (as a loader applies them).
+  const offsets = new Float64Array(n);
+  let sorted = true;
+  for (let i = 0; i < n; i++) {
+    offsets[i] = offsetOf(i);
+    if (i > 0 && offsets[i - 1] > offsets[i]) sorted = false;
+  }
+  let rows = Int32Array.from({ length: n }, (_, i) => i);
+  let places = offsets;
+  if (!sorted) {
+    // The native sort of numbers when (place, row) fits one exact key; a comparator otherwise.
+    let max = 0;
+    for (let i = 0; i < n; i++) max = Math.max(max, offsets[i]);
+    if ((max + 1) * n < Number.MAX_SAFE_INTEGER) {
+      const keys = offsets.map((o, i) => o * n + i).sort();
+      rows = Int32Array.from(keys, (k) => k % n);
+      places = keys.map((k) => Math.floor(k / n));
+    } else {
+      rows.sort((a, b) => offsets[a] - offsets[b] || a - b);
+      places = Float64Array.from(rows, (r) => offsets[r]);
+    }
+  }
+  const relocAt = (place: number): DynRecord | undefined => {
+    const k = lowerBound(places, place + 1) - 1; // the last record at `place`
+    if (k < 0 || places[k] !== place) return undefined;
+    const at = rows[k] * RELA_SIZE;
+    return {
+      type: dv.getUint32(at + 8, true),
+      sym: names[dv.getUint32(at + 12, true)] ?? '',
+      addend: dv.getInt32(at + 20, true) * 0x100000000 + dv.getUint32(at + 16, true),
+    };
+  };
+  return { places, relocAt };
 }
 
 /**
@@ -209,7 +247,7 @@ export function checkDynamicUse(
     for (let i = lowerBound(tables.places, from); i < tables.places.length && tables.places[i] < to; i++) {
       const place = tables.places[i];
       seen.add(place);
-      const have = tables.relocs.get(place);
+      const have = tables.relocAt(place);
       const want = expected.get(place);
       if (!sameRecord(have, want)) {
         throw new Fallback(`the dynamic relocation at ${hex(place)} in ${file.name} would change (${describe(have, arch)} -> ${describe(want, arch)})`);
@@ -218,13 +256,13 @@ export function checkDynamicUse(
   }
   for (const [place, want] of expected) {
     if (seen.has(place)) continue;
-    if (!sameRecord(tables.relocs.get(place), want)) {
+    if (!sameRecord(tables.relocAt(place), want)) {
       throw new Fallback(`${file.name} now needs a dynamic relocation at ${hex(place)} (${describe(want, arch)}), which the image does not have`);
     }
   }
 }
 
-function lowerBound(a: number[], x: number): number {
+function lowerBound(a: ArrayLike<number>, x: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
