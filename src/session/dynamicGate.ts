@@ -262,7 +262,8 @@ export function checkDynamicUse(
   }
 }
 
-function lowerBound(a: ArrayLike<number>, x: number): number {
+/** The first index of ascending `a` whose value is at least `x` (a.length if none). */
+export function lowerBound(a: ArrayLike<number>, x: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {

@@ -14,7 +14,7 @@ import { GotSlotKind } from '../link/scan.js';
 import { TargetState, isIfunc, type Target } from '../link/symbols.js';
 import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
-import { checkDynamicUse, isPreemptibleRecord, readImageTables, type ImageTables } from './dynamicGate.js';
+import { checkDynamicUse, isPreemptibleRecord, lowerBound, readImageTables, type ImageTables } from './dynamicGate.js';
 import {
   atomKeys, gotKey, hashBytes, imageHashFromTop, localPlaceHash, localSymbolHash, referenceOrder, renamedObject, sameBytes, symbolShape,
   GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalLookup, type GlobalRecord, type LinkState, type ObjectRecord,
@@ -1153,16 +1153,6 @@ function checkBaseRelocs(state: LinkState, changed: Changed[], image: ImageView,
       throw new Fallback(`the places in ${c.file.name} that hold 64-bit addresses changed (${before.length} before, ${now.length} now), and a patch does not rewrite the base relocations`);
     }
   }
-}
-
-function lowerBound(a: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid] < v) lo = mid + 1; else hi = mid;
-  }
-  return lo;
 }
 
 /**

@@ -2,7 +2,7 @@ import { SecFlag, SymPlace, SymType, Visibility, type InputSymbol } from '../../
 import {
   ELFCLASS64, ELFDATA2LSB, ET, EV_CURRENT, SHF, SHN, SHT, STB, STT, EHDR_SIZE, PHDR_SIZE, SHDR_SIZE, SYM_SIZE,
 } from '../../obj/elfConstants.js';
-import { write64, type Arch } from '../../link/arch/Arch.js';
+import { write16, write32, write64, type Arch } from '../../link/arch/Arch.js';
 import { alignTo } from '../../link/align.js';
 import type { Layout } from '../../link/layout.js';
 import type { OutputSection, SectionPlan } from '../../link/outputSections.js';
@@ -70,14 +70,10 @@ class SymRows {
       this.bytes = grown;
     }
     const b = this.bytes;
-    b[at] = name & 0xff;
-    b[at + 1] = (name >>> 8) & 0xff;
-    b[at + 2] = (name >>> 16) & 0xff;
-    b[at + 3] = (name >>> 24) & 0xff;
+    write32(b, at, name);
     b[at + 4] = info;
     b[at + 5] = other;
-    b[at + 6] = shndx & 0xff;
-    b[at + 7] = (shndx >>> 8) & 0xff;
+    write16(b, at + 6, shndx);
     write64(b, at + 8, value);
     write64(b, at + 16, size);
     return this.count++;
