@@ -16,7 +16,7 @@ import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
 import { checkDynamicUse, isPreemptibleRecord, lowerBound, readImageTables, type ImageTables } from './dynamicGate.js';
 import {
-  atomKeys, gotKey, hashBytes, imageHashFromTop, localPlaceHash, localSymbolHash, referenceOrder, renamedObject, sameBytes, symbolShape,
+  atomKeys, gotKey, hashBytes, imageHashFromTop, localPlaceHash, localSymbolHash, referenceOrder, renamedObject, sameBytes, sameIdentity, symbolShape,
   GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalLookup, type GlobalRecord, type LinkState, type ObjectRecord,
 } from './state.js';
 import { blake2b512 } from '../obj/blake2b.js';
@@ -470,10 +470,11 @@ export function planPatch(
     for (const i of positions) {
       const rec = prior.inputs[i];
       const input = inputs[i];
-      rec.hash = input.hash;
-      rec.identity = input.identity;
+      const fileId = input.identity ?? null;
+      if (sameBytes(rec.hash, input.hash) && rec.name === input.name && (rec.identity === fileId || sameIdentity(rec.identity, fileId))) continue;
+      // A new record, not the old one changed: an encoding copies the rows of the records a state was decoded into.
+      prior.inputs[i] = { ...rec, hash: input.hash, identity: fileId, name: input.name };
       if (rec.name === input.name) continue;
-      rec.name = input.name;
       for (const o of index.objectsByInput.get(i) ?? []) {
         const obj = prior.objects[o];
         const name = obj.member ? `${input.name}(${obj.member})` : input.name;

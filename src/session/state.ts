@@ -167,6 +167,10 @@ export interface LinkState {
   symtabOffset: number;
   /** File offset of the section header table; section i of `sections` has header i + 1. */
   shdrOffset: number;
+  /**
+   * A record that changes is replaced by a new one, never edited in place: encoding a decoded state
+   * copies the bytes of the rows whose records are still the ones it decoded (writeRows).
+   */
   inputs: InputRecord[];
   objects: ObjectRecord[];
   sections: SectionRecord[];
@@ -885,16 +889,22 @@ function encodeStateWith(s: LinkState, records: RecordSink | null): Uint8Array {
       w.num(r.length);
     }
   }
+  // The rows of a decoded state that are the records it was decoded into are copied back as they were:
+  // a patch replaces the few records it changes (patch.ts commit), and writing two thousand unchanged
+  // inputs field by field is a good part of a fresh process's relink.
+  const rows = decodedRows.get(s);
   w.u32(s.inputs.length);
-  for (const i of s.inputs) {
+  writeRows(w, s.inputs, rows?.inputs, (i) => {
     w.str(i.name);
     w.u8(i.kind === 'object' ? 0 : i.kind === 'archive' ? 1 : 2);
     w.raw(i.hash);
     w.raw(i.indexHash);
     writeIdentity(w, i.identity);
-  }
+  });
   w.u32(s.objects.length);
-  for (const o of s.objects) {
+  // An object's row says where its bulk is in the records file: copied only into the same, not rewritten, file.
+  const sameStore = records !== null && rows !== undefined && rows.store === records.store && !records.fresh;
+  writeRows(w, s.objects, sameStore ? rows.objects : undefined, (o) => {
     w.u32(o.input);
     w.str(o.member);
     w.str(o.name);
@@ -908,7 +918,7 @@ function encodeStateWith(s: LinkState, records: RecordSink | null): Uint8Array {
       w.raw(stored.sum);
       w.u32(stored.length);
       w.num(stored.at);
-      continue;
+      return;
     }
     const { bytes, sum } = bulkOf(o);
     if (records) {
@@ -919,14 +929,14 @@ function encodeStateWith(s: LinkState, records: RecordSink | null): Uint8Array {
       w.raw(sum);
       w.u32(bytes.length);
       w.num(at);
-      continue;
+      return;
     }
     w.u8(0);
     w.raw(sum);
     w.u32(bytes.length);
     bulks.push([w.length, w.length + bytes.length]);
     w.raw(bytes);
-  }
+  });
   w.u32(s.sections.length);
   for (const x of s.sections) {
     w.str(x.name);
@@ -981,6 +991,31 @@ function encodeStateWith(s: LinkState, records: RecordSink | null): Uint8Array {
   bytes.set(checksum(bytes, headerSize, bulks), magic.length + 4);
   w.setU32(magic.length + 36, payload.length);
   return bytes;
+}
+
+/** Rows of a decoded state: its records (null where a row is not to be copied), where each row starts (and the last ends) in `bytes`. */
+interface DecodedRows<T> {
+  records: ReadonlyArray<T | null>;
+  at: Uint32Array;
+  bytes: Uint8Array;
+}
+
+/** What encodeStateWith may copy from the bytes a state was decoded from. */
+const decodedRows = new WeakMap<LinkState, { inputs: DecodedRows<InputRecord>; objects: DecodedRows<ObjectRecord>; store: RecordStore | null }>();
+
+/** Writes `now`: runs of the records a state was decoded into, still in their places, as their bytes; the others with `write`. */
+function writeRows<T>(w: StateWriter, now: readonly T[], was: DecodedRows<T> | undefined, write: (record: T) => void): void {
+  const same = (i: number) => was !== undefined && i < was.records.length && now[i] === was.records[i];
+  for (let i = 0; i < now.length;) {
+    if (!same(i)) {
+      write(now[i++]);
+      continue;
+    }
+    let j = i + 1;
+    while (j < now.length && same(j)) j++;
+    w.raw(was!.bytes.subarray(was!.at[i], was!.at[j]));
+    i = j;
+  }
 }
 
 /** The state's checksum: of its payload (from `from`) but the objects' bulk, which has its own. */
@@ -1044,17 +1079,26 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
     for (let n = r.count(16); n > 0; n--) shadow.stale.push({ offset: r.num(), length: r.num() });
   }
   const inputs: InputRecord[] = [];
-  for (let n = r.count(70); n > 0; n--) {
+  const inputCount = r.count(70);
+  const inputAt = new Uint32Array(inputCount + 1);
+  for (let n = inputCount; n > 0; n--) {
+    inputAt[inputs.length] = r.pos;
     const name = r.str();
     const k = r.u8();
     if (k > 2) throw new StateError(`input ${inputs.length} has unknown kind ${k}`);
     const kind = k === 0 ? 'object' : k === 1 ? 'archive' : 'shared';
     inputs.push({ name, kind, hash: r.raw(32), indexHash: r.raw(32), identity: readIdentity(r) });
   }
+  inputAt[inputs.length] = r.pos;
   const objects: ObjectRecord[] = [];
+  /** The records as decoded, for rows copied back as they were (null: a row that is not copied). */
+  const storedObjects: Array<ObjectRecord | null> = [];
   /** Set once the state is built: the lazy records check themselves against it. */
   let built: LinkState | null = null;
-  for (let n = r.count(80); n > 0; n--) {
+  const objectCount = r.count(80);
+  const objectAt = new Uint32Array(objectCount + 1);
+  for (let n = objectCount; n > 0; n--) {
+    objectAt[objects.length] = r.pos;
     const base = { input: r.u32(), member: r.str(), name: r.str(), hash: r.raw(32) };
     const where = r.u8();
     const sum = r.raw(32);
@@ -1063,6 +1107,7 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
       const bulk = r.bytes();
       bulks.push([payloadAt + bulk.byteOffset - payload.byteOffset, payloadAt + bulk.byteOffset - payload.byteOffset + bulk.length]);
       objects.push(lazyObject(base, { bulk, sum, check }));
+      storedObjects.push(null);
     } else if (where === 1) {
       const length = r.u32();
       const at = r.num();
@@ -1071,10 +1116,12 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
       const rec = lazyObject(base, { bulk: null, sum, check });
       storedAt.set(rec, { store, at, length, sum });
       objects.push(rec);
+      storedObjects.push(rec);
     } else {
       throw new StateError(`the record of ${base.name} has marker ${where}`);
     }
   }
+  objectAt[objects.length] = r.pos;
   const sections: SectionRecord[] = [];
   for (let n = r.count(40); n > 0; n--) {
     sections.push({ name: r.str(), flags: r.u32(), addr: r.num(), offset: r.num(), size: r.num(), used: r.num(), fileSize: r.num() });
@@ -1107,6 +1154,11 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
   built = state;
   checkStateInvariants(state);
   sizeRead.set(state, bytes.length);
+  decodedRows.set(state, {
+    inputs: { records: inputs.slice(), at: inputAt, bytes: payload },
+    objects: { records: storedObjects, at: objectAt, bytes: payload },
+    store,
+  });
   return state;
 }
 
