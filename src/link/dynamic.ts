@@ -39,7 +39,8 @@ import { TargetState, type SymbolValues } from './symbols.js';
  * The tables: .interp, .dynsym/.dynstr (imports, then exports sorted for
  * .gnu.hash), .hash, .gnu.hash, .gnu.version/.gnu.version_r (the version
  * each import binds to), .rela.dyn (RELATIVE first, counted by
- * DT_RELACOUNT), .rela.plt, .plt, .got.plt and .dynamic.
+ * DT_RELACOUNT; each group by place), .rela.plt, .plt, .got.plt and
+ * .dynamic.
  */
 
 export interface DynamicOptions {
@@ -730,13 +731,19 @@ export function writeDynamic(arch: Arch, res: Resolution, plan: SectionPlan, lay
     const t = values.target(file, sym, 0);
     return t.state === TargetState.Defined && layout.tls ? t.S - layout.tls.addr : 0;
   };
-  // .rela.dyn
+  // .rela.dyn: RELATIVE first (plan, DT_RELACOUNT), each group ascending by place, equal places in the
+  // order made. A patch's gate looks records up by place with binary searches (dynamicGate.ts relaDynIndex).
   if (dyn.atoms.relaDyn >= 0) {
     const rela = data(dyn.atoms.relaDyn);
-    dyn.relocs.forEach((r, i) => {
-      const place = r.gotSlot >= 0 ? gotAddr + r.gotSlot * 8
-        : r.kind === DynKind.Copy ? addrOf(dyn.copies.get(r.gid)!)
-          : layout.atomAddr[r.file][r.atom] + r.offset;
+    const placeOf = (r: DynReloc) => r.gotSlot >= 0 ? gotAddr + r.gotSlot * 8
+      : r.kind === DynKind.Copy ? addrOf(dyn.copies.get(r.gid)!)
+        : layout.atomAddr[r.file][r.atom] + r.offset;
+    const places = dyn.relocs.map(placeOf);
+    const group = (j: number) => (dyn.relocs[j].kind === DynKind.Relative ? 0 : 1);
+    const order = dyn.relocs.map((_, j) => j).sort((a, b) => group(a) - group(b) || places[a] - places[b] || a - b);
+    order.forEach((j, i) => {
+      const r = dyn.relocs[j];
+      const place = places[j];
       switch (r.kind) {
         case DynKind.Relative: {
           const t = values.target(r.file, r.sym, r.addend);

@@ -43,10 +43,8 @@ export interface ImageTables {
   shared: boolean;
   /** Symbol name -> its PLT entry's address (from the JUMP_SLOT records). */
   pltEntries: Map<string, number>;
-  /** The .rela.dyn record at a place (r_offset), if any; the last one when several are. */
-  relocAt(place: number): DynRecord | undefined;
-  /** The places of .rela.dyn's records, ascending, for range queries. */
-  places: Float64Array;
+  /** .rela.dyn's records by place. */
+  relaDyn: RelaDynIndex;
   /** Dynamic symbol name -> (value, section index). */
   dynsyms: Map<string, { value: number; shndx: number }>;
   plt: { addr: number; size: number } | null;
@@ -75,7 +73,7 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
     names.push(name);
     if (name) dynsyms.set(name, { value: Number(syms.getBigUint64(at + 8, true)), shndx: syms.getUint16(at + 6, true) });
   }
-  const { places, relocAt } = relaDynIndex(sec('.rela.dyn'), read, names);
+  const relaDyn = relaDynIndex(sec('.rela.dyn'), read, names, arch.dynRel.relative);
   const plt = sec('.plt');
   // Entry i of .plt jumps through .got.plt slot 3 + i; .rela.plt names each slot's symbol.
   const pltEntries = new Map<string, number>();
@@ -100,57 +98,82 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
   return {
     shared, pltEntries,
     pie: view({ offset: 0x10, used: 2 }).getUint16(0, true) === 3, // e_type ET_DYN
-    relocAt, places, dynsyms,
+    relaDyn, dynsyms,
     plt: plt ? { addr: plt.addr, size: plt.used } : null,
   };
 }
 
 /**
- * .rela.dyn as a sorted index of places over its raw bytes: records are
- * decoded only where the patch looks. A large PIE has tens of thousands of
- * RELATIVE records; a patch checks the few inside the changed atoms.
+ * .rela.dyn read where a patch looks, over the image's bytes. The full link
+ * writes its RELATIVE records first, then the others, each group ascending
+ * by place, equal places in the order made (dynamic.ts writeDynamic): two
+ * sorted runs, the first found by a binary search on the record type. A
+ * lookup reads O(log n) records; a large PIE has tens of thousands, of
+ * which a patch looks at the few inside the changed atoms. (The image is
+ * the one the state describes, checked by its identity or hash; a state
+ * from before this order was written has another STATE_VERSION.)
  */
 export function relaDynIndex(
-  rela: { offset: number; used: number } | undefined, read: (offset: number, length: number) => Uint8Array, names: string[],
-): { places: Float64Array; relocAt: (place: number) => DynRecord | undefined } {
+  rela: { offset: number; used: number } | undefined, read: (offset: number, length: number) => Uint8Array, names: string[], relativeType: number,
+): RelaDynIndex {
   const n = rela ? Math.floor(rela.used / RELA_SIZE) : 0;
-  if (!rela || n === 0) return { places: new Float64Array(0), relocAt: () => undefined };
-  const bytes = read(rela.offset, n * RELA_SIZE);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const offsetOf = (row: number) => dv.getUint32(row * RELA_SIZE + 4, true) * 0x100000000 + dv.getUint32(row * RELA_SIZE, true);
-  // Rows by place; equal places keep file order, so the last of them is the one that counts (as a loader applies them).
-  const offsets = new Float64Array(n);
-  let sorted = true;
-  for (let i = 0; i < n; i++) {
-    offsets[i] = offsetOf(i);
-    if (i > 0 && offsets[i - 1] > offsets[i]) sorted = false;
-  }
-  let rows = Int32Array.from({ length: n }, (_, i) => i);
-  let places = offsets;
-  if (!sorted) {
-    // The native sort of numbers when (place, row) fits one exact key; a comparator otherwise.
-    let max = 0;
-    for (let i = 0; i < n; i++) max = Math.max(max, offsets[i]);
-    if ((max + 1) * n < Number.MAX_SAFE_INTEGER) {
-      const keys = offsets.map((o, i) => o * n + i).sort();
-      rows = Int32Array.from(keys, (k) => k % n);
-      places = keys.map((k) => Math.floor(k / n));
-    } else {
-      rows.sort((a, b) => offsets[a] - offsets[b] || a - b);
-      places = Float64Array.from(rows, (r) => offsets[r]);
-    }
-  }
-  const relocAt = (place: number): DynRecord | undefined => {
-    const k = lowerBound(places, place + 1) - 1; // the last record at `place`
-    if (k < 0 || places[k] !== place) return undefined;
-    const at = rows[k] * RELA_SIZE;
-    return {
-      type: dv.getUint32(at + 8, true),
-      sym: names[dv.getUint32(at + 12, true)] ?? '',
-      addend: dv.getInt32(at + 20, true) * 0x100000000 + dv.getUint32(at + 16, true),
-    };
+  if (!rela || n === 0) return { relocAt: () => undefined, placesIn: () => [] };
+  const row = (k: number) => {
+    const b = read(rela.offset + k * RELA_SIZE, RELA_SIZE);
+    return new DataView(b.buffer, b.byteOffset, RELA_SIZE);
   };
-  return { places, relocAt };
+  const place = (k: number) => {
+    const dv = row(k);
+    return dv.getUint32(4, true) * 0x100000000 + dv.getUint32(0, true);
+  };
+  /** The first row in [lo, hi) for which `past` holds (`past` is false, then true, over the range); hi if none. */
+  const search = (lo: number, hi: number, past: (k: number) => boolean) => {
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (past(mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+  const relatives = search(0, n, (k) => row(k).getUint32(8, true) !== relativeType);
+  const runs: Array<[number, number]> = [[0, relatives], [relatives, n]];
+  return {
+    relocAt(at) {
+      // The later run first: of several records at a place, the last in the table is the one that counts.
+      for (let r = runs.length - 1; r >= 0; r--) {
+        const [lo, hi] = runs[r];
+        const k = search(lo, hi, (j) => place(j) > at) - 1;
+        if (k < lo || place(k) !== at) continue;
+        const dv = row(k);
+        return {
+          type: dv.getUint32(8, true),
+          sym: names[dv.getUint32(12, true)] ?? '',
+          addend: dv.getInt32(20, true) * 0x100000000 + dv.getUint32(16, true),
+        };
+      }
+      return undefined;
+    },
+    placesIn(from, to) {
+      const out: number[] = [];
+      for (const [lo, hi] of runs) {
+        for (let k = search(lo, hi, (j) => place(j) >= from); k < hi; k++) {
+          const p = place(k);
+          if (p >= to) break;
+          out.push(p);
+        }
+      }
+      out.sort((a, b) => a - b);
+      return out.filter((p, i) => i === 0 || out[i - 1] !== p);
+    },
+  };
+}
+
+/** What a patch asks of the prior image's .rela.dyn (relaDynIndex). */
+export interface RelaDynIndex {
+  /** The record at a place (r_offset), if any; the last one in the table when several are. */
+  relocAt(place: number): DynRecord | undefined;
+  /** The places in [from, to) that have records, ascending, each once. */
+  placesIn(from: number, to: number): number[];
 }
 
 /**
@@ -244,10 +267,9 @@ export function checkDynamicUse(
   });
   const seen = new Set<number>();
   for (const [from, to] of ranges) {
-    for (let i = lowerBound(tables.places, from); i < tables.places.length && tables.places[i] < to; i++) {
-      const place = tables.places[i];
+    for (const place of tables.relaDyn.placesIn(from, to)) {
       seen.add(place);
-      const have = tables.relocAt(place);
+      const have = tables.relaDyn.relocAt(place);
       const want = expected.get(place);
       if (!sameRecord(have, want)) {
         throw new Fallback(`the dynamic relocation at ${hex(place)} in ${file.name} would change (${describe(have, arch)} -> ${describe(want, arch)})`);
@@ -256,7 +278,7 @@ export function checkDynamicUse(
   }
   for (const [place, want] of expected) {
     if (seen.has(place)) continue;
-    if (!sameRecord(tables.relocAt(place), want)) {
+    if (!sameRecord(tables.relaDyn.relocAt(place), want)) {
       throw new Fallback(`${file.name} now needs a dynamic relocation at ${hex(place)} (${describe(want, arch)}), which the image does not have`);
     }
   }

@@ -1,16 +1,10 @@
 import { expect } from 'chai';
 import { relaDynIndex } from '../../src/session/dynamicGate.js';
 
-// The patch reads the prior image's .rela.dyn through a sorted index over its bytes.
-describe('the .rela.dyn index of a patch', () => {
-  const rows: Array<[number, number, number, number]> = [
-    // r_offset, type, symbol index, addend
-    [0x5000, 8, 0, 0x1234],
-    [0x3000, 8, 0, -16],
-    [0x2000000000, 1, 2, 8],
-    [0x3000, 1, 1, 0],
-    [0x4000, 6, 2, 0],
-  ];
+const RELATIVE = 8;
+
+/** .rela.dyn bytes from rows (r_offset, type, symbol index, addend), at offset 8 of a buffer. */
+function table(rows: Array<[number, number, number, number]>): { bytes: Uint8Array; rela: { offset: number; used: number } } {
   const bytes = new Uint8Array(8 + rows.length * 24);
   const dv = new DataView(bytes.buffer);
   rows.forEach(([off, type, sym, addend], i) => {
@@ -20,46 +14,85 @@ describe('the .rela.dyn index of a patch', () => {
     dv.setUint32(at + 12, sym, true);
     dv.setBigInt64(at + 16, BigInt(addend), true);
   });
-  const read = (offset: number, length: number) => bytes.subarray(offset, offset + length);
-  const index = relaDynIndex({ offset: 8, used: rows.length * 24 }, read, ['', 'foo', 'bar']);
+  return { bytes, rela: { offset: 8, used: rows.length * 24 } };
+}
 
-  it('lists the places ascending, and finds each record by its place', () => {
-    expect([...index.places]).to.deep.equal([0x3000, 0x3000, 0x4000, 0x5000, 0x2000000000]);
-    expect(index.relocAt(0x5000)).to.deep.equal({ type: 8, sym: '', addend: 0x1234 });
+// The patch reads the prior image's .rela.dyn where it looks: RELATIVE records first, then the rest, each
+// group ascending by place (the full link's order, which test/support/elfcheck.ts checks of real links).
+describe('the .rela.dyn index of a patch', () => {
+  const { bytes, rela } = table([
+    [0x3000, RELATIVE, 0, -16],
+    [0x5000, RELATIVE, 0, 0x1234],
+    [0x3000, 1, 1, 0],
+    [0x4000, 6, 2, 0],
+    [0x2000000000, 1, 2, 8],
+  ]);
+  const read = (offset: number, length: number) => bytes.subarray(offset, offset + length);
+  const index = relaDynIndex(rela, read, ['', 'foo', 'bar'], RELATIVE);
+
+  it('finds each record by its place, in either group', () => {
+    expect(index.relocAt(0x5000)).to.deep.equal({ type: RELATIVE, sym: '', addend: 0x1234 });
     expect(index.relocAt(0x4000)).to.deep.equal({ type: 6, sym: 'bar', addend: 0 });
     expect(index.relocAt(0x2000000000)).to.deep.equal({ type: 1, sym: 'bar', addend: 8 });
   });
 
-  it('answers the last record at a place with two, and nothing between records', () => {
+  it('answers the later record at a place with two (as a loader applies them), and nothing between records', () => {
     expect(index.relocAt(0x3000)).to.deep.equal({ type: 1, sym: 'foo', addend: 0 });
     for (const place of [0, 0x2fff, 0x3001, 0x4008, 0x6000, 0x3000000000]) expect(index.relocAt(place)).to.equal(undefined);
   });
 
-  it('decodes negative addends', () => {
-    const one = relaDynIndex({ offset: 8 + 24, used: 24 }, read, ['']);
-    expect(one.relocAt(0x3000)).to.deep.equal({ type: 8, sym: '', addend: -16 });
+  it('lists the places in a range ascending, each once, from both groups', () => {
+    expect(index.placesIn(0, 2 ** 52)).to.deep.equal([0x3000, 0x4000, 0x5000, 0x2000000000]);
+    expect(index.placesIn(0x3000, 0x5000)).to.deep.equal([0x3000, 0x4000]);
+    expect(index.placesIn(0x3001, 0x4000)).to.deep.equal([]);
+    expect(index.placesIn(0x4000, 0x4001)).to.deep.equal([0x4000]);
   });
 
-  it('sorts places too large to pack with their row the slow way, with the same answers', () => {
-    const far = 2 ** 51;
-    const big = new Uint8Array(8 * 24);
-    const bv = new DataView(big.buffer);
-    const offsets = [far + 7, 16, far, 8, far + 7, 24, far - 8, 0];
-    offsets.forEach((off, i) => {
-      bv.setBigUint64(i * 24, BigInt(off), true);
-      bv.setUint32(i * 24 + 8, 8, true);
-      bv.setBigInt64(i * 24 + 16, BigInt(i), true);
-    });
-    const ix = relaDynIndex({ offset: 0, used: big.length }, (o, l) => big.subarray(o, o + l), ['']);
-    expect([...ix.places]).to.deep.equal([...offsets].sort((a, b) => a - b));
-    expect(ix.relocAt(far + 7)!.addend, 'the later of two').to.equal(4);
-    expect(ix.relocAt(far - 8)!.addend).to.equal(6);
-    expect(ix.relocAt(0)!.addend).to.equal(7);
+  it('decodes negative addends, and places past 2^32 and near 2^53', () => {
+    const far = 2 ** 52 + 16;
+    const t = table([[0x10, RELATIVE, 0, -16], [far, RELATIVE, 0, 3], [far, 1, 0, 4]]);
+    const ix = relaDynIndex(t.rela, (o, l) => t.bytes.subarray(o, o + l), [''], RELATIVE);
+    expect(ix.relocAt(0x10)).to.deep.equal({ type: RELATIVE, sym: '', addend: -16 });
+    expect(ix.relocAt(far)!.addend).to.equal(4);
+    expect(ix.placesIn(far, far + 1)).to.deep.equal([far]);
+  });
+
+  it('of equal places in one group, answers the last', () => {
+    const t = table([[0x10, RELATIVE, 0, 1], [0x10, RELATIVE, 0, 2], [0x18, RELATIVE, 0, 3], [0x18, 1, 0, 4], [0x18, 1, 0, 5]]);
+    const ix = relaDynIndex(t.rela, (o, l) => t.bytes.subarray(o, o + l), [''], RELATIVE);
+    expect(ix.relocAt(0x10)!.addend).to.equal(2);
+    expect(ix.relocAt(0x18)!.addend).to.equal(5);
+    expect(ix.placesIn(0, 0x100)).to.deep.equal([0x10, 0x18]);
+  });
+
+  it('with only RELATIVE records, or none, finds them', () => {
+    const only = table([[0x10, RELATIVE, 0, 1], [0x20, RELATIVE, 0, 2]]);
+    const a = relaDynIndex(only.rela, (o, l) => only.bytes.subarray(o, o + l), [''], RELATIVE);
+    expect([a.relocAt(0x10)!.addend, a.relocAt(0x20)!.addend]).to.deep.equal([1, 2]);
+    const none = table([[0x10, 1, 0, 1], [0x20, 6, 0, 2]]);
+    const b = relaDynIndex(none.rela, (o, l) => none.bytes.subarray(o, o + l), [''], RELATIVE);
+    expect([b.relocAt(0x10)!.addend, b.relocAt(0x20)!.addend]).to.deep.equal([1, 2]);
+  });
+
+  it('reads a few records per lookup of a large table, not the table', () => {
+    const rows: Array<[number, number, number, number]> = [];
+    for (let i = 0; i < 20000; i++) rows.push([0x10000 + i * 8, RELATIVE, 0, i]);
+    for (let i = 0; i < 4000; i++) rows.push([0x8000 + i * 8, 6, 1, 0]);
+    const t = table(rows);
+    let n = 0;
+    const ix = relaDynIndex(t.rela, (o, l) => {
+      n++;
+      return t.bytes.subarray(o, o + l);
+    }, ['', 'g'], RELATIVE);
+    expect(ix.relocAt(0x10000 + 777 * 8)!.addend).to.equal(777);
+    expect(ix.relocAt(0x8000 + 5 * 8)).to.deep.equal({ type: 6, sym: 'g', addend: 0 });
+    expect(ix.placesIn(0x10000 + 100 * 8, 0x10000 + 104 * 8)).to.deep.equal([0, 1, 2, 3].map((k) => 0x10000 + (100 + k) * 8));
+    expect(n, 'records read').to.be.lessThan(200);
   });
 
   it('an image without .rela.dyn has none', () => {
-    const none = relaDynIndex(undefined, read, []);
-    expect(none.places.length).to.equal(0);
+    const none = relaDynIndex(undefined, read, [], RELATIVE);
     expect(none.relocAt(0x3000)).to.equal(undefined);
+    expect(none.placesIn(0, 2 ** 40)).to.deep.equal([]);
   });
 });

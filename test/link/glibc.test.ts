@@ -31,6 +31,7 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkRelaDynOrder, readElf64 } from '../support/elfcheck.js';
 import {
   ARCHES,
   type Arch,
@@ -514,6 +515,8 @@ for (const arch of ARCHES) for (const mode of MODES) {
           const { prog, r } = await outcome(spec, linker);
           expect({ status: r.status, stdout: r.stdout }, explainRun(r, prog)).to.deep.equal({ status: ref.r.status, stdout: ref.r.stdout });
           await checkShape(prog, mode);
+          const bytes = fs.readFileSync(prog);
+          expect(checkRelaDynOrder(bytes, readElf64(bytes)), '.rela.dyn order').to.deep.equal([]);
           if (mode.interp) expect(await neededOf(prog), 'DT_NEEDED').to.deep.equal(await neededOf(ref.prog));
         });
       }

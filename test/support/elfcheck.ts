@@ -10,7 +10,8 @@
  *    segments, writable sections in RW segments, read-only data in
  *    non-writable segments; the entry point is in an executable segment;
  *  - elfy: the `elfy` package parses the file and sees the same entry point
- *    and the same section names (in order) as `llvm-readelf -h` / `-S`.
+ *    and the same section names (in order) as `llvm-readelf -h` / `-S`;
+ *  - .rela.dyn in tslink's order: RELATIVE first, each group by place.
  *
  * Each check returns a list of problems (empty when the file is sane).
  */
@@ -304,6 +305,38 @@ export async function checkElfy(prog: string): Promise<string[]> {
   return problems;
 }
 
+/** R_*_RELATIVE by e_machine. */
+const RELATIVE_TYPE: Record<number, number> = { 62: 8, 183: 1027 };
+
+/**
+ * tslink's order of .rela.dyn, which a patch's gate relies on (dynamicGate.ts
+ * relaDynIndex): the RELATIVE records first, then the rest, each group
+ * ascending by r_offset.
+ */
+export function checkRelaDynOrder(buf: Buffer, elf: Elf64): string[] {
+  const sec = elf.shdrs.find((s) => s.name === '.rela.dyn');
+  if (!sec) return [];
+  const relative = RELATIVE_TYPE[elf.machine];
+  if (relative === undefined) return [`no RELATIVE type known for e_machine ${elf.machine}`];
+  const problems: string[] = [];
+  let others = false;
+  let last = -1;
+  for (let i = 0; i * 24 + 24 <= sec.size; i++) {
+    const at = sec.offset + i * 24;
+    const place = u64(buf, at);
+    const isRelative = buf.readUInt32LE(at + 8) === relative;
+    if (!isRelative && !others) {
+      others = true;
+      last = -1;
+    } else if (isRelative && others) {
+      problems.push(`.rela.dyn record ${i} (at ${hex(place)}) is RELATIVE, after records that are not`);
+    }
+    if (place < last) problems.push(`.rela.dyn record ${i} is at ${hex(place)}, below the record before it (${hex(last)})`);
+    last = place;
+  }
+  return problems;
+}
+
 /** All structural checks on one linked executable. */
 export async function checkStructure(prog: string): Promise<string[]> {
   let elf: Elf64;
@@ -314,6 +347,7 @@ export async function checkStructure(prog: string): Promise<string[]> {
   }
   const problems = checkSegments(elf);
   if (elf.type !== 2 && elf.type !== 3) problems.push(`e_type ${elf.type} is neither ET_EXEC nor ET_DYN`);
+  problems.push(...checkRelaDynOrder(fs.readFileSync(prog), elf));
   problems.push(...(await checkSymbols(prog, elf)));
   problems.push(...(await checkElfy(prog)));
   return problems;
