@@ -193,6 +193,12 @@ function parseElfArgs(argv: readonly string[]): CliOptions {
 
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
+    // An input file (every option's value is taken with the option): the most of a large link's arguments,
+    // kept from the option matching below.
+    if (a.length > 0 && a[0] !== '-' && a[0] !== '@') {
+      o.inputs.push({ kind: 'file', path: a, wholeArchive: whole, staticOnly, asNeeded });
+      continue;
+    }
     const value = (flag: string): string => {
       if (i + 1 >= args.length) throw new LinkError(`${flag}: missing argument`);
       return args[++i];
