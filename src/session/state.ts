@@ -220,10 +220,9 @@ export interface ObjectOrigin {
 }
 
 const encoder = new TextEncoder();
-const textDecoder = new TextDecoder();
 
 export function hashBytes(b: Uint8Array): Uint8Array {
-  return blake2b512([b]).slice(0, 32);
+  return blake2b512One(b).slice(0, 32);
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -580,12 +579,14 @@ export class GlobalTable implements GlobalLookup {
     if (known !== undefined) return known ?? undefined;
     const mask = this.slots - 1;
     let found: GlobalRecord | null = null;
+    // Names compared as bytes: a probe that misses decodes nothing.
+    const want = utf8(name);
     for (let k = nameHash(name) & mask, probes = 0; probes <= mask; k = (k + 1) & mask, probes++) {
       const slot = this.u32At(this.recordsLength + k * 4);
       if (slot === 0) break;
       const at = slot - 1;
       if (at >= this.recordsLength) throw new StateError(`a global's slot points outside the records (${at})`);
-      if (this.nameAt(at) !== name) continue;
+      if (this.u32At(at) !== want.length || !sameBytes(this.bytes.at(at + 4, want.length), want)) continue;
       found = this.decodeAt(at);
       break;
     }
@@ -630,10 +631,6 @@ export class GlobalTable implements GlobalLookup {
   private u32At(at: number): number {
     const b = this.bytes.at(at, 4);
     return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
-  }
-
-  private nameAt(at: number): string {
-    return textDecoder.decode(this.bytes.at(at + 4, this.u32At(at)));
   }
 
   /** The record at `at`, decoded and checked once. */
@@ -751,6 +748,17 @@ class GlobalBytes {
 }
 
 const GLOBAL_FIXED = 1 + 8 * 4 + 1;
+
+/** A name's UTF-8 bytes (an ASCII name without the encoder). */
+function utf8(name: string): Uint8Array {
+  const out = new Uint8Array(name.length);
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) return encoder.encode(name);
+    out[i] = c;
+  }
+  return out;
+}
 
 function nameHash(name: string): number {
   let h = 0x811c9dc5;
