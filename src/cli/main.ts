@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { LinkError } from '../obj/LinkError.js';
 import { elfMachineToArch, isElf } from '../obj/readElf.js';
 import { coffMachineToArch, isCoff } from '../obj/readCoff.js';
-import { isArchive, readArchive } from '../obj/archive.js';
+import { isArchive, isThinArchive, readArchive } from '../obj/archive.js';
 import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
 import { isSharedObject } from '../obj/readSharedObject.js';
 import type { ArchName } from '../obj/model.js';
@@ -143,7 +143,7 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
         wholeArchive: f.input.wholeArchive,
         asNeeded: f.input.asNeeded,
         readThinMember: (member) => readInput(member),
-        identity: opts.incremental && !isThin(f.head) ? f.identity : undefined,
+        identity: opts.incremental && !isThinArchive(f.head) ? f.identity : undefined,
       }));
     const report = session.link();
     observe?.(!opts.incremental ? 'link' : report.outcome === 'patched' ? 'patched' : 'incremental-full');
@@ -416,10 +416,6 @@ function peekInput(input: InputArg, path: string, peeks: Peeks): InputFile {
 function bytesOf(f: InputFile): Uint8Array {
   f.bytes ??= readInput(f.path);
   return f.bytes;
-}
-
-function isThin(head: Uint8Array): boolean {
-  return new TextDecoder().decode(head.subarray(0, 8)) === '!<thin>\n';
 }
 
 /**

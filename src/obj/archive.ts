@@ -55,6 +55,11 @@ export function isArchive(bytes: Uint8Array): boolean {
   return hasMagic(bytes, MAGIC) || hasMagic(bytes, THIN_MAGIC);
 }
 
+/** A thin archive (its members are files named in it). */
+export function isThinArchive(bytes: Uint8Array): boolean {
+  return hasMagic(bytes, THIN_MAGIC);
+}
+
 /** Renders raw header bytes for a message: printable ASCII kept, the rest escaped. */
 function printable(bytes: Uint8Array, start: number, end: number): string {
   let s = '';

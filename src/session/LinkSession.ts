@@ -1,6 +1,6 @@
 import { LinkError } from '../obj/LinkError.js';
 import { VERSION } from '../version.js';
-import { isArchive, readArchive } from '../obj/archive.js';
+import { isArchive, isThinArchive, readArchive } from '../obj/archive.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
 import { isCoff, readCoffObject } from '../obj/readCoff.js';
 import { PE_DEFAULTS, coffArchFor, isAbsoluteGlobal, linkPe, type PeLinkOptions } from '../link/pe/linkPe.js';
@@ -826,14 +826,6 @@ type FullLinkResult = StateSource & { warnings: string[]; counters: WorkCounters
 function readObjectOf(name: string, bytes: Uint8Array, arch: ArchName): ObjectFile {
   if (isElf(bytes)) return readElfObject(name, bytes);
   return isWindowsResource(bytes) ? readResourceFile(name, bytes, arch) : readCoffObject(name, bytes);
-}
-
-const THIN_MAGIC = '!<thin>\n';
-
-function isThinArchive(bytes: Uint8Array): boolean {
-  if (bytes.length < THIN_MAGIC.length) return false;
-  for (let i = 0; i < THIN_MAGIC.length; i++) if (bytes[i] !== THIN_MAGIC.charCodeAt(i)) return false;
-  return true;
 }
 
 function describeOptionsChange(before: string, now: string): string {

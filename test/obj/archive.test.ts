@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isArchive, readArchive } from '../../src/obj/archive.js';
+import { isArchive, isThinArchive, readArchive } from '../../src/obj/archive.js';
 import { LinkError } from '../../src/obj/LinkError.js';
 import type { Archive } from '../../src/obj/model.js';
 
@@ -134,6 +134,8 @@ describe('archive reader', function () {
     expect(isArchive(obj('a.o'))).to.equal(false);
     expect(isArchive(enc.encode('!<arch>'))).to.equal(false);
     expect(isArchive(new Uint8Array(0))).to.equal(false);
+    expect(isThinArchive(lib('thin.a'))).to.equal(true);
+    for (const other of [lib('gnu.a'), lib('bsd.a'), obj('a.o'), enc.encode('!<thin>'), new Uint8Array(0)]) expect(isThinArchive(other)).to.equal(false);
   });
 
   for (const kind of ['gnu', 'bsd', 'sym64'] as const) {
