@@ -104,65 +104,63 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
 }
 
 /**
- * .rela.dyn read where a patch looks, over the image's bytes. The full link
+ * .rela.dyn as the patch looks at it, over the image's bytes. The full link
  * writes its RELATIVE records first, then the others, each group ascending
  * by place, equal places in the order made (dynamic.ts writeDynamic): two
  * sorted runs, the first found by a binary search on the record type. A
- * lookup reads O(log n) records; a large PIE has tens of thousands, of
- * which a patch looks at the few inside the changed atoms. (The image is
- * the one the state describes, checked by its identity or hash; a state
- * from before this order was written has another STATE_VERSION.)
+ * lookup decodes O(log n) records, nothing is sorted or copied record by
+ * record; a large PIE has tens of thousands, of which a patch looks at the
+ * few inside the changed atoms. (The image is the one the state describes,
+ * checked by its identity or hash; a state from before this order was
+ * written has another STATE_VERSION.)
  */
 export function relaDynIndex(
   rela: { offset: number; used: number } | undefined, read: (offset: number, length: number) => Uint8Array, names: string[], relativeType: number,
 ): RelaDynIndex {
   const n = rela ? Math.floor(rela.used / RELA_SIZE) : 0;
   if (!rela || n === 0) return { relocAt: () => undefined, placesIn: () => [] };
-  const row = (k: number) => {
-    const b = read(rela.offset + k * RELA_SIZE, RELA_SIZE);
-    return new DataView(b.buffer, b.byteOffset, RELA_SIZE);
-  };
-  const place = (k: number) => {
-    const dv = row(k);
-    return dv.getUint32(4, true) * 0x100000000 + dv.getUint32(0, true);
-  };
-  /** The first row in [lo, hi) for which `past` holds (`past` is false, then true, over the range); hi if none. */
-  const search = (lo: number, hi: number, past: (k: number) => boolean) => {
+  const bytes = read(rela.offset, n * RELA_SIZE);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const place = (k: number) => dv.getUint32(k * RELA_SIZE + 4, true) * 0x100000000 + dv.getUint32(k * RELA_SIZE, true);
+  /** The first row of [lo, hi), a run, whose place is at least `x`; hi if none. */
+  const firstAtLeast = (lo: number, hi: number, x: number) => {
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (past(mid)) hi = mid;
-      else lo = mid + 1;
+      if (place(mid) < x) lo = mid + 1;
+      else hi = mid;
     }
     return lo;
   };
-  const relatives = search(0, n, (k) => row(k).getUint32(8, true) !== relativeType);
-  const runs: Array<[number, number]> = [[0, relatives], [relatives, n]];
+  let relatives = 0;
+  for (let hi = n; relatives < hi;) {
+    const mid = (relatives + hi) >> 1;
+    if (dv.getUint32(mid * RELA_SIZE + 8, true) === relativeType) relatives = mid + 1;
+    else hi = mid;
+  }
+  /** The last row of [lo, hi) at `at`, or -1. */
+  const lastAt = (lo: number, hi: number, at: number) => {
+    const k = firstAtLeast(lo, hi, at + 1) - 1;
+    return k >= lo && place(k) === at ? k : -1;
+  };
   return {
     relocAt(at) {
       // The later run first: of several records at a place, the last in the table is the one that counts.
-      for (let r = runs.length - 1; r >= 0; r--) {
-        const [lo, hi] = runs[r];
-        const k = search(lo, hi, (j) => place(j) > at) - 1;
-        if (k < lo || place(k) !== at) continue;
-        const dv = row(k);
-        return {
-          type: dv.getUint32(8, true),
-          sym: names[dv.getUint32(12, true)] ?? '',
-          addend: dv.getInt32(20, true) * 0x100000000 + dv.getUint32(16, true),
-        };
-      }
-      return undefined;
+      let k = lastAt(relatives, n, at);
+      if (k < 0) k = lastAt(0, relatives, at);
+      if (k < 0) return undefined;
+      const row = k * RELA_SIZE;
+      return {
+        type: dv.getUint32(row + 8, true),
+        sym: names[dv.getUint32(row + 12, true)] ?? '',
+        addend: dv.getInt32(row + 20, true) * 0x100000000 + dv.getUint32(row + 16, true),
+      };
     },
     placesIn(from, to) {
       const out: number[] = [];
-      for (const [lo, hi] of runs) {
-        for (let k = search(lo, hi, (j) => place(j) >= from); k < hi; k++) {
-          const p = place(k);
-          if (p >= to) break;
-          out.push(p);
-        }
-      }
-      out.sort((a, b) => a - b);
+      for (let k = firstAtLeast(0, relatives, from); k < relatives && place(k) < to; k++) out.push(place(k));
+      const inFirst = out.length;
+      for (let k = firstAtLeast(relatives, n, from); k < n && place(k) < to; k++) out.push(place(k));
+      if (inFirst > 0 && out.length > inFirst) out.sort((a, b) => a - b);
       return out.filter((p, i) => i === 0 || out[i - 1] !== p);
     },
   };
@@ -214,39 +212,44 @@ export function checkDynamicUse(
       const g = sym >= file.firstGlobal ? globals.get(file.symbols[sym].name) : undefined;
       return !(g && isPreemptibleRecord(g, false));
     });
-    atom.relocs.toArray().forEach((r, i) => {
-      if (relaxedAway?.has(i)) return;
-      const expr = arch.relExpr(r.type);
-      if (expr === undefined || expr === RelExpr.None || expr === RelExpr.Size) return;
-      const s = file.symbols[r.sym];
-      const where = placeName(file.name, atom.name, r.offset);
-      const place = rec.addr + r.offset;
-      const g = r.sym >= file.firstGlobal ? globals.get(s.name) : undefined;
+    const rs = atom.relocs;
+    // Named only for a message: a large object has thousands of relocations.
+    const where = (offset: number) => placeName(file.name, atom.name, offset);
+    for (let i = 0; i < rs.length; i++) {
+      if (relaxedAway?.has(i)) continue;
+      const type = rs.type(i);
+      const expr = arch.relExpr(type);
+      if (expr === undefined || expr === RelExpr.None || expr === RelExpr.Size) continue;
+      const sym = rs.sym(i);
+      const offset = rs.offset(i);
+      const s = file.symbols[sym];
+      const place = rec.addr + offset;
+      const g = sym >= file.firstGlobal ? globals.get(s.name) : undefined;
       if (tables.shared && (expr === RelExpr.TlsGd || expr === RelExpr.TlsLd || expr === RelExpr.TPRel || isTlsGotExpr(expr))) {
-        throw new Fallback(`${where} uses a thread-local variable, which a shared library cannot yet have`);
+        throw new Fallback(`${where(offset)} uses a thread-local variable, which a shared library cannot yet have`);
       }
       if (g && isPreemptibleRecord(g, tables.shared)) {
         if (expr === RelExpr.Branch) {
-          if (!tables.pltEntries.has(s.name)) throw new Fallback(`${where} now calls ${s.name}, which has no PLT entry yet`);
+          if (!tables.pltEntries.has(s.name)) throw new Fallback(`${where(offset)} now calls ${s.name}, which has no PLT entry yet`);
         } else if (isGotExpr(expr)) {
           // Checked where the slot is looked up.
-        } else if (expr === RelExpr.Abs && r.type === arch.dynRel.abs64 && writable) {
-          expected.set(place, { type: arch.dynRel.abs64, sym: s.name, addend: r.addend });
+        } else if (expr === RelExpr.Abs && type === arch.dynRel.abs64 && writable) {
+          expected.set(place, { type: arch.dynRel.abs64, sym: s.name, addend: rs.addend(i) });
         } else {
           const d = tables.dynsyms.get(s.name);
           if (tables.shared || !d || (d.shndx === SHN.UNDEF && d.value === 0)) {
-            throw new Fallback(`${where} now needs the address of ${s.name} in the program (a copy or a canonical PLT entry), which it does not have yet`);
+            throw new Fallback(`${where(offset)} now needs the address of ${s.name} in the program (a copy or a canonical PLT entry), which it does not have yet`);
           }
         }
-        return;
+        continue;
       }
-      if (!tables.pie || expr !== RelExpr.Abs || arch.usesOnlyLowPageBits(r.type)) return;
-      if (r.sym < file.firstGlobal ? s.atom === SymPlace.Absolute : g?.kind === GlobalKind.UndefWeak) return;
-      if (r.type !== arch.dynRel.abs64 || !writable) throw new Fallback(`${where}: ${arch.relName(r.type)} needs a load-time relocation`);
-      const t = ctx.target(k, r.sym, r.addend);
-      if (t.state !== TargetState.Defined) return;
+      if (!tables.pie || expr !== RelExpr.Abs || arch.usesOnlyLowPageBits(type)) continue;
+      if (sym < file.firstGlobal ? s.atom === SymPlace.Absolute : g?.kind === GlobalKind.UndefWeak) continue;
+      if (type !== arch.dynRel.abs64 || !writable) throw new Fallback(`${where(offset)}: ${arch.relName(type)} needs a load-time relocation`);
+      const t = ctx.target(k, sym, rs.addend(i));
+      if (t.state !== TargetState.Defined) continue;
       expected.set(place, { type: arch.dynRel.relative, sym: '', addend: t.S + t.A });
-    });
+    }
   });
   if (tables.pie) {
     for (const { addr, sym } of gotSlotsOfLocals) {
