@@ -4,7 +4,9 @@
  * unit twice (an edit within the function's slack, then a broken object,
  * then a fixed one), and checks each relink's printed outcome, that a failed
  * relink is reported without ending the watch, that the output runs as the
- * edit says each time, and that SIGTERM ends the watch with status 0.
+ * edit says each time, and that SIGTERM ends the watch with status 0. The
+ * session runs in a child Node started without V8's memory reducer; a
+ * child whose parent is killed outright ends too.
  */
 import { expect } from 'chai';
 import * as fs from 'node:fs';
@@ -48,6 +50,9 @@ describe('tslink --watch', function () {
     try {
       await w.waitFor('the watch to start', (s) => /tslink: watching 2 inputs/.test(s));
       expect((await exec(out, [])).status).to.equal(42);
+      // The session runs in a child Node without V8's memory reducer (bin/tslink.js).
+      const children = await exec('ps', ['-o', 'args=', '--ppid', String(w.pid)]);
+      expect(children.stdout, 'the watching process').to.match(/--no-memory-reducer .*tslink\.js --watch/);
 
       await cc('value', 'int value(void) { return 57; }\n');
       await w.waitFor('the first relink', (s) => /tslink: patched \(\d+ bytes written\) in [\d.]+ ms/.test(s));
@@ -64,6 +69,31 @@ describe('tslink --watch', function () {
       w.kill('SIGTERM');
       const r = await w.done;
       expect(r.status, `${r.stdout}\n${r.stderr}`).to.equal(0);
+    } finally {
+      w.kill();
+    }
+  });
+
+  it('the watching child ends when its parent is killed outright', async function () {
+    fs.writeFileSync(path.join(work, 'k.c'), `${START}int value(void) { return 1; }\n`);
+    await tool('clang', ['--target=x86_64-linux-gnu', '-ffreestanding', '-fno-pic', '-c', path.join(work, 'k.c'), '-o', path.join(work, 'k.o')]);
+    const w = startProgram(TSLINK, ['--watch', '-static', '-e', '_start', 'k.o', '-o', path.join(work, 'k')], 'x86_64', { cwd: work });
+    try {
+      await w.waitFor('the watch to start', (s) => /tslink: watching 1 inputs/.test(s));
+      const pid = Number((await exec('ps', ['-o', 'pid=', '--ppid', String(w.pid)])).stdout.trim());
+      expect(pid, 'the watching child').to.be.greaterThan(0);
+      w.kill('SIGKILL');
+      await w.done;
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(alive(), 'the child is gone within 10 s').to.equal(false);
     } finally {
       w.kill();
     }

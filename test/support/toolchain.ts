@@ -236,6 +236,8 @@ export async function run(prog: string, arch: Arch): Promise<ExecResult> {
 
 /** A program running in the background (see startProgram). */
 export interface BackgroundProgram {
+  /** Its process id (undefined if it could not be started). */
+  readonly pid: number | undefined;
   /** Everything it printed so far. */
   stdout(): string;
   stderr(): string;
@@ -283,6 +285,7 @@ export function startProgram(prog: string, args: readonly string[], arch: Arch, 
   });
   const describe = () => `${showCommand(cmd, argv)}\nstdout:\n${stdout()}${stderr() ? `stderr:\n${stderr()}` : ''}`;
   return {
+    pid: child.pid,
     stdout,
     stderr,
     exited: () => ended,
