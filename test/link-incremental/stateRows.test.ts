@@ -10,28 +10,11 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import type { FixtureBuild } from '../../src/cli/fixture.js';
 import { LinkSession, type FileIdentity } from '../../src/session/LinkSession.js';
-import { decodeState, encodeStateSplit, hashBytes, renamedObject, type LinkState, type RecordStore } from '../../src/session/state.js';
+import { decodeState, encodeStateSplit, hashBytes, renamedObject, type LinkState } from '../../src/session/state.js';
 import { requireTools, tmpDir } from '../support/toolchain.js';
-import { buildAll, readBytes, sameBytes, sessionOptions } from './support.js';
+import { MemoryRecords, buildAll, readBytes, sameBytes, sessionOptions } from './support.js';
 
 const arch = 'x86_64' as const;
-
-/** A records file in memory. */
-class Records implements RecordStore {
-  bytes = new Uint8Array(0);
-  get size() { return this.bytes.length; }
-  read(offset: number, length: number) { return this.bytes.slice(offset, offset + length); }
-  write(split: { records: Uint8Array; fresh: boolean }) {
-    if (split.fresh) {
-      this.bytes = split.records.slice();
-      return;
-    }
-    const next = new Uint8Array(this.bytes.length + split.records.length);
-    next.set(this.bytes);
-    next.set(split.records, this.bytes.length);
-    this.bytes = next;
-  }
-}
 
 const oldId = (ino: number, size: number): FileIdentity => ({ dev: 7n, ino: BigInt(ino), size: BigInt(size), mtimeNs: 1n, ctimeNs: 1n });
 
@@ -57,7 +40,7 @@ describe('incremental state: rows of a decoded state copied back', function () {
   });
 
   /** A full incremental link of the fixture, its state split with `store`. */
-  function first(store: Records) {
+  function first(store: MemoryRecords) {
     const s = new LinkSession(sessionOptions(arch));
     s.addInput('app_a.o', readBytes(b.base.apps.app_a), { identity: oldId(1, 10) });
     s.addInput('libcore.a', readBytes(b.base.libcore), { identity: oldId(2, 20) });
@@ -68,7 +51,7 @@ describe('incremental state: rows of a decoded state copied back', function () {
   }
 
   it('writes the bytes the field-by-field encoding writes, with records replaced or not', function () {
-    const store = new Records();
+    const store = new MemoryRecords();
     const { state } = first(store);
     const decoded = decodeState(state, store);
     const copied = encodeStateSplit(decoded, store);
@@ -93,10 +76,10 @@ describe('incremental state: rows of a decoded state copied back', function () {
   });
 
   it('copies no object row into a records file written anew (their offsets would be wrong)', function () {
-    const store = new Records();
+    const store = new MemoryRecords();
     const { state } = first(store);
     const decoded = decodeState(state, store);
-    const other = new Records();
+    const other = new MemoryRecords();
     other.bytes = new Uint8Array(store.bytes.length + 100);
     other.bytes.set(store.bytes, 100);
     const moved = encodeStateSplit(decoded, other);
@@ -107,7 +90,7 @@ describe('incremental state: rows of a decoded state copied back', function () {
   });
 
   it('a patch of a decoded state records the new input in a new record: hash, identity', function () {
-    const store = new Records();
+    const store = new MemoryRecords();
     const prior = first(store);
     const s = new LinkSession(sessionOptions(arch));
     s.setPriorState(prior.state, prior.image.slice(), store);

@@ -19,7 +19,7 @@ import {
   type FixtureProgram,
   type FixtureVariants,
 } from '../../src/cli/fixture.js';
-import { LinkSession, type ByteRange, type InputId, type LinkReport, type SessionOptions } from '../../src/session/LinkSession.js';
+import { LinkSession, type ByteRange, type InputId, type LinkReport, type RecordStore, type SessionOptions } from '../../src/session/LinkSession.js';
 import { readElf64, type Shdr } from '../support/elfcheck.js';
 import { type Arch, type ExecResult, describeExit, exec, linkLld, repoRoot, run, tool } from '../support/toolchain.js';
 
@@ -49,6 +49,31 @@ export function programInputs(build: FixtureBuild, app: FixtureProgram): InputFi
     { kind: 'object', name: `${app}.o`, file: build.apps[app] },
     { kind: 'archive', name: 'libcore.a', file: build.libcore },
   ];
+}
+
+/** A records file (serializeStateSplit's) in memory, counting the bytes read from it. */
+export class MemoryRecords implements RecordStore {
+  bytes = new Uint8Array(0);
+  /** Bytes read so far. */
+  bytesRead = 0;
+  get size(): number {
+    return this.bytes.length;
+  }
+  read(offset: number, length: number): Uint8Array {
+    this.bytesRead += length;
+    return this.bytes.slice(offset, offset + length);
+  }
+  /** Takes a split encoding's records: as the whole file (`fresh`), or appended. */
+  write(split: { records: Uint8Array; fresh: boolean }): void {
+    if (split.fresh) {
+      this.bytes = split.records.slice();
+      return;
+    }
+    const next = new Uint8Array(this.bytes.length + split.records.length);
+    next.set(this.bytes);
+    next.set(split.records, this.bytes.length);
+    this.bytes = next;
+  }
 }
 
 export function readBytes(file: string): Uint8Array {

@@ -33,7 +33,7 @@ import { ehFrameHdrBytes } from '../../src/link/ehFrameHdr.js';
 import { LinkSession, type FileIdentity, type LinkReport, type SessionOptions } from '../../src/session/LinkSession.js';
 import { decodeState } from '../../src/session/state.js';
 import { compile, repoRoot, requireTools, tmpDir } from '../support/toolchain.js';
-import { buildAll, coldLink, readBytes, runStatus, sameBytes, sections, sessionOptions, writeImage, type InputFile } from './support.js';
+import { MemoryRecords, buildAll, coldLink, readBytes, runStatus, sameBytes, sections, sessionOptions, writeImage, type InputFile } from './support.js';
 
 const arch = 'x86_64' as const;
 const KEEP = process.env.TSLINK_KEEP_TMP === '1';
@@ -225,24 +225,8 @@ describe('incremental linking: unchanged inputs are not read (x86_64)', function
 
   it('a split state: a patch reads part of the records file and appends to it, until most of it is stale; then it is written anew', function () {
     // The records file, in memory, counting the bytes read from it.
-    const file = { bytes: new Uint8Array(0), read: 0 };
-    const store = {
-      get size() { return file.bytes.length; },
-      read(offset: number, length: number) {
-        file.read += length;
-        return file.bytes.slice(offset, offset + length);
-      },
-    };
-    const write = (split: { records: Uint8Array; fresh: boolean }) => {
-      if (split.fresh) {
-        file.bytes = split.records.slice();
-        return;
-      }
-      const next = new Uint8Array(file.bytes.length + split.records.length);
-      next.set(file.bytes);
-      next.set(split.records, file.bytes.length);
-      file.bytes = next;
-    };
+    const store = new MemoryRecords();
+    const write = (split: { records: Uint8Array; fresh: boolean }) => store.write(split);
     const inputs = (s: LinkSession, lib: string) => {
       s.addInput('app_a.o', readBytes(b.base.apps.app_a));
       s.addInput('libcore.a', readBytes(lib));
@@ -259,21 +243,21 @@ describe('incremental linking: unchanged inputs are not read (x86_64)', function
     for (let i = 0; i < 60 && !outcomes.includes('fresh'); i++) {
       const lib = i % 2 === 0 ? b.inslack.libcore : b.base.libcore;
       const s = new LinkSession(opts());
-      file.read = 0;
+      store.bytesRead = 0;
       s.setPriorState(prior.state, prior.image.slice(), store);
       inputs(s, lib);
       const r = s.link();
       expect(r.outcome, `patch ${i + 1}: ${r.reason}`).to.equal('patched');
-      expect(file.read, `patch ${i + 1}: bytes of the records file read`).to.be.greaterThan(0).and.lessThan(file.bytes.length);
+      expect(store.bytesRead, `patch ${i + 1}: bytes of the records file read`).to.be.greaterThan(0).and.lessThan(store.bytes.length);
       const whole = new LinkSession(opts());
       whole.setPriorState(prior.whole, prior.image.slice());
       inputs(whole, lib);
       expect(whole.link().outcome).to.equal('patched');
       expect(sameBytes(s.image(), whole.image()), `patch ${i + 1}: the image is the one a self-contained state gives`).to.equal(true);
-      const size = file.bytes.length;
+      const size = store.bytes.length;
       split = s.serializeStateSplit(store);
       write(split);
-      if (!split.fresh) expect(file.bytes.length - size, `patch ${i + 1}: only the changed records are appended`).to.be.lessThan(size / 4);
+      if (!split.fresh) expect(store.bytes.length - size, `patch ${i + 1}: only the changed records are appended`).to.be.lessThan(size / 4);
       outcomes.push(split.fresh ? 'fresh' : 'appended');
       prior = { image: s.image().slice(), state: split.state, whole: whole.serializeState() };
     }
