@@ -1001,11 +1001,16 @@ function encodeStateWith(s: LinkState, records: RecordSink | null): Uint8Array {
   return bytes;
 }
 
-/** Rows of a decoded state: its records (null where a row is not to be copied), where each row starts (and the last ends) in `bytes`. */
+/**
+ * Rows of a decoded state: its records (null where a row is not to be copied), where each row starts (and
+ * the last ends) in `bytes`, and whether row i still says what its record would (`holds`: an object's row
+ * names where its bulk is, which a records file written anew moves).
+ */
 interface DecodedRows<T> {
   records: ReadonlyArray<T | null>;
   at: Uint32Array;
   bytes: Uint8Array;
+  holds?: (i: number) => boolean;
 }
 
 /** What encodeStateWith may copy from the bytes a state was decoded from. */
@@ -1013,7 +1018,7 @@ const decodedRows = new WeakMap<LinkState, { inputs: DecodedRows<InputRecord>; o
 
 /** Writes `now`: runs of the records a state was decoded into, still in their places, as their bytes; the others with `write`. */
 function writeRows<T>(w: StateWriter, now: readonly T[], was: DecodedRows<T> | undefined, write: (record: T) => void): void {
-  const same = (i: number) => was !== undefined && i < was.records.length && now[i] === was.records[i];
+  const same = (i: number) => was !== undefined && i < was.records.length && now[i] === was.records[i] && (!was.holds || was.holds(i));
   for (let i = 0; i < now.length;) {
     if (!same(i)) {
       write(now[i++]);
@@ -1101,6 +1106,8 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
   const objects: ObjectRecord[] = [];
   /** The records as decoded, for rows copied back as they were (null: a row that is not copied). */
   const storedObjects: Array<ObjectRecord | null> = [];
+  /** Where each one's bulk was (storedAt's entry, replaced when an encoding writes the bulk elsewhere). */
+  const storedWhere: Array<object | null> = [];
   /** Set once the state is built: the lazy records check themselves against it. */
   let built: LinkState | null = null;
   const objectCount = r.count(80);
@@ -1116,15 +1123,18 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
       bulks.push([payloadAt + bulk.byteOffset - payload.byteOffset, payloadAt + bulk.byteOffset - payload.byteOffset + bulk.length]);
       objects.push(lazyObject(base, { bulk, sum, check }));
       storedObjects.push(null);
+      storedWhere.push(null);
     } else if (where === 1) {
       const length = r.u32();
       const at = r.num();
       if (!store) throw new StateError(`its records file is missing (it holds the record of ${base.name})`);
       if (!Number.isInteger(at) || at < 0 || at + length > store.size) throw new StateError(`the record of ${base.name} lies outside the records file`);
       const rec = lazyObject(base, { bulk: null, sum, check });
-      storedAt.set(rec, { store, at, length, sum });
+      const stored = { store, at, length, sum };
+      storedAt.set(rec, stored);
       objects.push(rec);
       storedObjects.push(rec);
+      storedWhere.push(stored);
     } else {
       throw new StateError(`the record of ${base.name} has marker ${where}`);
     }
@@ -1164,7 +1174,7 @@ export function decodeState(bytes: Uint8Array, store: RecordStore | null = null)
   sizeRead.set(state, bytes.length);
   decodedRows.set(state, {
     inputs: { records: inputs.slice(), at: inputAt, bytes: payload },
-    objects: { records: storedObjects, at: objectAt, bytes: payload },
+    objects: { records: storedObjects, at: objectAt, bytes: payload, holds: (i) => storedAt.get(storedObjects[i]!) === storedWhere[i] },
     store,
   });
   return state;
