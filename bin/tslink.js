@@ -8,11 +8,13 @@ const FLAG = '--no-memory-reducer';
 // (a large program's session holds a gigabyte) and leaves the next relink to pay for it: at 200k functions a
 // relink after 10 s idle took 6 or 16 ms, 3 to 8 ms without it (doc/incremental.md). Node takes the flag only
 // when it starts, so the watch runs in a child Node started with it; this process passes signals on and
-// ends as the child does.
+// ends as the child does. The child has a process group of its own, so that a Ctrl-C (which the terminal
+// sends to the whole foreground group) reaches it once, passed on from here, and not a second time while
+// it is already ending.
 if (argv.includes('--watch') && !process.execArgv.includes(FLAG)) {
   const { spawn } = require('node:child_process');
   const child = spawn(process.execPath, [...process.execArgv, FLAG, __filename, ...argv], {
-    stdio: 'inherit', env: { ...process.env, TSLINK_WATCH_PARENT: String(process.pid) },
+    stdio: 'inherit', detached: true, env: { ...process.env, TSLINK_WATCH_PARENT: String(process.pid) },
   });
   const forward = (signal) => child.kill(signal);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, forward);

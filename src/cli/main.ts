@@ -232,7 +232,6 @@ function watch(
   };
   const seen = files.map((f) => key(f.path));
   const pending = new Map<number, string>();
-  process.stdout.write(`tslink: watching ${files.length} inputs of ${opts.output}; relinking when one changes (Ctrl-C ends)\n`);
   return new Promise<number>((done) => {
     const timer = setInterval(() => {
       files.forEach((f, i) => {
@@ -273,13 +272,20 @@ function watch(
       }
     }, POLL_MS);
     let relinkNow = false;
+    // Kept for every signal, not once: Ctrl-C reaches the whole process group, and bin/tslink.js (which
+    // runs the watch in a child Node) passes the same signal on; a second one must not kill the process.
+    let stopped = false;
     const stop = () => {
+      if (stopped) return;
+      stopped = true;
       clearInterval(timer);
       records.close();
       done(0);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    // Said once the signals end the watch: a Ctrl-C from then on is a clean stop.
+    process.stdout.write(`tslink: watching ${files.length} inputs of ${opts.output}; relinking when one changes (Ctrl-C ends)\n`);
   });
 }
 

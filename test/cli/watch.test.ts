@@ -9,6 +9,7 @@
  * child whose parent is killed outright ends too.
  */
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exec, repoRoot, requireTools, startProgram, tmpDir, tool } from '../support/toolchain.js';
@@ -72,6 +73,23 @@ describe('tslink --watch', function () {
     } finally {
       w.kill();
     }
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group) ends the watch with status 0, every time', async function () {
+    fs.writeFileSync(path.join(work, 'c.c'), `${START}int value(void) { return 2; }\n`);
+    await tool('clang', ['--target=x86_64-linux-gnu', '-ffreestanding', '-fno-pic', '-c', path.join(work, 'c.c'), '-o', path.join(work, 'c.o')]);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      // A process group of its own, as a shell gives a foreground job; the terminal's Ctrl-C goes to all of it.
+      const p = spawn(process.execPath, [TSLINK, '--watch', '-static', '-e', '_start', 'c.o', '-o', 'c'], { cwd: work, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const ended = new Promise<string>((resolve) => p.on('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `status ${code}`)));
+      for (let t = 0; t < 600 && !/tslink: watching 1 inputs/.test(out); t++) await new Promise((r) => setTimeout(r, 50));
+      process.kill(-p.pid!, 'SIGINT');
+      outcomes.push(await ended);
+    }
+    expect(outcomes).to.deep.equal(new Array(8).fill('status 0'));
   });
 
   it('the watching child ends when its parent is killed outright', async function () {
