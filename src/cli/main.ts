@@ -15,6 +15,7 @@ import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 import { LINK_HELP, libFileName } from './peArgs.js';
 import { parseModuleDefinition } from '../link/pe/exports.js';
+import { InputArena } from './inputArena.js';
 import { InputHeads, statIdentity } from './inputHeads.js';
 
 
@@ -138,8 +139,9 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
     const readMs = performance.now() - tRead;
     // An input is read only if the session needs its bytes: not when the state shows it unchanged
     // (its identity: device, inode, size, times), unless the link falls back to a full one.
+    const arena = new InputArena(() => files.filter((f) => !f.bytes).map((f) => Number(f.identity.size)));
     const ids = files.map((f) =>
-      session.addInput(f.path, f.bytes ?? (() => bytesOf(f)), {
+      session.addInput(f.path, f.bytes ?? (() => bytesOf(f, arena)), {
         wholeArchive: f.input.wholeArchive,
         asNeeded: f.input.asNeeded,
         readThinMember: (member) => readInput(member),
@@ -419,8 +421,8 @@ function peekInput(input: InputArg, path: string, peeks: Peeks): InputFile {
 }
 
 /** The file's bytes, read now if they were not. */
-function bytesOf(f: InputFile): Uint8Array {
-  f.bytes ??= readInput(f.path);
+function bytesOf(f: InputFile, arena?: InputArena): Uint8Array {
+  f.bytes ??= arena?.read(f.path, Number(f.identity.size)) ?? readInput(f.path);
   return f.bytes;
 }
 
