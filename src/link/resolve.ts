@@ -3,6 +3,7 @@ import {
   ComdatSelect, SymBinding, SymPlace, SymType, Visibility,
   type Archive, type ComdatGroup, type ObjectFile, type SharedObject,
 } from '../obj/model.js';
+import { NameTable } from './nameTable.js';
 
 /**
  * Symbol resolution with lld's semantics.
@@ -87,7 +88,7 @@ export interface Resolution {
   /** Per file: for each symbol index at or above firstGlobal, the GlobalSymbol id. */
   globalIds: Int32Array[];
   symbols: GlobalSymbol[];
-  byName: Map<string, number>;
+  byName: NameTable;
   archives: Archive[];
   /** Which archive members were loaded: `${archiveIndex}:${memberIndex}` -> file index. */
   loadedMembers: Map<string, number>;
@@ -138,7 +139,7 @@ export function resolveSymbols(
 ): Resolution {
   const { fallbackName, fileRoots } = hooks;
   const res: Resolution = {
-    files: [], discarded: [], globalIds: [], symbols: [], byName: new Map(), archives: [],
+    files: [], discarded: [], globalIds: [], symbols: [], byName: new NameTable(), archives: [],
     loadedMembers: new Map(), comdatOwners: new Map(), shared: [], sharedNeeded: [], sharedAsNeeded: [],
   };
   /** Per shared library so far: name -> index of its default-version export. */
