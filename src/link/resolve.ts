@@ -206,6 +206,8 @@ export function resolveSymbols(
       const id = intern(s.name);
       ids[i] = id;
       const g = res.symbols[id];
+      // One string per name: the object's own copy (decoded from its string table) dies young.
+      s.name = g.name;
       g.visibility = mergeVisibility(g.visibility, s.visibility);
       const weak = s.binding === SymBinding.Weak;
       const defined = s.atom >= 0 ? !discarded[s.atom] : s.atom === SymPlace.Absolute;
