@@ -21,13 +21,19 @@ export interface MergeMap {
 
 /** One deduplicating builder per (output section, entry size, strings-or-not). */
 export class MergedSection {
-  readonly pieces = new Map<string, number>();
   /** The merged contents so far: each new piece copied in (not kept as a view of its input). */
   private buf = new Uint8Array(0);
   size = 0;
   align = 1;
+  /** The pieces in `buf`, found by their bytes (a piece is never made a string). */
+  private readonly pieces = new PieceTable();
 
   constructor(readonly key: string, readonly outputName: string, readonly strings: boolean, readonly entSize: number) {}
+
+  /** How many distinct pieces the merged contents hold. */
+  get pieceCount(): number {
+    return this.pieces.size;
+  }
 
   /** Adds an input merge atom's pieces; returns its offset map. */
   add(atom: Atom, fileName: string, target: number): MergeMap {
@@ -40,15 +46,16 @@ export class MergedSection {
     this.align = Math.max(this.align, atom.align);
     for (let off = 0; off < data.length;) {
       const end = pieceEnd(atom, data, off, fileName);
-      const key = latin1String(data, off, end);
-      let out = this.pieces.get(key);
-      if (out === undefined) {
+      const h = bytesHash(data, off, end);
+      let out = this.pieces.find(this.buf, data, off, end, h);
+      if (out < 0) {
         // Each piece keeps the input section's alignment, as the input guaranteed it.
         out = Math.ceil(this.size / pieceAlign) * pieceAlign;
+        if (out + end - off > MAX_MERGED) throw new LinkError(`${fileName}:(${atom.name}): merged section ${this.outputName} would exceed ${MAX_MERGED} bytes`);
         this.reserve(out + end - off);
         this.buf.set(data.subarray(off, end), out);
         this.size = out + end - off;
-        this.pieces.set(key, out);
+        this.pieces.insert(h, out, end - off);
       }
       starts[n] = off;
       outs[n] = out;
@@ -68,6 +75,79 @@ export class MergedSection {
   contents(): Uint8Array {
     return this.buf.slice(0, this.size);
   }
+}
+
+/** A merged section's offsets are 31-bit (PieceTable's slots). */
+const MAX_MERGED = 0x7fffffff;
+
+/**
+ * The pieces of a merged section by their bytes: open addressing with linear
+ * probing, three words a slot (hash, offset in the merged contents, length;
+ * offset -1 when empty); a lookup compares bytes with the merged contents
+ * only when hash and length match. A Map keyed by each piece as a string
+ * made one string per input piece (the 200k-function benchmark's debug
+ * strings: about 600k), and its lookups dominated the merge.
+ */
+class PieceTable {
+  private slots = emptySlots(1024);
+  private mask = 1023;
+  size = 0;
+
+  /** The offset of the piece equal to data[start, end) in `merged`, or -1. */
+  find(merged: Uint8Array, data: Uint8Array, start: number, end: number, h: number): number {
+    const { slots, mask } = this;
+    const len = end - start;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const out = slots[3 * i + 1];
+      if (out < 0) return -1;
+      if (slots[3 * i] === h && slots[3 * i + 2] === len && sameBytes(merged, out, data, start, len)) return out;
+    }
+  }
+
+  /** Records a piece not in the table (find gave -1). */
+  insert(h: number, out: number, len: number): void {
+    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    this.put(h, out, len);
+    this.size++;
+  }
+
+  private put(h: number, out: number, len: number): void {
+    const { slots, mask } = this;
+    let i = h & mask;
+    while (slots[3 * i + 1] >= 0) i = (i + 1) & mask;
+    slots[3 * i] = h;
+    slots[3 * i + 1] = out;
+    slots[3 * i + 2] = len;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    const cap = (this.mask + 1) * 2;
+    this.slots = emptySlots(cap);
+    this.mask = cap - 1;
+    for (let i = 0; i < old.length; i += 3) if (old[i + 1] >= 0) this.put(old[i], old[i + 1], old[i + 2]);
+  }
+}
+
+function emptySlots(cap: number): Int32Array {
+  const slots = new Int32Array(3 * cap);
+  for (let i = 1; i < slots.length; i += 3) slots[i] = -1;
+  return slots;
+}
+
+function sameBytes(a: Uint8Array, at: number, b: Uint8Array, bt: number, len: number): boolean {
+  for (let k = 0; k < len; k++) if (a[at + k] !== b[bt + k]) return false;
+  return true;
+}
+
+/** FNV-1a over the bytes, then a finalizer that spreads the bits the mask keeps. */
+export function bytesHash(data: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let k = start; k < end; k++) h = Math.imul(h ^ data[k], 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h | 0;
 }
 
 /** The end of the piece of a merge atom that starts at `off`: a NUL-terminated string or a fixed-size entry. */
