@@ -7,6 +7,8 @@ import { alignTo } from '../../link/align.js';
 import type { Layout } from '../../link/layout.js';
 import type { OutputSection, SectionPlan } from '../../link/outputSections.js';
 import { SymState, type Resolution } from '../../link/resolve.js';
+import { NameTable } from '../../link/nameTable.js';
+import { LinkError } from '../../obj/LinkError.js';
 import { TargetState, type SymbolValues } from '../../link/symbols.js';
 
 /**
@@ -24,13 +26,15 @@ const encoder = new TextEncoder();
 export class StringTable {
   /** The strings added, in order; encoded in one go by bytes(). */
   private readonly strings: string[] = [];
-  private readonly seen = new Map<string, number>();
+  /** Offsets by string: a NameTable, for the hundreds of thousands of names of a large link's .symtab. */
+  private readonly seen = new NameTable();
   size = 1;
   add(s: string): number {
     if (s === '') return 0;
     const known = this.seen.get(s);
     if (known !== undefined) return known;
     const at = this.size;
+    if (at > 0x7fffffff) throw new LinkError(`a string table of the output is larger than 2 GiB (at '${s.slice(0, 64)}')`);
     this.strings.push(s);
     this.size += utf8Length(s) + 1;
     this.seen.set(s, at);
