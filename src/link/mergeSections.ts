@@ -1,6 +1,7 @@
 import { LinkError, hex } from '../obj/LinkError.js';
 import { latin1String } from '../obj/ByteReader.js';
 import { SecFlag, type Atom } from '../obj/model.js';
+import { emptySlots, mixHash } from './nameTable.js';
 
 /**
  * SHF_MERGE sections: string literals (`.rodata.str1.1`) and fixed-size
@@ -89,7 +90,7 @@ const MAX_MERGED = 0x7fffffff;
  * strings: about 600k), and its lookups dominated the merge.
  */
 class PieceTable {
-  private slots = emptySlots(1024);
+  private slots = emptySlots(1024, 3);
   private mask = 1023;
   size = 0;
 
@@ -123,16 +124,10 @@ class PieceTable {
   private grow(): void {
     const old = this.slots;
     const cap = (this.mask + 1) * 2;
-    this.slots = emptySlots(cap);
+    this.slots = emptySlots(cap, 3);
     this.mask = cap - 1;
     for (let i = 0; i < old.length; i += 3) if (old[i + 1] >= 0) this.put(old[i], old[i + 1], old[i + 2]);
   }
-}
-
-function emptySlots(cap: number): Int32Array {
-  const slots = new Int32Array(3 * cap);
-  for (let i = 1; i < slots.length; i += 3) slots[i] = -1;
-  return slots;
 }
 
 function sameBytes(a: Uint8Array, at: number, b: Uint8Array, bt: number, len: number): boolean {
@@ -144,10 +139,7 @@ function sameBytes(a: Uint8Array, at: number, b: Uint8Array, bt: number, len: nu
 export function bytesHash(data: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let k = start; k < end; k++) h = Math.imul(h ^ data[k], 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h | 0;
+  return mixHash(h);
 }
 
 /** The end of the piece of a merge atom that starts at `off`: a NUL-terminated string or a fixed-size entry. */

@@ -82,18 +82,28 @@ export class NameTable {
   }
 }
 
-function emptySlots(cap: number): Int32Array {
-  const slots = new Int32Array(2 * cap);
-  for (let i = 1; i < slots.length; i += 2) slots[i] = -1;
+/**
+ * Slots for an open-addressing table, `width` words each: the hash first,
+ * then a non-negative value that -1 marks empty (shared with PieceTable in
+ * mergeSections.ts).
+ */
+export function emptySlots(cap: number, width = 2): Int32Array {
+  const slots = new Int32Array(width * cap);
+  for (let i = 1; i < slots.length; i += width) slots[i] = -1;
   return slots;
+}
+
+/** A finalizer (MurmurHash3's, in part) for an FNV-1a hash: spreads its bits into the low ones a mask keeps. */
+export function mixHash(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h | 0;
 }
 
 /** FNV-1a over the name's UTF-16 code units, then a finalizer that spreads the bits the mask keeps. */
 export function nameHash(name: string): number {
   let h = 0x811c9dc5;
   for (let k = 0; k < name.length; k++) h = Math.imul(h ^ name.charCodeAt(k), 0x01000193);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h | 0;
+  return mixHash(h);
 }
