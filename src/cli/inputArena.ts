@@ -6,8 +6,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
  * V8 counts a buffer's bytes as external memory and starts a full collection
  * each time that has grown by about 64 MB since the last one. Read file by
  * file, the 270 MB of inputs of a 200k-function link cost four of them, each
- * over a larger heap (about 200 ms in all, doc/benchmarks.md); one buffer for
- * all of them costs one, while the heap is still small.
+ * over a larger heap (about 200 ms in all, doc/architecture.md); one buffer
+ * for all of them costs one, while the heap is still small.
  *
  * The buffer is made once the link has read `after` files (it is then
  * reading all of them), sized to what the inputs not yet read held when they

@@ -5,6 +5,7 @@ import { RelExpr, type Arch } from '../link/arch/Arch.js';
 import type { RelocContext } from '../link/relocate.js';
 import { isGotExpr, isTlsGotExpr, tlsRelaxedAway } from '../link/scan.js';
 import { TargetState } from '../link/symbols.js';
+import { partitionPoint } from '../link/search.js';
 import { GlobalKind, type AtomRecord, type GlobalLookup, type GlobalRecord, type LinkState } from './state.js';
 import { Fallback } from './patch.js';
 
@@ -123,20 +124,8 @@ export function relaDynIndex(
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const place = (k: number) => dv.getUint32(k * RELA_SIZE + 4, true) * 0x100000000 + dv.getUint32(k * RELA_SIZE, true);
   /** The first row of [lo, hi), a run, whose place is at least `x`; hi if none. */
-  const firstAtLeast = (lo: number, hi: number, x: number) => {
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (place(mid) < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  let relatives = 0;
-  for (let hi = n; relatives < hi;) {
-    const mid = (relatives + hi) >> 1;
-    if (dv.getUint32(mid * RELA_SIZE + 8, true) === relativeType) relatives = mid + 1;
-    else hi = mid;
-  }
+  const firstAtLeast = (lo: number, hi: number, x: number) => partitionPoint(lo, hi, (k) => place(k) < x);
+  const relatives = partitionPoint(0, n, (k) => dv.getUint32(k * RELA_SIZE + 8, true) === relativeType);
   /** The last row of [lo, hi) at `at`, or -1. */
   const lastAt = (lo: number, hi: number, at: number) => {
     const k = firstAtLeast(lo, hi, at + 1) - 1;
@@ -287,14 +276,3 @@ export function checkDynamicUse(
   }
 }
 
-/** The first index of ascending `a` whose value is at least `x` (a.length if none). */
-export function lowerBound(a: ArrayLike<number>, x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

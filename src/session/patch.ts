@@ -14,7 +14,8 @@ import { GotSlotKind } from '../link/scan.js';
 import { TargetState, isIfunc, type Target } from '../link/symbols.js';
 import { shouldEmitLocal } from '../formats/elf/writeElf.js';
 import { isFixedSection, isMovableDebugSection } from './placementPolicy.js';
-import { checkDynamicUse, isPreemptibleRecord, lowerBound, readImageTables, type ImageTables } from './dynamicGate.js';
+import { checkDynamicUse, isPreemptibleRecord, readImageTables, type ImageTables } from './dynamicGate.js';
+import { lowerBound, partitionPoint } from '../link/search.js';
 import {
   atomKeys, gotKey, hashBytes, imageHashFromTop, localPlaceHash, localSymbolHash, referenceOrder, renamedObject, sameBytes, sameIdentity, symbolShape,
   GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalLookup, type GlobalRecord, type LinkState, type ObjectRecord,
@@ -974,19 +975,10 @@ function updatedHdrTable(
   const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
   const startAt = (i: number) => dv.getInt32(i * 8, true);
   const fdeAt = (i: number) => dv.getInt32(i * 8 + 4, true);
-  /** The first entry whose location is not below `start`. */
-  const lowerBound = (start: number) => {
-    let lo = 0;
-    let hi = count;
-    while (lo < hi) {
-      const m = (lo + hi) >>> 1;
-      if (startAt(m) < start) lo = m + 1; else hi = m;
-    }
-    return lo;
-  };
   const removed = new Set<number>();
   for (const [start, fde] of removals) {
-    let i = lowerBound(start);
+    // The first entry whose location is not below `start`.
+    let i = partitionPoint(0, count, (m) => startAt(m) < start);
     while (i < count && startAt(i) === start && (fdeAt(i) !== fde || removed.has(i))) i++;
     if (i >= count || startAt(i) !== start) return false;
     removed.add(i);
@@ -994,17 +986,8 @@ function updatedHdrTable(
   additions.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const newCount = count - removed.size + additions.length;
   if (newCount > capacity) return false;
-  /** The first entry whose location is above `start`: a new entry goes after the kept ones at its location. */
-  const upperBound = (start: number) => {
-    let lo = 0;
-    let hi = count;
-    while (lo < hi) {
-      const m = (lo + hi) >>> 1;
-      if (startAt(m) <= start) lo = m + 1; else hi = m;
-    }
-    return lo;
-  };
-  const inserts = additions.map(([start, fde]) => ({ at: upperBound(start), start, fde }));
+  // Each at the first entry whose location is above its own: a new entry goes after the kept ones at its location.
+  const inserts = additions.map(([start, fde]) => ({ at: partitionPoint(0, count, (m) => startAt(m) <= start), start, fde }));
   const gone = [...removed].sort((a, b) => a - b);
   // Entries before `first` stay where they are; from there on, runs of kept entries are copied
   // whole, with the new ones put in between and the removed ones left out.
