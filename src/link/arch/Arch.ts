@@ -176,10 +176,13 @@ export interface Arch {
   writeThunk(buf: Uint8Array, off: number, at: number, to: number): void;
 }
 
+/** 2 ** i for i in 0..64: the range checks below run for every relocation, and `**` of a variable calls pow. */
+const POW2 = Float64Array.from({ length: 65 }, (_, i) => 2 ** i);
+
 /** The error lld gives for a value that does not fit its field. */
 export function checkRange(site: RelocSite, name: string, val: number, bits: number, signed: boolean): void {
-  const min = signed ? -(2 ** (bits - 1)) : 0;
-  const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+  const min = signed ? -POW2[bits - 1] : 0;
+  const max = signed ? POW2[bits - 1] - 1 : POW2[bits] - 1;
   if (val < min || val > max) {
     throw new LinkError(
       `${site.describe()}: relocation ${name} out of range: ${val} is not in [${min}, ${max}]; references '${site.symbol()}'`,
@@ -189,8 +192,8 @@ export function checkRange(site: RelocSite, name: string, val: number, bits: num
 
 /** A field that accepts both signed and unsigned readings of `bits` bits (R_X86_64_32 is not one; ABS32 on AArch64 is). */
 export function checkIntN(site: RelocSite, name: string, val: number, bits: number): void {
-  const min = -(2 ** (bits - 1));
-  const max = 2 ** bits - 1;
+  const min = -POW2[bits - 1];
+  const max = POW2[bits] - 1;
   if (val < min || val > max) {
     throw new LinkError(
       `${site.describe()}: relocation ${name} out of range: ${val} is not in [${min}, ${max}]; references '${site.symbol()}'`,
