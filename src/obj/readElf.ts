@@ -7,7 +7,7 @@ import {
   AtomKind, SecFlag, SymBinding, SymPlace, SymType, Visibility,
   type ArchName, type Atom, type ComdatGroup, type InputSymbol, type ObjectFile,
 } from './model.js';
-import { RelocTable, Relocs } from './relocs.js';
+import { ROW, RelocTable, Relocs } from './relocs.js';
 
 /**
  * Reads an ELF64 little-endian relocatable object (x86-64 or AArch64) into
@@ -111,6 +111,8 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
   const groups = readGroups(r, headers, atomOf, atoms, symbols, claim);
 
   // Relocations, attached to the atom they apply to: rows of one table for the whole file.
+  // The rows are checked where they lie; the table is the file's own bytes when they can be read
+  // in place (relocs.ts), else the rows copied in the order of their sections.
   const relaSections: number[] = [];
   let rows = 0;
   for (let i = 1; i < headers.length; i++) {
@@ -126,22 +128,24 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
     relaSections.push(i);
     rows += sh.size / RELA_SIZE;
   }
-  const table = new RelocTable(rows);
+  const inPlace = relaSections.every((i) => headers[i].offset % 4 === 0) ? RelocTable.overBytes(bytes) : null;
+  const table = inPlace ?? new RelocTable(rows);
   let row = 0;
   for (const i of relaSections) {
     const sh = headers[i];
     const atom = atoms[atomOf[sh.info]];
-    const start = row;
+    const start = inPlace ? sh.offset / 4 : row * ROW;
+    const count = sh.size / RELA_SIZE;
     for (let off = sh.offset; off < sh.offset + sh.size; off += RELA_SIZE, row++) {
       const offset = r.u64(off, 'relocation offset');
       const type = r.u32(off + 8);
       const sym = r.u32(off + 12);
       if (sym >= symbols.length) r.fail(off, `relocation in '${sh.name}' refers to symbol index ${sym}, past the end of the symbol table (${symbols.length} symbols)`);
       if (offset >= atom.size && atom.size > 0) r.fail(off, `relocation in '${sh.name}' at offset ${hex(offset)} is outside section '${atom.name}' (size ${hex(atom.size)})`);
-      table.set(row, offset, type, sym, r.i64(off + 16));
+      const addend = r.i64(off + 16);
+      if (!inPlace) table.set(row, offset, type, sym, addend);
     }
-    const relocs = new Relocs(table, start, row - start);
-    atom.relocs = atom.relocs.concat(relocs);
+    atom.relocs = atom.relocs.concat(new Relocs(table, start, count));
   }
 
   return { name, format: 'elf', arch, atoms, symbols, firstGlobal, groups, bytes };

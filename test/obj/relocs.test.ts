@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readElfObject } from '../../src/obj/readElf.js';
-import { RelocTable, Relocs } from '../../src/obj/relocs.js';
+import { ROW, RelocTable, Relocs } from '../../src/obj/relocs.js';
 
 // Relocations are rows of a per-file table (see src/obj/relocs.ts); these
 // tests hold the rows to what an independent reader (llvm-readobj) sees.
@@ -42,20 +42,21 @@ function readobjRelocations(path: string): Row[] {
   return rows;
 }
 
-describe('relocations as columns', () => {
+describe('relocations as rows of a table', () => {
   it('a row reads back as it was written, from any start in a shared table', () => {
     const t = new RelocTable(4);
     t.set(0, 0, 1, 2, 3);
     t.set(1, 0x10, 2, 7, -4);
     t.set(2, 2 ** 40, 0xffffffff, 9, -(2 ** 52));
     t.set(3, 8, 4, 1, 2 ** 31);
-    const rs = new Relocs(t, 1, 3);
+    const rs = new Relocs(t, ROW, 3); // from the second row (a start is a word index)
     expect(rs.length).to.equal(3);
     expect([rs.offset(0), rs.type(0), rs.sym(0), rs.addend(0)]).to.deep.equal([0x10, 2, 7, -4]);
     expect(rs.at(1)).to.deep.equal({ offset: 2 ** 40, type: 0xffffffff, sym: 9, addend: -(2 ** 52) });
     expect([...rs].map((r) => r.addend)).to.deep.equal([-4, -(2 ** 52), 2 ** 31]);
     expect(rs.toArray()).to.deep.equal([...rs]);
-    expect(() => new Relocs(t, 2, 3)).to.throw(RangeError);
+    expect(() => new Relocs(t, 2 * ROW, 3)).to.throw(RangeError);
+    expect(() => new Relocs(t, 1, 4), 'four rows from word 1 end past the table').to.throw(RangeError);
   });
 
   it('of, concat and none keep order and never alias', () => {
@@ -70,15 +71,20 @@ describe('relocations as columns', () => {
     expect([...Relocs.none]).to.deep.equal([]);
   });
 
-  for (const arch of ['x86_64', 'aarch64'] as const) {
-    it(`an ${arch} object's relocations equal llvm-readobj's, rows of one table`, function () {
+  // The object's bytes at offset 0 of their buffer (the table is those bytes), and at offset 1 (not
+  // 4-byte aligned: the rows are copied into a table of their own).
+  for (const [arch, shift] of [['x86_64', 0], ['aarch64', 0], ['x86_64', 1]] as const) {
+    it(`an ${arch} object's relocations equal llvm-readobj's, rows of one table ${shift ? 'copied from unaligned bytes' : 'over the file\'s bytes'}`, function () {
       this.timeout(60000);
       const dir = mkdtempSync(join(tmpdir(), 'tslink-relocs-'));
       try {
         writeFileSync(join(dir, 'r.c'), SOURCE);
         const obj = join(dir, 'r.o');
         execFileSync('clang', [`--target=${arch}-linux-gnu`, '-c', '-O1', '-g', '-fPIC', '-ffunction-sections', '-fdata-sections', '-o', obj, join(dir, 'r.c')]);
-        const o = readElfObject('r.o', new Uint8Array(readFileSync(obj)));
+        const file = readFileSync(obj);
+        const bytes = new Uint8Array(new ArrayBuffer(file.length + shift), shift, file.length);
+        bytes.set(file);
+        const o = readElfObject('r.o', bytes);
         const want = readobjRelocations(obj);
         expect(want.length).to.be.greaterThan(20);
         const got: Row[] = [];
@@ -96,6 +102,14 @@ describe('relocations as columns', () => {
         const kept = new Set(o.atoms.map((a) => a.name));
         expect(got.map(key).sort()).to.deep.equal(want.filter((r) => kept.has(r.section)).map(key).sort());
         expect(tables.size, 'one table for the whole file').to.equal(1);
+        const [table] = tables;
+        if (shift === 0) {
+          expect(table.words.buffer, 'read in place').to.equal(bytes.buffer);
+          expect(table.words.byteLength).to.equal(bytes.length & ~3);
+        } else {
+          expect(table.words.buffer, 'a copy').to.not.equal(bytes.buffer);
+          expect(table.words.length).to.equal(got.length * ROW);
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
