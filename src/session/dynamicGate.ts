@@ -109,9 +109,11 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
  * writes its RELATIVE records first, then the others, each group ascending
  * by place, equal places in the order made (dynamic.ts writeDynamic): two
  * sorted runs, the first found by a binary search on the record type. A
- * lookup decodes O(log n) records, nothing is sorted or copied record by
- * record; a large PIE has tens of thousands, of which a patch looks at the
- * few inside the changed atoms. (The image is the one the state describes,
+ * lookup reads and decodes O(log n) records, each through `read`, and
+ * nothing is sorted or copied: a large PIE has hundreds of thousands (2.4 MB
+ * at 200k functions), of which a patch looks at the few inside the changed
+ * atoms, and a fresh process reads the previous output only in the 64 KiB
+ * chunks those records lie in (image.ts). (The image is the one the state describes,
  * checked by its identity or hash; a state from before this order was
  * written has another STATE_VERSION.)
  */
@@ -120,12 +122,15 @@ export function relaDynIndex(
 ): RelaDynIndex {
   const n = rela ? Math.floor(rela.used / RELA_SIZE) : 0;
   if (!rela || n === 0) return { relocAt: () => undefined, placesIn: () => [] };
-  const bytes = read(rela.offset, n * RELA_SIZE);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const place = (k: number) => dv.getUint32(k * RELA_SIZE + 4, true) * 0x100000000 + dv.getUint32(k * RELA_SIZE, true);
+  /** The 32-bit word at byte `field` of row k. */
+  const word = (k: number, field: number) => {
+    const b = read(rela.offset + k * RELA_SIZE + field, 4);
+    return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+  };
+  const place = (k: number) => word(k, 4) * 0x100000000 + word(k, 0);
   /** The first row of [lo, hi), a run, whose place is at least `x`; hi if none. */
   const firstAtLeast = (lo: number, hi: number, x: number) => partitionPoint(lo, hi, (k) => place(k) < x);
-  const relatives = partitionPoint(0, n, (k) => dv.getUint32(k * RELA_SIZE + 8, true) === relativeType);
+  const relatives = partitionPoint(0, n, (k) => word(k, 8) === relativeType);
   /** The last row of [lo, hi) at `at`, or -1. */
   const lastAt = (lo: number, hi: number, at: number) => {
     const k = firstAtLeast(lo, hi, at + 1) - 1;
@@ -137,11 +142,10 @@ export function relaDynIndex(
       let k = lastAt(relatives, n, at);
       if (k < 0) k = lastAt(0, relatives, at);
       if (k < 0) return undefined;
-      const row = k * RELA_SIZE;
       return {
-        type: dv.getUint32(row + 8, true),
-        sym: names[dv.getUint32(row + 12, true)] ?? '',
-        addend: dv.getInt32(row + 20, true) * 0x100000000 + dv.getUint32(row + 16, true),
+        type: word(k, 8),
+        sym: names[word(k, 12)] ?? '',
+        addend: (word(k, 20) | 0) * 0x100000000 + word(k, 16),
       };
     },
     placesIn(from, to) {
