@@ -10,6 +10,16 @@ import type { ImageView } from './patch.js';
  * rest is read only if the whole image is asked for (image(), or emit()
  * after a full link).
  *
+ * A small read (at most SMALL_READ bytes) from a chunk not read yet reads
+ * the 4 KiB page it lies in, and keeps it apart from the chunks: a patch
+ * looks at a few records scattered over large tables (a changed object's
+ * globals in .symtab, the binary searches of .rela.dyn), and at 200k
+ * functions reading their chunks read 2.9 MB of the previous output where
+ * 37 kB of chunks were written. (Reading each record on its own took 5,000
+ * reads.) A chunk is read whole before a write goes into it and a read
+ * looks at the chunk first, so a page is never read where the image has
+ * changed.
+ *
  * The lazy form keeps the chunks it has read, each in its own buffer: a
  * buffer of the image's full size would cost nothing in pages never
  * touched, but V8 counts it as external memory, and a large program's
@@ -17,12 +27,17 @@ import type { ImageView } from './patch.js';
  */
 
 const CHUNK = 64 * 1024;
+/** The largest read of a chunk not read yet that reads only its page. */
+const SMALL_READ = 256;
+const PAGE = 4096;
 
 export class SessionImage implements ImageView {
   /** The whole image (null while it is read in chunks). */
   private buffer: Uint8Array | null;
   /** The chunks read so far (the lazy form). */
   private readonly chunks: (Uint8Array | undefined)[];
+  /** Pages read for small reads of chunks not read, by page number. */
+  private readonly pages = new Map<number, Uint8Array>();
   /** Bytes read through the reader since the last call of takeBytesRead(). */
   private read = 0;
 
@@ -50,6 +65,7 @@ export class SessionImage implements ImageView {
     if (length === 0) return new Uint8Array(0);
     const first = Math.floor(offset / CHUNK);
     if (offset + length <= (first + 1) * CHUNK) {
+      if (length <= SMALL_READ && !this.chunks[first]) return this.fromPage(offset, length);
       this.ensure(first, first);
       return this.chunks[first]!.subarray(offset - first * CHUNK, offset - first * CHUNK + length);
     }
@@ -73,6 +89,7 @@ export class SessionImage implements ImageView {
     this.chunks.forEach((c, i) => out.set(c!, i * CHUNK));
     this.buffer = out;
     this.chunks.length = 0;
+    this.pages.clear();
     return out;
   }
 
@@ -113,11 +130,25 @@ export class SessionImage implements ImageView {
       while (end + 1 <= last && !chunks[end + 1]) end++;
       const from = c * CHUNK;
       const to = Math.min(this.length, (end + 1) * CHUNK);
-      const got = this.reader!(from, to - from);
-      if (got.length !== to - from) throw new LinkError(`the previous output gave ${got.length} bytes at offset ${from}, not ${to - from}: it changed while it was read`);
+      const got = this.readExactly(from, to - from);
       for (let k = c; k <= end; k++) chunks[k] = got.slice((k - c) * CHUNK, Math.min(got.length, (k - c + 1) * CHUNK));
-      this.read += got.length;
       c = end;
     }
+  }
+
+  /** A small read from a chunk not read: from its page (read now if need be); one across two pages, on its own. */
+  private fromPage(offset: number, length: number): Uint8Array {
+    const p = Math.floor(offset / PAGE);
+    if (offset + length > (p + 1) * PAGE) return this.readExactly(offset, length);
+    let page = this.pages.get(p);
+    if (!page) this.pages.set(p, (page = this.readExactly(p * PAGE, Math.min(PAGE, this.length - p * PAGE))));
+    return page.subarray(offset - p * PAGE, offset - p * PAGE + length);
+  }
+
+  private readExactly(offset: number, length: number): Uint8Array {
+    const got = this.reader!(offset, length);
+    if (got.length !== length) throw new LinkError(`the previous output gave ${got.length} bytes at offset ${offset}, not ${length}: it changed while it was read`);
+    this.read += length;
+    return got;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The session's image read on demand (src/session/image.ts): in 64 KiB
- * chunks through the caller's reader, each chunk read once, reads and
+ * chunks through the caller's reader, each chunk read once (a small read
+ * from a chunk not read yet reads its 4 KiB page), reads and
  * writes that cross chunks, and the whole image at the end equal to the
  * prior image with the writes applied, as a whole image given as bytes
  * gives.
@@ -35,15 +36,28 @@ describe('the session image read on demand', function () {
     return { image, reads };
   }
 
-  it('reads only the chunks asked for, each once, a run of them in one read', function () {
+  it('reads only the chunks asked for, each once, a run of them in one read; a small read its page', function () {
     const { image, reads } = lazy();
     expect([...image.bytes(10, 5)]).to.deep.equal([...prior.subarray(10, 15)]);
     expect([...image.bytes(100, 20)]).to.deep.equal([...prior.subarray(100, 120)]);
-    expect(reads, 'the first chunk, once').to.deep.equal([[0, CHUNK]]);
+    expect([...image.bytes(4090, 10)]).to.deep.equal([...prior.subarray(4090, 4100)]);
+    expect([...image.bytes(5000, 256)]).to.deep.equal([...prior.subarray(5000, 5256)]);
+    expect(reads, 'the first page, once; a read across pages as asked; the second page').to.deep.equal([[0, 4096], [4090, 10], [4096, 4096]]);
+    expect([...image.bytes(1000, 257)]).to.deep.equal([...prior.subarray(1000, 1257)]);
+    expect([...image.bytes(10, 5)]).to.deep.equal([...prior.subarray(10, 15)]);
+    expect([...image.bytes(2000, 300)]).to.deep.equal([...prior.subarray(2000, 2300)]);
+    expect(reads.slice(3), 'then the first chunk, once').to.deep.equal([[0, CHUNK]]);
+    expect(image.takeBytesRead()).to.equal(4096 + 10 + 4096 + CHUNK);
+    reads.splice(0, 4);
+    const last = size - 10; // the last page is short
+    expect([...image.bytes(last, 10)]).to.deep.equal([...prior.subarray(last, size)]);
+    expect(reads).to.deep.equal([[Math.floor(last / 4096) * 4096, size - Math.floor(last / 4096) * 4096]]);
+    reads.splice(0, 1);
+    image.takeBytesRead();
     const across = image.bytes(2 * CHUNK - 7, CHUNK + 20);
     expect(Buffer.from(across).equals(Buffer.from(prior.subarray(2 * CHUNK - 7, 3 * CHUNK + 13))), 'bytes across chunks').to.equal(true);
-    expect(reads.slice(1), 'chunks 1 to 3 in one read; the last one short').to.deep.equal([[CHUNK, size - CHUNK]]);
-    expect(image.takeBytesRead()).to.equal(size);
+    expect(reads, 'chunks 1 to 3 in one read; the last one short').to.deep.equal([[CHUNK, size - CHUNK]]);
+    expect(image.takeBytesRead()).to.equal(size - CHUNK);
     expect(image.takeBytesRead(), 'counted since the last call').to.equal(0);
   });
 
@@ -61,6 +75,10 @@ describe('the session image read on demand', function () {
     }
     expect(reads.map(([o]) => o / CHUNK), 'only the chunks written to are read').to.deep.equal([0, 3]);
     expect([...image.bytes(CHUNK - 4, 8)]).to.deep.equal([prior[CHUNK - 4], 1, 2, 3, 4, 5, 6, prior[CHUNK + 3]]);
+    // Small reads of written chunks come from the chunks (read whole before the writes), not the file.
+    expect([...image.bytes(3 * CHUNK + 998, 2)]).to.deep.equal([prior[3 * CHUNK + 998], 0xee]);
+    expect([...image.bytes(CHUNK - 1, 1)]).to.deep.equal([3]);
+    expect(reads.map(([o]) => o / CHUNK), 'nothing more read').to.deep.equal([0, 3]);
     expect(Buffer.from(image.whole()).equals(Buffer.from(whole.whole())), 'the whole image').to.equal(true);
     expect(image.whole().length).to.equal(size);
   });
