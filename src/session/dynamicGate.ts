@@ -110,10 +110,10 @@ export function readImageTables(state: LinkState, read: (offset: number, length:
  * by place, equal places in the order made (dynamic.ts writeDynamic): two
  * sorted runs, the first found by a binary search on the record type. A
  * lookup reads and decodes O(log n) records, each through `read`, and
- * nothing is sorted or copied: a large PIE has hundreds of thousands (2.4 MB
- * at 200k functions), of which a patch looks at the few inside the changed
- * atoms, and a fresh process reads the previous output only in the 64 KiB
- * chunks those records lie in (image.ts). (The image is the one the state describes,
+ * nothing is sorted or copied: a large PIE has tens of thousands (576 kB at
+ * 200k functions), of which a patch looks at the few inside the changed
+ * atoms, and a fresh process reads of the previous output only the 4 KiB
+ * pages those records lie in (image.ts). (The image is the one the state describes,
  * checked by its identity or hash; a state from before this order was
  * written has another STATE_VERSION.)
  */
