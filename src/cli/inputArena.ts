@@ -34,10 +34,8 @@ export class InputArena {
     let fd = -1;
     try {
       fd = openSync(path, 'r');
-      let n = 0;
-      for (let got = -1; got !== 0 && n < size;) n += got = readSync(fd, into, n, size - n, n);
       // Shorter or longer than it was when looked at: read on its own, whatever it holds now.
-      if (n !== size || readSync(fd, new Uint8Array(1), 0, 1, size) !== 0) return null;
+      if (readFully(fd, into, 0) !== size || readSync(fd, new Uint8Array(1), 0, 1, size) !== 0) return null;
     } catch {
       return null; // read on its own, which reports the error
     } finally {
@@ -51,3 +49,13 @@ export class InputArena {
 /** Each file starts at a multiple of this, as a buffer of its own would (a reader may view it as wider words). */
 const ALIGN = 16;
 const aligned = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
+
+/**
+ * Reads the file open as `fd` from `position` into `into` until it is full
+ * or the file ends; returns how many bytes it read. Errors are the caller's.
+ */
+export function readFully(fd: number, into: Uint8Array, position: number): number {
+  let n = 0;
+  for (let got = -1; got !== 0 && n < into.length;) n += got = readSync(fd, into, n, into.length - n, position + n);
+  return n;
+}

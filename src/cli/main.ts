@@ -1,5 +1,5 @@
 import {
-  closeSync, constants as fsConstants, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync,
+  closeSync, constants as fsConstants, copyFileSync, existsSync, fchmodSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync,
   linkSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, type BigIntStats,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +15,7 @@ import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 import { LINK_HELP, libFileName } from './peArgs.js';
 import { parseModuleDefinition } from '../link/pe/exports.js';
-import { InputArena } from './inputArena.js';
+import { InputArena, readFully } from './inputArena.js';
 import { InputHeads, statIdentity } from './inputHeads.js';
 
 
@@ -322,11 +322,7 @@ function readRange(fd: number, path: string, offset: number, length: number): Ui
   const out = new Uint8Array(length);
   let done = 0;
   try {
-    while (done < length) {
-      const n = readSync(fd, out, done, length - done, offset + done);
-      if (n === 0) break;
-      done += n;
-    }
+    done = readFully(fd, out, offset);
   } catch (e) {
     const code = (e as { code?: string }).code ?? 'error';
     throw new LinkError(`cannot read ${path}: ${systemMessage(code)}`);
@@ -400,8 +396,7 @@ function peekInput(input: InputArg, path: string, peeks: Peeks): InputFile {
     const identity = fstatSync(fd, { bigint: true });
     if (identity.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
     const head = new Uint8Array(HEAD);
-    let n = 0;
-    for (let got = -1; got !== 0 && n < HEAD;) n += got = readSync(fd, head, n, HEAD - n, n);
+    const n = readFully(fd, head, 0);
     const file: InputFile = { input, path, head: head.subarray(0, n), identity, bytes: null };
     // Anything but an ELF file or an archive is read now (from its start: the reads above were positioned):
     // it may be a linker script.
