@@ -10,7 +10,7 @@ import { isArchive, isThinArchive, readArchive } from '../obj/archive.js';
 import { isLinkerScript, parseInputScript } from '../obj/linkerScript.js';
 import { isSharedObject } from '../obj/readSharedObject.js';
 import type { ArchName } from '../obj/model.js';
-import { LinkSession, sameFileIdentity, type ByteRange, type InputId, type LinkReport, type OutputShadow, type RecordStore } from '../session/LinkSession.js';
+import { LinkSession, sameFileIdentity, type ByteRange, type ImageWriter, type InputId, type LinkReport, type OutputShadow, type RecordStore } from '../session/LinkSession.js';
 import { VERSION } from '../version.js';
 import { HELP, parseArgs, type CliOptions, type InputArg } from './args.js';
 import { LINK_HELP, libFileName } from './peArgs.js';
@@ -127,6 +127,7 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
   const inputsMs = performance.now() - tInputs;
   const tRead = performance.now();
   let prior: PriorOutput | null = null;
+  let fresh: NewOutput | null = null;
   const records = opts.incremental ? new RecordsFile(`${statePath}.records`) : null;
   try {
     if (records && existsSync(statePath)) {
@@ -147,7 +148,9 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
         readThinMember: (member) => readInput(member),
         identity: opts.incremental && !isThinArchive(f.head) ? f.identity : undefined,
       }));
-    const report = session.link();
+    // A link that keeps no state writes its image as it is made, beside the output, and keeps no copy.
+    fresh = opts.incremental ? null : new NewOutput(opts.output);
+    const report = session.link(fresh ? { stream: fresh.writer } : {});
     observe?.(!opts.incremental ? 'link' : report.outcome === 'patched' ? 'patched' : 'incremental-full');
     const warnings = [...opts.warnings, ...report.warnings];
     if (opts.fatalWarnings && warnings.length) throw new LinkError(warnings.join('\n'));
@@ -155,7 +158,10 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
     // As lld prints them: on standard output, without a prefix.
     for (const line of report.removedSections) process.stdout.write(`${line}\n`);
     const tWrite = performance.now();
-    const written = writeOrKeepOutput(opts.output, session, report, prior, opts.incremental && keepsShadow(opts, format, arch), opts.incremental);
+    const written = fresh
+      ? placeFullImage(fresh, opts.output, false)
+      : writeOrKeepOutput(opts.output, session, report, prior, opts.incremental && keepsShadow(opts, format, arch), opts.incremental);
+    fresh = null;
     // The state last: an image without its state is relinked in full, never wrongly patched. It names
     // the output file by its identity, so that the next link need not read and hash it to trust it.
     if (records) writeState(statePath, records, session, written);
@@ -173,6 +179,7 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
     return 0;
   } finally {
     if (prior) closeSync(prior.fd);
+    fresh?.abandon();
   }
 }
 
@@ -620,7 +627,7 @@ interface Written {
  * (writeThroughShadow), else onto a copy of the previous output; a full link
  * writes the whole image, and removes a shadow, which would no longer be of
  * use. `durable`: an incremental link, whose state will name the output, so
- * the output reaches the disk first (see writeOutput).
+ * the output reaches the disk first (see NewOutput).
  */
 function writeOrKeepOutput(output: string, session: LinkSession, report: LinkReport, prior: PriorOutput | null, keepShadow: boolean, durable: boolean): Written {
   const shadowPath = `${resolve(output)}.tslink-shadow`;
@@ -629,26 +636,31 @@ function writeOrKeepOutput(output: string, session: LinkSession, report: LinkRep
     const recorded = keepShadow ? session.priorShadow() : null;
     const through = recorded ? writeThroughShadow(output, shadowPath, session, report, prior, recorded) : null;
     if (through) return through;
-    return writeOutput(output, session, prior, keepShadow ? { path: shadowPath, stale: report.writes } : null, durable);
+    return writePatchedCopy(output, session, prior, keepShadow ? { path: shadowPath, stale: report.writes } : null, durable);
   }
-  const written = writeOutput(output, session, null, null, durable);
-  removeFile(shadowPath);
-  return written;
+  const out = new NewOutput(output);
+  try {
+    session.emit(out.writer);
+    return placeFullImage(out, output, durable);
+  } finally {
+    out.abandon();
+  }
+}
+
+/** A full link's image, written: renamed over the output; a shadow, of an image no longer there, goes. */
+function placeFullImage(out: NewOutput, output: string, durable: boolean): Written {
+  const imageIdentity = out.commit(durable);
+  removeFile(`${resolve(output)}.tslink-shadow`);
+  return { imageIdentity, shadow: null };
 }
 
 /**
- * Writes the image beside the output and renames it into place: a failed or
- * interrupted link never leaves a half-written file under the output's name,
- * and a running program keeps its old mapping (no ETXTBSY).
- *
- * A patch (`prior` given) writes only its ranges, onto a copy of the previous
- * output (a reflink where the file system has them: then the copy costs
- * nothing and the sync writes only the patch), but only if that copy is of
- * the very file the patch was computed against: a concurrent link may have
- * renamed another image over the output since it was opened. Then the whole
- * image is written instead. Either way the file is created afresh, so its
- * mode is 0777 less the umask, as ld.lld's. With `shadow`, the previous
- * output is kept under the shadow's name rather than dropped.
+ * The output, written beside its name and renamed into place once whole: a
+ * failed or interrupted link never leaves a half-written file under the
+ * output's name, and a running program keeps its old mapping (no ETXTBSY).
+ * The file is created afresh, so its mode is 0777 less the umask, as
+ * ld.lld's. A link without --incremental writes into it as it links
+ * (LinkSession.link's stream).
  *
  * The image is synced to the disk before the rename only when `durable`:
  * an incremental link's state, written next, trusts the file its identity
@@ -656,65 +668,124 @@ function writeOrKeepOutput(output: string, session: LinkSession, report: LinkRep
  * the kernel never wrote. A plain link keeps nothing that trusts it and,
  * as ld.lld and mold, leaves the writing to the kernel (at 200k functions,
  * the sync of a 136 MB image took 45-75 ms here).
- *
- * Returns the new output's identity (device, inode, size, times), taken
- * after the rename, from the descriptor it was written through: the state
- * records it, and the next link trusts a file with that identity to be this
- * image without reading it.
  */
-function writeOutput(output: string, session: LinkSession, prior: PriorOutput | null, shadow: { path: string; stale: ByteRange[] } | null, durable: boolean): Written {
-  const path = resolve(output);
-  const tmp = join(dirname(path), `.${path.split('/').pop()}.tslink-tmp-${process.pid}`);
-  let fd = -1;
-  try {
-    fd = openSync(tmp, 'w', 0o777);
-    let patch = false;
-    if (prior) {
-      const mode = fstatSync(fd).mode & 0o7777;
-      closeSync(fd);
-      fd = -1;
+class NewOutput {
+  readonly path: string;
+  private readonly tmp: string;
+  private fd: number;
+
+  constructor(private readonly output: string) {
+    this.path = resolve(output);
+    this.tmp = join(dirname(this.path), `.${this.path.split('/').pop()}.tslink-tmp-${process.pid}`);
+    this.fd = this.io(() => openSync(this.tmp, 'w', 0o777));
+  }
+
+  readonly writer: ImageWriter = {
+    setSize: (size) => this.io(() => ftruncateSync(this.fd, size)),
+    write: (offset, bytes) => this.io(() => writeAll(this.fd, offset, bytes)),
+  };
+
+  /**
+   * Makes the file a copy of the previous output (a reflink where the file
+   * system has them), keeping its own mode. False when that copy is not of
+   * the file `prior` was read from: the output went away, or another image
+   * was renamed over it since it was opened.
+   */
+  copyOf(prior: PriorOutput): boolean {
+    return this.io(() => {
+      const mode = fstatSync(this.fd).mode & 0o7777;
+      closeSync(this.fd);
+      this.fd = -1;
+      let same = false;
       try {
-        // A copy of the previous image (a reflink where the file system has them); it takes the old file's mode.
-        copyFileSync(path, tmp, fsConstants.COPYFILE_FICLONE);
+        copyFileSync(this.path, this.tmp, fsConstants.COPYFILE_FICLONE);
         // Our descriptor keeps the inode we read alive, so no other file can have its number: if the output is
         // still that inode after the copy, it was that inode during the copy (tslink never renames an old image back).
-        const now = statSync(path, { bigint: true });
-        patch = now.dev === prior.identity.dev && now.ino === prior.identity.ino;
+        const now = statSync(this.path, { bigint: true });
+        same = now.dev === prior.identity.dev && now.ino === prior.identity.ino;
       } catch {
-        patch = false; // the previous output went away: the whole image it is
+        same = false; // the previous output went away
       }
-      fd = openSync(tmp, 'r+');
-      fchmodSync(fd, mode);
+      this.fd = openSync(this.tmp, 'r+');
+      fchmodSync(this.fd, mode);
+      return same;
+    });
+  }
+
+  /**
+   * Renames the file over the output (synced first when `durable`), and
+   * returns its identity (device, inode, size, times), taken after the
+   * rename from the descriptor it was written through: an incremental
+   * state records it, and the next link trusts a file with that identity
+   * to be this image without reading it.
+   */
+  commit(durable: boolean, beforeRename?: () => void): BigIntStats {
+    return this.io(() => {
+      if (durable) fsyncSync(this.fd);
+      beforeRename?.();
+      renameSync(this.tmp, this.path);
+      const identity = fstatSync(this.fd, { bigint: true });
+      closeSync(this.fd);
+      this.fd = -1;
+      return identity;
+    });
+  }
+
+  /** Removes the file, unless it was committed. */
+  abandon(): void {
+    if (this.fd < 0) return;
+    closeSync(this.fd);
+    this.fd = -1;
+    removeFile(this.tmp);
+  }
+
+  private io<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code) throw new LinkError(`cannot write output file ${this.output}: ${systemMessage(code)}`);
+      throw e;
     }
-    const handle = fd;
-    const write = (offset: number, bytes: Uint8Array) => writeAll(handle, offset, bytes);
+  }
+}
+
+/**
+ * A patch written onto a copy of the previous output: only its ranges,
+ * and the copy costs nothing where the file system has reflinks (then the
+ * sync writes only the patch); but only if that copy is of the very file
+ * the patch was computed against (NewOutput.copyOf), else the whole image.
+ * With `shadow`, the previous output is kept under the shadow's name
+ * rather than dropped.
+ */
+function writePatchedCopy(output: string, session: LinkSession, prior: PriorOutput, shadow: { path: string; stale: ByteRange[] } | null, durable: boolean): Written {
+  const out = new NewOutput(output);
+  let keep: string | null = null;
+  try {
+    const patch = out.copyOf(prior);
     if (patch) {
-      session.emit({ setSize: () => undefined, write });
+      session.emit(out.writer);
     } else {
       const image = session.image();
-      ftruncateSync(handle, image.length);
-      write(0, image);
+      out.writer.setSize(image.length);
+      out.writer.write(0, image);
     }
-    if (durable) fsyncSync(fd);
     // The previous image, kept as the shadow: only if the output is still the file the patch read.
-    const keep = patch && shadow && prior ? keepPrevious(path, prior) : null;
-    renameSync(tmp, path);
-    // After the rename, which changes the inode's status-change time.
-    const identity = fstatSync(fd, { bigint: true });
-    closeSync(fd);
-    fd = -1;
-    if (keep && shadow && prior) {
+    const imageIdentity = out.commit(durable, () => { keep = patch && shadow ? keepPrevious(out.path, prior) : null; });
+    if (keep && shadow) {
       renameSync(keep, shadow.path);
-      return { imageIdentity: identity, shadow: { identity: fstatSync(prior.fd, { bigint: true }), stale: shadow.stale } };
+      keep = null;
+      return { imageIdentity, shadow: { identity: fstatSync(prior.fd, { bigint: true }), stale: shadow.stale } };
     }
     if (shadow) removeFile(shadow.path);
-    return { imageIdentity: identity, shadow: null };
+    return { imageIdentity, shadow: null };
   } catch (e) {
-    if (fd >= 0) closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
     const code = (e as { code?: string }).code;
     if (code) throw new LinkError(`cannot write output file ${output}: ${systemMessage(code)}`);
     throw e;
+  } finally {
+    out.abandon();
+    if (keep) removeFile(keep);
   }
 }
 
@@ -724,7 +795,7 @@ function writeOutput(output: string, session: LinkSession, prior: PriorOutput | 
  * ranges the last patch wrote, read from the previous output), the patch's
  * ranges written into it, and it is renamed over the output; the previous
  * output, hard-linked first, becomes the next shadow. No byte is written
- * but those ranges, and the output is replaced at once, as by writeOutput.
+ * but those ranges, and the output is replaced at once, as by NewOutput.
  * Null when the shadow cannot be used (gone, changed since it was recorded,
  * or being executed: ETXTBSY): the caller copies instead.
  */

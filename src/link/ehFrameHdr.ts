@@ -194,8 +194,18 @@ export function ehFrameHdrBytes(eh: { addr: number; bytes: Uint8Array } | null, 
 
 /** Writes the header from the relocated .eh_frame in `image`. */
 export function writeEhFrameHdr(image: Uint8Array, layout: Layout, hdr: OutputSection): void {
-  const eh = layout.sections.find((s) => s.flags & SecFlag.EhFrame && s.flags & SecFlag.Alloc);
+  const eh = ehFrameSection(layout);
+  image.set(ehFrameHdrOf(layout, hdr, eh ? image.subarray(eh.offset, eh.offset + eh.used) : null), hdr.offset);
+}
+
+/** The output's .eh_frame, which .eh_frame_hdr indexes. */
+export function ehFrameSection(layout: Layout): OutputSection | undefined {
+  return layout.sections.find((s) => s.flags & SecFlag.EhFrame && s.flags & SecFlag.Alloc);
+}
+
+/** The header's bytes, from .eh_frame's relocated bytes (the `used` part of ehFrameSection). */
+export function ehFrameHdrOf(layout: Layout, hdr: OutputSection, ehBytes: Uint8Array | null): Uint8Array {
+  const eh = ehFrameSection(layout);
   const code = layout.sections.filter((s) => s.flags & SecFlag.Exec);
-  const bytes = eh ? { addr: eh.addr, bytes: image.subarray(eh.offset, eh.offset + eh.used) } : null;
-  image.set(ehFrameHdrBytes(bytes, hdr.addr, hdr.used, code), hdr.offset);
+  return ehFrameHdrBytes(eh && ehBytes ? { addr: eh.addr, bytes: ehBytes } : null, hdr.addr, hdr.used, code);
 }

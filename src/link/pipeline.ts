@@ -7,16 +7,17 @@ import { aarch64 } from './arch/aarch64.js';
 import { buildIdFromChunks, buildIdSize, chunkDigests, type BuildIdStyle } from './buildId.js';
 import { assignAddresses, PACKED, type Layout, type PlacementPolicy } from './layout.js';
 import { isLinkerDefined, linkerSymbolValues } from './linkerSymbols.js';
-import { addInternalAtom, addSyntheticSection, planSections, type SectionPlan } from './outputSections.js';
+import { addInternalAtom, addSyntheticSection, planSections, type OutputSection, type SectionPlan } from './outputSections.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from './relocate.js';
 import { resolveSymbols, SymState, type LinkInput, type MemberLoader, type Resolution } from './resolve.js';
 import { preemptibleIn, scanRelocations, slotKey, undefWeakIn, type GotPlan } from './scan.js';
 import { planIfuncs, writeIfuncs, type IfuncPlan } from './ifunc.js';
-import { addEhFrameHdr, writeEhFrameHdr } from './ehFrameHdr.js';
+import { addEhFrameHdr, ehFrameHdrOf, ehFrameSection, writeEhFrameHdr } from './ehFrameHdr.js';
+import { atomsInFileOrder, streamImage, type ImageWriter } from './streamImage.js';
 import { fillPattern } from './padding.js';
 import { SymbolValues, rememberingTargets } from './symbols.js';
 import { locateThunks, planThunks, thunkKey, useThunk, writeThunks, type ThunkPlan } from './thunks.js';
-import { buildElfTables, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
+import { buildElfTables, elfHeaderPieces, writeElfHeaders, type ElfTables } from '../formats/elf/writeElf.js';
 import { markLive } from './gcSections.js';
 import { addDynamicSection, dynamicSymbolAddress, exportedDefinitions, planDynamic, preemptibleSymbols, writeDynamic, type DynamicOptions, type DynamicPlan } from './dynamic.js';
 
@@ -42,12 +43,20 @@ export interface LinkOptions {
   relro: boolean;
   /** --gc-sections: keep only what the roots reach (gcSections.ts). */
   gcSections: boolean;
+  /**
+   * Write the image here as it is made, a window at a time, and keep no copy
+   * of it (a link that keeps no session; streamImage.ts): the result's image
+   * is then null. Ignored where the whole image is needed (thunks).
+   */
+  stream?: ImageWriter;
   /** -z start-stop-gc (the default) or -z nostart-stop-gc (false): whether __start_X keeps the sections X. */
   startStopGc?: boolean;
 }
 
 export interface LinkResult {
-  image: Uint8Array;
+  /** Null when it went to `stream` (imageSize is its size). */
+  image: Uint8Array | null;
+  imageSize: number;
   warnings: string[];
   counters: WorkCounters;
   res: Resolution;
@@ -154,12 +163,48 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
 
   // The file: tables, headers, then every atom copied and relocated in place.
   const tables = buildElfTables(res, plan, layout, values);
+  const entry = entryAddress(res, values, opts.entry, warnings);
+  const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
+  const writing: RelocContext = { ...ctx, target: rememberingTargets(values) };
+  const idOffset = idAtom >= 0 ? fileOffsetOf(plan, layout, plan.internal, idAtom) + 16 : -1;
+  const id = (digests: Uint8Array[]) => (opts.buildId.kind === 'hex' ? opts.buildId.bytes : buildIdFromChunks(digests, idSize));
+  const hashChunks = opts.keepChunkDigests || idAtom >= 0;
+
+  if (opts.stream && thunks.pools.length === 0 && atomsInFileOrder(layout)) {
+    const pieces = elfHeaderPieces(arch, layout, tables, entry);
+    const written = new Set<OutputSection>();
+    if (hdrAtom >= 0) {
+      // .eh_frame_hdr, which comes first in the file, indexes .eh_frame as relocated: relocated ahead.
+      const eh = ehFrameSection(layout);
+      let ehBytes: Uint8Array | null = null;
+      if (eh) {
+        ehBytes = new Uint8Array(eh.size);
+        for (const ref of eh.atoms) {
+          const addr = layout.atomAddr[ref.file][ref.atom];
+          writeAtom(writing, ehBytes, addr - eh.addr, addr, ref.file, plan.files[ref.file].atoms[ref.atom], counters);
+        }
+        written.add(eh);
+        pieces.push({ offset: eh.offset, bytes: ehBytes });
+      }
+      const hdr = plan.sections[plan.atomOut[plan.internal][hdrAtom]];
+      pieces.push({ offset: hdr.offset, bytes: ehFrameHdrOf(layout, hdr, ehBytes?.subarray(0, eh!.used) ?? null) });
+    }
+    const digests = streamImage({
+      size: tables.totalSize, layout, plan, trapFill: arch.trapFill, pieces, written, digests: hashChunks,
+      writeAtom: (into, base, addr, file, atom) => writeAtom(writing, into, base, addr, file, atom, counters),
+    }, opts.stream);
+    // The build id last: it hashes everything else.
+    if (idOffset >= 0) opts.stream.write(idOffset, id(digests));
+    return {
+      image: null, imageSize: tables.totalSize, warnings, counters, res, plan, layout, buildIdOffset: idOffset, buildIdSize: idSize,
+      chunkDigests: opts.keepChunkDigests ? digests : [], got, gotAddr, tables, ctx, values, thunks, dynamic: dyn,
+    };
+  }
+
   const image = new Uint8Array(tables.totalSize);
   for (const sec of layout.sections) {
     if (sec.flags & SecFlag.Exec) fillPattern(image, sec.offset, sec.offset + sec.size, arch.trapFill);
   }
-  const counters: WorkCounters = { atomsWritten: 0, relocsApplied: 0 };
-  const writing: RelocContext = { ...ctx, target: rememberingTargets(values) };
   for (const sec of layout.sections) {
     for (const ref of sec.atoms) {
       const addr = layout.atomAddr[ref.file][ref.atom];
@@ -169,22 +214,21 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   // The thunks the branches took, now that their targets have addresses.
   writeThunks(ctx, thunkSlots, image);
   if (hdrAtom >= 0) writeEhFrameHdr(image, layout, plan.sections[plan.atomOut[plan.internal][hdrAtom]]);
-  const entry = entryAddress(res, values, opts.entry, warnings);
   writeElfHeaders(image, arch, layout, tables, entry);
 
   // The build id last: it hashes everything else.
-  let buildIdOffset = -1;
-  const digests = opts.keepChunkDigests || idAtom >= 0 ? chunkDigests(image) : [];
-  if (idAtom >= 0) {
-    const sec = plan.sections[plan.atomOut[plan.internal][idAtom]];
-    buildIdOffset = sec.offset + (layout.atomAddr[plan.internal][idAtom] - sec.addr) + 16;
-    const id = opts.buildId.kind === 'hex' ? opts.buildId.bytes : buildIdFromChunks(digests, idSize);
-    image.set(id, buildIdOffset);
-  }
+  const digests = hashChunks ? chunkDigests(image) : [];
+  if (idOffset >= 0) image.set(id(digests), idOffset);
   return {
-    image, warnings, counters, res, plan, layout, buildIdOffset, buildIdSize: idSize, chunkDigests: digests,
+    image, imageSize: image.length, warnings, counters, res, plan, layout, buildIdOffset: idOffset, buildIdSize: idSize, chunkDigests: digests,
     got, gotAddr, tables, ctx, values, thunks, dynamic: dyn,
   };
+}
+
+/** Where an atom lies in the file. */
+function fileOffsetOf(plan: SectionPlan, layout: Layout, file: number, atom: number): number {
+  const sec = plan.sections[plan.atomOut[file][atom]];
+  return sec.offset + (layout.atomAddr[file][atom] - sec.addr);
 }
 
 /** --as-needed under --gc-sections: the libraries that non-weak references in kept atoms bind to. */

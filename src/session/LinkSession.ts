@@ -216,12 +216,8 @@ export interface LinkReport {
   timings: Record<string, number>;
 }
 
-/** Where emit() writes: the session does no file I/O of its own. */
-export interface ImageWriter {
-  /** The image's final size; called before any write. */
-  setSize(size: number): void;
-  write(offset: number, bytes: Uint8Array): void;
-}
+import type { ImageWriter } from '../link/streamImage.js';
+export type { ImageWriter };
 
 interface SessionInput {
   /** null until its bytes are read (addInput with a reader). */
@@ -429,7 +425,21 @@ export class LinkSession {
     return this.state?.shadow ?? null;
   }
 
-  link(): LinkReport {
+  /**
+   * Links: patches the previous image when the gate allows it, else links
+   * in full. With `stream`, the image also goes to that writer as emit()
+   * would write it; a link that is not incremental then writes it a window
+   * at a time as it is made and keeps no copy of it (the peak memory of a
+   * large link is then not also the whole image), so image() and emit()
+   * refuse after it.
+   */
+  link(opts: { stream?: ImageWriter } = {}): LinkReport {
+    const report = this.linkOnce(this.options.incremental ? undefined : opts.stream);
+    if (opts.stream && this.image_) this.emit(opts.stream);
+    return report;
+  }
+
+  private linkOnce(stream: ImageWriter | undefined): LinkReport {
     const t0 = performance.now();
     const timings: Record<string, number> = {};
     const work: WorkCount = { atomsPlaced: 0, atomsWritten: 0, relocsApplied: 0, bytesHashed: 0, inputBytesRead: 0, imageBytesRead: 0 };
@@ -458,7 +468,7 @@ export class LinkSession {
           this.synced = true;
           this.dirty.clear();
           Object.assign(work, plan.work);
-          return this.report('patched', null, plan.writes.map((w) => ({ offset: w.offset, length: w.bytes.length })), [], work, timings);
+          return this.report('patched', null, plan.writes.map((w) => ({ offset: w.offset, length: w.bytes.length })), [], work, timings, this.image_.length);
         } catch (e) {
           if (e instanceof Fallback) reason = e.reason;
           // A record of the state is checked when a patch first reads it (state.ts, lazyObject).
@@ -470,21 +480,22 @@ export class LinkSession {
     }
 
     const start = performance.now();
-    const { result, origins } = this.fullLink(incremental);
+    const { result, origins } = this.fullLink(incremental, stream);
     timings.link = performance.now() - start;
     work.atomsPlaced = result.layout.sections.reduce((n, s) => n + s.atoms.length, 0);
     work.atomsWritten = result.counters.atomsWritten;
     work.relocsApplied = result.counters.relocsApplied;
     // What a patch that fell back read of the prior image counts too.
     this.priorBytesRead += this.image_?.takeBytesRead() ?? 0;
-    this.image_ = SessionImage.whole(result.image);
+    this.image_ = result.image ? SessionImage.whole(result.image) : null;
     this.lastWrites = null;
     if (incremental) {
+      if (!result.image) throw new Error('internal error: an incremental link streamed its image');
       const s = performance.now();
       const inputs = this.inputRecords(work);
       const hashOf = new Map<Uint8Array, Uint8Array>();
       for (const input of this.inputs.values()) if (input.hash && input.bytes) hashOf.set(input.bytes, input.hash);
-      this.state = captureState(result, this.options.arch, key, inputs, origins, (file) => {
+      this.state = captureState({ ...result, image: result.image }, this.options.arch, key, inputs, origins, (file) => {
         const known = hashOf.get(file.bytes);
         if (known) return known;
         work.bytesHashed += file.bytes.length;
@@ -501,17 +512,19 @@ export class LinkSession {
     }
     const outcome = hadPrior && incremental ? 'fell-back-full' : 'full';
     const report = this.report(outcome, outcome === 'full' ? null : reason ?? 'no previous link to patch',
-      [{ offset: 0, length: result.image.length }], result.warnings, work, timings);
+      [{ offset: 0, length: result.imageSize }], result.warnings, work, timings, result.imageSize);
     if (this.options.gcSections && this.options.printGcSections) report.removedSections = removedSections(result.res, result.plan);
     return report;
   }
 
-  private report(outcome: LinkReport['outcome'], reason: string | null, writes: ByteRange[], warnings: string[], work: WorkCount, timings: Record<string, number>): LinkReport {
+  private report(
+    outcome: LinkReport['outcome'], reason: string | null, writes: ByteRange[], warnings: string[], work: WorkCount, timings: Record<string, number>, size: number,
+  ): LinkReport {
     work.inputBytesRead = this.inputBytesRead;
     this.inputBytesRead = 0;
     work.imageBytesRead = this.priorBytesRead + (this.image_?.takeBytesRead() ?? 0);
     this.priorBytesRead = 0;
-    this.last = { outcome, reason, writes, warnings, removedSections: [], size: this.image_!.length, work, timings };
+    this.last = { outcome, reason, writes, warnings, removedSections: [], size, work, timings };
     return this.last;
   }
 
@@ -534,7 +547,7 @@ export class LinkSession {
     return this.options.format === 'coff' ? pePolicy(this.slack()) : incrementalPolicy(this.slack());
   }
 
-  private fullLink(incremental: boolean): { result: FullLinkResult; origins: Map<ObjectFile, ObjectOrigin> } {
+  private fullLink(incremental: boolean, stream: ImageWriter | undefined): { result: FullLinkResult; origins: Map<ObjectFile, ObjectOrigin> } {
     const origins = new Map<ObjectFile, ObjectOrigin>();
     const inputs: LinkInput[] = [];
     const archiveInput = new Map<Archive, number>();
@@ -593,6 +606,7 @@ export class LinkSession {
       relro: this.options.relro ?? true,
       gcSections: this.options.gcSections ?? false,
       startStopGc: this.options.startStopGc ?? true,
+      stream,
     }, incremental ? this.policy() : PACKED);
     return { result, origins };
   }
@@ -619,7 +633,7 @@ export class LinkSession {
     this.peExports = { dllName: opts.dllName, exports: r.exports.map(({ name, ordinal, noName, data, private: p }) => ({ name, ordinal, noName, data, private: p })) };
     const fileSizes = new Map(r.layout.peSections.map((p) => [p.sec, Math.min(p.rawSize, p.sec.size)]));
     return {
-      res: r.res, plan: r.plan, layout: r.layout, values: r.values, image: r.image, warnings: r.warnings, counters: r.counters,
+      res: r.res, plan: r.plan, layout: r.layout, values: r.values, image: r.image, imageSize: r.image.length, warnings: r.warnings, counters: r.counters,
       buildIdOffset: r.buildIdOffset, buildIdSize: r.buildIdSize, chunkDigests: r.chunkDigests ?? (incremental ? chunkDigests(r.image) : []),
       gotAddr: 0, got: null, tables: null,
       pe: { imageBase: r.layout.imageBase, ...this.peExports, fileSizes, isAbsolute: (id) => isAbsoluteGlobal(r.res, id) },
@@ -746,19 +760,25 @@ export class LinkSession {
 
   /** The image of the last link (a prior image read only in part is read whole now). */
   image(): Uint8Array {
-    if (!this.image_ || !this.last) throw new LinkError('link() has not run');
-    return this.image_.whole();
+    return this.kept().whole();
   }
 
   /** Writes the last link's result: the whole image after a full link, only the changed ranges after a patch. */
   emit(writer: ImageWriter): void {
-    if (!this.image_ || !this.last) throw new LinkError('link() has not run');
-    writer.setSize(this.image_.length);
+    const image = this.kept();
+    writer.setSize(image.length);
     if (this.lastWrites === null) {
-      writer.write(0, this.image_.whole());
+      writer.write(0, image.whole());
       return;
     }
     for (const w of this.lastWrites) writer.write(w.offset, w.bytes);
+  }
+
+  /** The last link's image, unless it was streamed. */
+  private kept(): SessionImage {
+    if (!this.last) throw new LinkError('link() has not run');
+    if (!this.image_) throw new LinkError('the last link wrote its image to the stream it was given and kept no copy of it');
+    return this.image_;
   }
 
   /** The last link's report. */
@@ -819,8 +839,8 @@ function kindOf(name: string, bytes: Uint8Array): 'object' | 'archive' | 'shared
   throw new LinkError(`${name}: unknown file type (neither an ELF or COFF object nor an archive)`);
 }
 
-/** What the rest of a link needs of a full link, ELF's or PE's. */
-type FullLinkResult = StateSource & { warnings: string[]; counters: WorkCounters };
+/** What the rest of a link needs of a full link, ELF's or PE's: its image is null when it was streamed. */
+type FullLinkResult = Omit<StateSource, 'image'> & { image: Uint8Array | null; imageSize: number; warnings: string[]; counters: WorkCounters };
 
 /** An object in either format the linker reads; the link refuses the one its output cannot hold. */
 function readObjectOf(name: string, bytes: Uint8Array, arch: ArchName): ObjectFile {

@@ -360,7 +360,9 @@ export function localPlaceHash(file: ObjectFile): Uint8Array {
  * What captureState reads of a link's result: an ELF link's, or a PE
  * link's, which has no symbol table (`tables` null) and no GOT (`got` null).
  */
-export type StateSource = Pick<LinkResult, 'res' | 'plan' | 'layout' | 'values' | 'image' | 'buildIdOffset' | 'buildIdSize' | 'chunkDigests' | 'gotAddr'> & {
+export type StateSource = Pick<LinkResult, 'res' | 'plan' | 'layout' | 'values' | 'buildIdOffset' | 'buildIdSize' | 'chunkDigests' | 'gotAddr'> & {
+  /** The whole image (a link that keeps a state never streams it). */
+  image: Uint8Array;
   tables: Pick<LinkResult['tables'], 'localIndex' | 'globalIndex' | 'symtabOff' | 'shoff'> | null;
   got: Pick<LinkResult['got'], 'slots'> | null;
   /** PE images: the preferred base and each section's bytes in the file. */

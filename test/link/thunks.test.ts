@@ -308,7 +308,7 @@ describe('range-extension thunks (AArch64)', function () {
       expect(r.layout.sections.find((s) => s.name === '.text')!.size).to.be.greaterThan(RANGE - 4 * MiB);
       expect(r.thunks.pools).to.deep.equal([]);
       expect(r.plan.files[r.plan.internal].atoms.filter((a) => a.name.endsWith('.thunks'))).to.deep.equal([]);
-      fs.writeFileSync(exe, r.image, { mode: 0o755 });
+      fs.writeFileSync(exe, r.image!, { mode: 0o755 });
       expect(describeExit(await run(exe, 'aarch64'))).to.equal('exit status 42');
     } finally {
       for (const f of [src, obj, exe]) fs.rmSync(f, { force: true });

@@ -226,12 +226,27 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
   };
 }
 
+/** Bytes that go at a file offset whole: the parts of the file that are not atoms. */
+export interface Piece {
+  offset: number;
+  bytes: Uint8Array;
+}
+
 /** Writes the ELF header, program headers, trailing tables and section headers into `image`. */
 export function writeElfHeaders(image: Uint8Array, arch: Arch, layout: Layout, tables: ElfTables, entry: number): void {
-  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  for (const p of elfHeaderPieces(arch, layout, tables, entry)) image.set(p.bytes, p.offset);
+}
+
+/**
+ * The ELF header with the program headers, the trailing tables (.symtab,
+ * .shstrtab, .strtab) and the section headers, each at its file offset.
+ */
+export function elfHeaderPieces(arch: Arch, layout: Layout, tables: ElfTables, entry: number): Piece[] {
+  const head = new Uint8Array(EHDR_SIZE + layout.segments.length * PHDR_SIZE);
+  const dv = new DataView(head.buffer);
   const shnum = layout.sections.length + 4;
   // e_ident
-  image.set([0x7f, 0x45, 0x4c, 0x46, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, 0], 0);
+  head.set([0x7f, 0x45, 0x4c, 0x46, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, 0], 0);
   dv.setUint16(0x10, layout.pie ? ET.DYN : ET.EXEC, true);
   dv.setUint16(0x12, arch.eMachine, true);
   dv.setUint32(0x14, EV_CURRENT, true);
@@ -258,23 +273,21 @@ export function writeElfHeaders(image: Uint8Array, arch: Arch, layout: Layout, t
     dv.setBigUint64(at + 48, BigInt(p.align), true);
   });
 
-  image.set(tables.symtab, tables.symtabOff);
-  image.set(tables.shstrtab, tables.shstrtabOff);
-  image.set(tables.strtab, tables.strtabOff);
-
+  const shdrs = new Uint8Array(shnum * SHDR_SIZE);
+  const sv = new DataView(shdrs.buffer);
   const shdr = (i: number, name: number, type: number, flags: number, addr: number, offset: number, size: number,
     link: number, info: number, align: number, entsize: number) => {
-    const at = tables.shoff + i * SHDR_SIZE;
-    dv.setUint32(at, name, true);
-    dv.setUint32(at + 4, type, true);
-    dv.setBigUint64(at + 8, BigInt(flags), true);
-    dv.setBigUint64(at + 16, BigInt(addr), true);
-    dv.setBigUint64(at + 24, BigInt(offset), true);
-    dv.setBigUint64(at + 32, BigInt(size), true);
-    dv.setUint32(at + 40, link, true);
-    dv.setUint32(at + 44, info, true);
-    dv.setBigUint64(at + 48, BigInt(align), true);
-    dv.setBigUint64(at + 56, BigInt(entsize), true);
+    const at = i * SHDR_SIZE;
+    sv.setUint32(at, name, true);
+    sv.setUint32(at + 4, type, true);
+    sv.setBigUint64(at + 8, BigInt(flags), true);
+    sv.setBigUint64(at + 16, BigInt(addr), true);
+    sv.setBigUint64(at + 24, BigInt(offset), true);
+    sv.setBigUint64(at + 32, BigInt(size), true);
+    sv.setUint32(at + 40, link, true);
+    sv.setUint32(at + 44, info, true);
+    sv.setBigUint64(at + 48, BigInt(align), true);
+    sv.setBigUint64(at + 56, BigInt(entsize), true);
   };
   // A non-allocated section's headroom (incremental links) lies in the file but outside the section.
   const indexOf = (name: string | number | undefined): number => {
@@ -290,6 +303,13 @@ export function writeElfHeaders(image: Uint8Array, arch: Arch, layout: Layout, t
   shdr(n + 1, tables.names.symtab, SHT.SYMTAB, 0, 0, tables.symtabOff, tables.symtab.length, n + 3, tables.firstGlobal, 8, SYM_SIZE);
   shdr(n + 2, tables.names.shstrtab, SHT.STRTAB, 0, 0, tables.shstrtabOff, tables.shstrtab.length, 0, 0, 1, 0);
   shdr(n + 3, tables.names.strtab, SHT.STRTAB, 0, 0, tables.strtabOff, tables.strtab.length, 0, 0, 1, 0);
+  return [
+    { offset: 0, bytes: head },
+    { offset: tables.symtabOff, bytes: tables.symtab },
+    { offset: tables.shstrtabOff, bytes: tables.shstrtab },
+    { offset: tables.strtabOff, bytes: tables.strtab },
+    { offset: tables.shoff, bytes: shdrs },
+  ];
 }
 
 function elfFlags(s: OutputSection): number {
