@@ -146,6 +146,31 @@ export interface InputSymbol {
 }
 
 /**
+ * An ELF object's symbol. readElf makes one per symbol table entry (at 200k
+ * functions, a million), so binding, type and visibility share one small
+ * integer: 64 bytes of heap each rather than 80.
+ */
+export class PackedSymbol implements InputSymbol {
+  constructor(public name: string, private readonly bits: number, public atom: number, public value: number, public size: number) {}
+
+  static bits(binding: SymBinding, type: SymType, visibility: Visibility): number {
+    return binding | type << 2 | visibility << 6;
+  }
+
+  get binding(): SymBinding {
+    return this.bits & 3;
+  }
+
+  get type(): SymType {
+    return (this.bits >> 2) & 15;
+  }
+
+  get visibility(): Visibility {
+    return (this.bits >> 6) & 3;
+  }
+}
+
+/**
  * How a link picks among copies of a COMDAT group with the same signature:
  * COFF's IMAGE_COMDAT_SELECT_* numbers (associative sections are not groups of
  * their own: they join their parent's). ELF groups have no selection: Any.

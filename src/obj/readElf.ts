@@ -4,7 +4,7 @@ import {
   ELFCLASS64, ELFDATA2LSB, ELFMAG, EM, ET, GRP_COMDAT, SHF, SHN, SHT, STB, STT, SHDR_SIZE, SYM_SIZE, RELA_SIZE,
 } from './elfConstants.js';
 import {
-  AtomKind, SecFlag, SymBinding, SymPlace, SymType, Visibility,
+  AtomKind, PackedSymbol, SecFlag, SymBinding, SymPlace, SymType, Visibility,
   type ArchName, type Atom, type ComdatGroup, type InputSymbol, type ObjectFile,
 } from './model.js';
 import { ROW, RelocTable, Relocs } from './relocs.js';
@@ -246,7 +246,7 @@ function readSymbols(r: ByteReader, headers: SectionHeader[], atomOf: Int32Array
     if (symtabIndex >= 0) r.fail(headers[i].at, 'more than one symbol table');
     symtabIndex = i;
   }
-  const nullSym: InputSymbol = { name: '', binding: SymBinding.Local, type: SymType.NoType, visibility: 0, atom: SymPlace.Undefined, value: 0, size: 0 };
+  const nullSym: InputSymbol = new PackedSymbol('', PackedSymbol.bits(SymBinding.Local, SymType.NoType, Visibility.Default), SymPlace.Undefined, 0, 0);
   if (symtabIndex < 0) return { symbols: [nullSym], firstGlobal: 1 };
 
   const st = headers[symtabIndex];
@@ -305,7 +305,7 @@ function readSymbols(r: ByteReader, headers: SectionHeader[], atomOf: Int32Array
     let name = r.cstring(strtab.offset + nameOff, strEnd, `name of symbol ${i}`);
     // Section symbols are nameless; give them their section's name for messages and content ids.
     if (type === STT.SECTION && name === '' && shndx < headers.length) name = headers[shndx].name;
-    symbols[i] = { name, binding, type: type as SymType, visibility: (other & 3) as Visibility, atom, value, size };
+    symbols[i] = new PackedSymbol(name, PackedSymbol.bits(binding, type as SymType, (other & 3) as Visibility), atom, value, size);
   }
   return { symbols, firstGlobal };
 }
