@@ -9,8 +9,8 @@ import { versionMatcher, type VersionScript } from '../obj/versionScript.js';
 import { RelExpr, write16, write32, write64, type Arch } from './arch/Arch.js';
 import type { Layout } from './layout.js';
 import { addInternalAtom, addSyntheticSection, type SectionPlan } from './outputSections.js';
-import { SymState, isPreemptibleId, type GlobalSymbol, type Resolution } from './resolve.js';
-import { GotSlotKind, isGotExpr, preemptibleIn, relaxesTls, tlsRelaxedAway, undefWeakIn, type GotPlan, type GotTests } from './scan.js';
+import { NO_REFERENCES, SymState, isPreemptibleId, type GlobalSymbol, type Resolution } from './resolve.js';
+import { GotSlotKind, isGotExpr, type GotPlan } from './scan.js';
 import { TargetState, type SymbolValues } from './symbols.js';
 
 /**
@@ -208,7 +208,6 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
   const libOf = (g: GlobalSymbol) => res.shared[g.file];
   const sharedSym = (g: GlobalSymbol) => libOf(g).symbols[g.sym];
   const whose = (g: GlobalSymbol) => (g.state === SymState.Shared ? libOf(g).soname : 'another module');
-  const tests: GotTests = { isUndefWeak: undefWeakIn(res, plan), isPreemptible: preemptibleIn(res, plan), sharedOutput: opts.shared };
 
   for (const sec of plan.sections) {
     if (!(sec.flags & SecFlag.Alloc)) continue;
@@ -218,7 +217,7 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
       const atom = file.atoms[ref.atom];
       if (!atom.relocs.length) continue;
       const writable = (atom.flags & SecFlag.Write) !== 0;
-      const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(tests, ref.file, sym));
+      const relaxedAway = got.relaxedAway.get(atom);
       const rs = atom.relocs;
       const where = (k: number) => placeName(file.name, atom.name, rs.offset(k));
       for (let k = 0; k < rs.length; k++) {
@@ -318,7 +317,7 @@ export function planDynamic(arch: Arch, res: Resolution, plan: SectionPlan, got:
         id = res.symbols.length;
         res.symbols.push({
           name: alias.name, state: SymState.Shared, file: g.file, sym: k, weak: alias.binding === 2, visibility: Visibility.Default,
-          archive: -1, member: -1, referencedBy: [], commonAlign: 1,
+          archive: -1, member: -1, referencedBy: NO_REFERENCES, commonAlign: 1,
         });
         res.byName.set(alias.name, id);
       }

@@ -157,6 +157,7 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
     },
     tls: layout.tls,
     gotBase: gotAddr,
+    relaxedAway: got.relaxedAway,
     thunkFor: (file, sym, addend, P) => useThunk(arch, thunkSlots, thunkKey(res, plan, file, sym, addend), P),
   };
   if (gotAtom >= 0) plan.files[plan.internal].atoms[gotAtom].data = gotContents(ctx, got.slots);

@@ -39,6 +39,8 @@ export interface RelocContext {
    * or undefined when the link has none (a patch never adds thunks).
    */
   thunkFor?(file: number, sym: number, addend: number, P: number): number | undefined;
+  /** The relocations relaxed TLS sequences make void, by atom, as scanRelocations found them; found per atom when absent. */
+  relaxedAway?: ReadonlyMap<Atom, Set<number>>;
   /** A PE image: its preferred base, which RVAs (COFF ADDR32NB) are measured from. */
   imageBase?: number;
   /** A PE image: the 1-based index and the start of the output section holding `addr` (COFF SECTION, SECREL). */
@@ -90,7 +92,7 @@ function applyRelocations(ctx: RelocContext, image: Uint8Array, base: number, ad
   const file = ctx.files[fileIdx];
   const alloc = (atom.flags & SecFlag.Alloc) !== 0;
   const tombstone = atom.name === '.debug_ranges' || atom.name === '.debug_loc' ? 1 : 0;
-  const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(ctx, fileIdx, sym));
+  const relaxedAway = ctx.relaxedAway ? ctx.relaxedAway.get(atom) : tlsRelaxedAway(arch, atom, (sym) => relaxesTls(ctx, fileIdx, sym));
   const site = new Site(file.name, atom.name);
   const rs = atom.relocs;
   for (let k = 0; k < rs.length; k++) {

@@ -62,6 +62,12 @@ export interface GotPlan {
   slots: GotSlot[];
   /** Key (see slotKey) -> slot index. */
   index: Map<string, number>;
+  /**
+   * The atoms with relaxed TLS sequences, and the relocations the relaxation
+   * makes void (tlsRelaxedAway): found once here, for the passes after it,
+   * rather than by each pass looking at every relocation again.
+   */
+  relaxedAway: Map<Atom, Set<number>>;
 }
 
 export function isTlsGotExpr(e: RelExpr): boolean {
@@ -164,7 +170,7 @@ export function tlsRelaxedAway(arch: Arch, atom: Atom, relaxes: (sym: number) =>
 
 /** `allowUndefined`: a shared library, whose undefined symbols other modules define at load time. */
 export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, allowUndefined = false): GotPlan {
-  const got: GotPlan = { slots: [], index: new Map() };
+  const got: GotPlan = { slots: [], index: new Map(), relaxedAway: new Map() };
   const tests: GotTests = { isUndefWeak: undefWeakIn(res, plan), isPreemptible: preemptibleIn(res, plan), sharedOutput: allowUndefined };
   // `where` names the first reference, for errors: built only when a slot is made.
   const addSlot = (file: number, sym: number, kind: GotSlotKind, atom: Atom, offset: number) => {
@@ -187,6 +193,7 @@ export function scanRelocations(arch: Arch, res: Resolution, plan: SectionPlan, 
       const file = plan.files[ref.file];
       const atom = file.atoms[ref.atom];
       const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => relaxesTls(tests, ref.file, sym));
+      if (relaxedAway) got.relaxedAway.set(atom, relaxedAway);
       const rs = atom.relocs;
       for (let k = 0; k < rs.length; k++) {
         const type = rs.type(k), sym = rs.sym(k);

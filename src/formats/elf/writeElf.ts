@@ -152,9 +152,12 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
   // Local symbols, file by file: named ones only (no section symbols), and none in discarded sections.
   for (let f = 0; f < res.files.length; f++) {
     const file = res.files[f];
+    const discarded = res.discarded[f], atomOut = plan.atomOut[f], mergeMaps = plan.mergeMaps[f];
+    const placed = (a: number) => !discarded[a] && atomOut[a] >= 0;
+    const merged = (a: number) => mergeMaps[a] !== undefined;
     for (let i = 1; i < file.firstGlobal; i++) {
       const s = file.symbols[i];
-      if (!shouldEmitLocal(s, (a) => !res.discarded[f][a] && plan.atomOut[f][a] >= 0, (a) => plan.mergeMaps[f][a] !== undefined)) continue;
+      if (!shouldEmitLocal(s, placed, merged)) continue;
       if (s.type === SymType.File) {
         localIndex[f][i] = 1 + locals.push(strtab.add(s.name), STT.FILE, 0, SHN.ABS, 0, 0);
         continue;
