@@ -19,9 +19,10 @@
  *  - the output's shadow (the image before the last patch, --shadow-output):
  *    patches write through it, byte for byte as patches onto a copy of the
  *    output; a shadow that a running program executes (ETXTBSY) or that was
- *    changed behind tslink's back is not used; a full link removes it;
+ *    changed behind tslink's back is not used; a full link makes it a copy
+ *    of its output, so that the first patch writes through it too;
  *  - after each, the output directory holds the output, its state, its
- *    shadow once a patch ran, and no temporary file.
+ *    shadow, and no temporary file.
  *
  * The objects are rebuilt in place in a build directory (a.o is overwritten
  * by each edit), as a build system does; the output lives in its own
@@ -116,12 +117,13 @@ describe('incremental linking: transactional writes through the command line (x8
     const link = (extra: string[] = []): Promise<ExecResult> =>
       tslinkCli(['--incremental', '--explain', ...extra, '-static', '-e', '_start', '-o', out, path.join(build, 'main.o'), path.join(build, 'a.o')], build);
     /**
-     * The output directory holds exactly the output, its state and the state's records file and, once a
-     * patch has run, the output's shadow (the image before that patch): no temporary file is left.
+     * The output directory holds exactly the output, its state and the state's records file and, where
+     * the shadow is on, the output's shadow (the image before the last patch, or a copy of the output
+     * after a full link): no temporary file is left.
      */
     const expectNoTemporaries = (when: string) => {
       const files = fs.readdirSync(outDir).sort();
-      // The shadow and the inputs' heads are there when a link wrote them (a patch; inputs old enough to trust).
+      // The shadow and the inputs' heads are there when a link wrote them (the shadow on; inputs old enough to trust).
       const maybe = (name: string) => (files.includes(name) ? [name] : []);
       const want = ['prog', ...maybe('prog.tslink-shadow'), 'prog.tslink-state', ...maybe('prog.tslink-state.heads'), 'prog.tslink-state.records'];
       expect(files, `the output directory ${when}`).to.deep.equal(want);
@@ -198,14 +200,16 @@ describe('incremental linking: transactional writes through the command line (x8
       expect(fs.existsSync(`${b.out}.tslink-shadow`), `${what}: --no-shadow-output keeps none`).to.equal(false);
     };
     await step('a11', /^tslink: full:/, 'the first link');
-    expect(fs.existsSync(shadow), 'a full link leaves no shadow').to.equal(false);
+    // A full link leaves a shadow: a copy of the output (another file), so that the first patch writes through it too.
+    expect(sameBytes(readBytes(shadow), readBytes(a.out)), 'a full link leaves a copy of the output as the shadow').to.equal(true);
+    expect(fs.statSync(shadow).ino).to.not.equal(fs.statSync(a.out).ino);
     // Edits that write different ranges (grown66 moves compute()), so that bringing the shadow up to date
     // with the last patch's ranges matters.
     for (const [i, v] of ['a22', 'a33', 'grown66', 'a44'].entries()) {
       const before = { out: fs.statSync(a.out).ino, shadow: fs.existsSync(shadow) ? fs.statSync(shadow).ino : -1 };
       await step(v, /^tslink: patched:/, `patch ${i + 1} (${v})`);
       expect(fs.statSync(shadow).ino, `patch ${i + 1}: the previous output is the shadow now`).to.equal(before.out);
-      if (i > 0) expect(fs.statSync(a.out).ino, `patch ${i + 1}: the output is the shadow brought up to date`).to.equal(before.shadow);
+      expect(fs.statSync(a.out).ino, `patch ${i + 1}: the output is the shadow brought up to date`).to.equal(before.shadow);
       expect(await runStatus(a.out, arch), `patch ${i + 1}: the program exits with`).to.equal(Number(v.replace(/\D/g, '')));
     }
     a.expectNoTemporaries('after the patches');
@@ -217,10 +221,10 @@ describe('incremental linking: transactional writes through the command line (x8
     expect(fs.statSync(a.out).ino, 'the output is a copy, not the rewritten shadow').to.not.equal(shadowBefore);
     expect(await runStatus(a.out, arch)).to.equal(55);
 
-    // A full link has no use for a shadow: it is removed.
+    // A full link replaces the shadow with a copy of its own output.
     a.edit('a11');
     await expectLink(() => a.link(['--code-slack=10']), /^tslink: fell-back-full:/, 'a link with other options');
-    expect(fs.existsSync(shadow), 'a full link removes the shadow').to.equal(false);
+    expect(sameBytes(readBytes(shadow), readBytes(a.out)), 'a full link makes the shadow a copy of its output').to.equal(true);
     a.expectNoTemporaries('after the full link');
   });
 
