@@ -49,8 +49,9 @@ void _start(void) { __asm__ volatile("syscall" :: "a"(60), "D"(value)); for (;;)
   it('an incremental link syncs the output it names in its state, in full and when patched', async () => {
     const routes: string[] = [];
     expect(await main(['--incremental', ...LINK_FLAGS, obj, '-o', out], (r) => routes.push(r))).to.equal(0);
-    expect(synced.length, 'the full link').to.equal(1);
-    // Written beside the output and renamed over it: the file synced was the output's temporary.
+    // The output, and the shadow, a copy of it (an executable the host runs: the shadow is on), each
+    // written beside its name and renamed over it: the files synced were their temporaries.
+    expect(synced.map((f) => path.basename(f).replace(/-\d+$/, '-PID')), 'the full link').to.deep.equal(['.prog.tslink-tmp-PID', '.prog.tslink-shadow.tslink-tmp-PID']);
     expect(path.dirname(synced[0])).to.equal(fs.realpathSync(dir));
     synced = [];
     // An edit within the slack: the value 7 becomes 9, same size.
