@@ -17,6 +17,7 @@ import { LINK_HELP, libFileName } from './peArgs.js';
 import { parseModuleDefinition } from '../link/pe/exports.js';
 import { InputArena, readFully } from './inputArena.js';
 import { InputHeads, statIdentity } from './inputHeads.js';
+import { InputWatch } from './inputWatch.js';
 
 
 /**
@@ -231,6 +232,8 @@ function watch(
   opts: CliOptions, session: LinkSession, files: InputFile[], ids: InputId[], statePath: string, records: RecordsFile, shadow: boolean,
 ): Promise<number> {
   const POLL_MS = 100;
+  /** Every input is looked at once in this many polls; between, only those the kernel said changed. */
+  const SWEEP_POLLS = 10;
   const key = (path: string): string => {
     try {
       const st = statSync(path, { bigint: true });
@@ -241,9 +244,13 @@ function watch(
   };
   const seen = files.map((f) => key(f.path));
   const pending = new Map<number, string>();
+  const changes = new InputWatch(files.map((f) => f.path));
+  let polls = 0;
   return new Promise<number>((done) => {
     const timer = setInterval(() => {
+      const sweep = polls++ % SWEEP_POLLS === 0;
       files.forEach((f, i) => {
+        if (!changes.take(i) && !sweep && !pending.has(i)) return;
         const now = key(f.path);
         if (now === seen[i] || now === 'missing') {
           pending.delete(i);
@@ -288,6 +295,7 @@ function watch(
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
+      changes.close();
       records.close();
       done(0);
     };
