@@ -15,6 +15,7 @@ import { BUILD_ID_CHUNK, parseBuildId, type BuildIdStyle } from '../link/buildId
 import { blake2b512 } from '../obj/blake2b.js';
 import { PACKED, type PlacementPolicy } from '../link/layout.js';
 import { archFor, link } from '../link/pipeline.js';
+import type { ImageWriter } from '../link/streamImage.js';
 import type { LinkInput, MemberLoader } from '../link/resolve.js';
 import { Fallback, archiveIndexHash, planPatch, prepareIndex, type PatchInput, type Write } from './patch.js';
 import { recordGcSignatures } from './gcGate.js';
@@ -216,7 +217,7 @@ export interface LinkReport {
   timings: Record<string, number>;
 }
 
-import type { ImageWriter } from '../link/streamImage.js';
+/** Where emit() and a streamed link() write (src/link/streamImage.ts). */
 export type { ImageWriter };
 
 interface SessionInput {
