@@ -633,8 +633,9 @@ interface Written {
  * identity is then the one it had when it was opened, and its shadow stays
  * what it was). A patch writes its ranges into the shadow when there is one
  * (writeThroughShadow), else onto a copy of the previous output; a full link
- * writes the whole image, and a new shadow (a copy) when `keepShadow`. `durable`: an incremental link, whose state will name the output, so
- * the output reaches the disk first (see NewOutput).
+ * writes the whole image, and a new shadow (a copy) when `keepShadow`.
+ * `durable`: an incremental link, whose state will name the output, so the
+ * output reaches the disk first (see NewOutput).
  */
 function writeOrKeepOutput(output: string, session: LinkSession, report: LinkReport, prior: PriorOutput | null, keepShadow: boolean, durable: boolean): Written {
   const shadowPath = `${resolve(output)}.tslink-shadow`;
@@ -749,10 +750,9 @@ class NewOutput {
    * state records it, and the next link trusts a file with that identity
    * to be this image without reading it.
    */
-  commit(durable: boolean, beforeRename?: () => void): BigIntStats {
+  commit(durable: boolean): BigIntStats {
     return this.io(() => {
       if (durable) fsyncSync(this.fd);
-      beforeRename?.();
       renameSync(this.tmp, this.path);
       const identity = fstatSync(this.fd, { bigint: true });
       closeSync(this.fd);
@@ -773,9 +773,7 @@ class NewOutput {
     try {
       return f();
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code) throw new LinkError(`cannot write output file ${this.output}: ${systemMessage(code)}`);
-      throw e;
+      throw outputError(this.output, e);
     }
   }
 }
@@ -801,7 +799,8 @@ function writePatchedCopy(output: string, session: LinkSession, prior: PriorOutp
       out.writer.write(0, image);
     }
     // The previous image, kept as the shadow: only if the output is still the file the patch read.
-    const imageIdentity = out.commit(durable, () => { keep = patch && shadow ? keepPrevious(out.path, prior) : null; });
+    keep = patch && shadow ? keepPrevious(out.path, prior) : null;
+    const imageIdentity = out.commit(durable);
     if (keep && shadow) {
       renameSync(keep, shadow.path);
       keep = null;
@@ -810,9 +809,7 @@ function writePatchedCopy(output: string, session: LinkSession, prior: PriorOutp
     if (shadow) removeFile(shadow.path);
     return { imageIdentity, shadow: null };
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code) throw new LinkError(`cannot write output file ${output}: ${systemMessage(code)}`);
-    throw e;
+    throw outputError(output, e);
   } finally {
     out.abandon();
     if (keep) removeFile(keep);
@@ -875,9 +872,7 @@ function writeThroughShadow(
   } catch (e) {
     if (fd >= 0) closeSync(fd);
     if (keep) removeFile(keep);
-    const code = (e as { code?: string }).code;
-    if (code) throw new LinkError(`cannot write output file ${output}: ${systemMessage(code)}`);
-    throw e;
+    throw outputError(output, e);
   }
 }
 
@@ -903,6 +898,12 @@ function keepPrevious(path: string, prior: PriorOutput): string | null {
 function writeAll(fd: number, offset: number, bytes: Uint8Array): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+}
+
+/** A system error while writing the output, as the error the user sees; other errors as they are. */
+function outputError(output: string, e: unknown): unknown {
+  const code = (e as { code?: string }).code;
+  return code ? new LinkError(`cannot write output file ${output}: ${systemMessage(code)}`) : e;
 }
 
 function removeFile(path: string): void {

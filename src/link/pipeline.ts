@@ -1,4 +1,4 @@
-import { AtomKind, SecFlag, type ArchName } from '../obj/model.js';
+import { AtomKind, SecFlag, type ArchName, type Atom } from '../obj/model.js';
 import { LinkError } from '../obj/LinkError.js';
 import { NT_GNU_BUILD_ID, SHT } from '../obj/elfConstants.js';
 import type { Arch } from './arch/Arch.js';
@@ -172,27 +172,24 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
   const hashChunks = opts.keepChunkDigests || idAtom >= 0;
 
   if (opts.stream && thunks.pools.length === 0 && atomsInFileOrder(layout)) {
+    const write = (into: Uint8Array, base: number, addr: number, file: number, atom: Atom) => writeAtom(writing, into, base, addr, file, atom, counters);
     const pieces = elfHeaderPieces(arch, layout, tables, entry);
     const written = new Set<OutputSection>();
     if (hdrAtom >= 0) {
-      // .eh_frame_hdr, which comes first in the file, indexes .eh_frame as relocated: relocated ahead.
+      // .eh_frame_hdr, which comes first in the file, indexes .eh_frame as relocated: hence .eh_frame ahead.
       const eh = ehFrameSection(layout);
-      let ehBytes: Uint8Array | null = null;
+      let relocated: Uint8Array | null = null;
       if (eh) {
-        ehBytes = new Uint8Array(eh.size);
-        for (const ref of eh.atoms) {
-          const addr = layout.atomAddr[ref.file][ref.atom];
-          writeAtom(writing, ehBytes, addr - eh.addr, addr, ref.file, plan.files[ref.file].atoms[ref.atom], counters);
-        }
+        const bytes = sectionBytes(eh, plan, layout, write);
         written.add(eh);
-        pieces.push({ offset: eh.offset, bytes: ehBytes });
+        pieces.push({ offset: eh.offset, bytes });
+        relocated = bytes.subarray(0, eh.used);
       }
       const hdr = plan.sections[plan.atomOut[plan.internal][hdrAtom]];
-      pieces.push({ offset: hdr.offset, bytes: ehFrameHdrOf(layout, hdr, ehBytes?.subarray(0, eh!.used) ?? null) });
+      pieces.push({ offset: hdr.offset, bytes: ehFrameHdrOf(layout, hdr, relocated) });
     }
     const digests = streamImage({
-      size: tables.totalSize, layout, plan, trapFill: arch.trapFill, pieces, written, digests: hashChunks,
-      writeAtom: (into, base, addr, file, atom) => writeAtom(writing, into, base, addr, file, atom, counters),
+      size: tables.totalSize, layout, plan, trapFill: arch.trapFill, pieces, written, digests: hashChunks, writeAtom: write,
     }, opts.stream);
     // The build id last: it hashes everything else.
     if (idOffset >= 0) opts.stream.write(idOffset, id(digests));
@@ -224,6 +221,16 @@ export function link(inputs: readonly LinkInput[], loadMember: MemberLoader, opt
     image, imageSize: image.length, warnings, counters, res, plan, layout, buildIdOffset: idOffset, buildIdSize: idSize, chunkDigests: digests,
     got, gotAddr, tables, ctx, values, thunks, dynamic: dyn,
   };
+}
+
+/** A section's bytes on their own (no trap fill: for a section without code), its atoms copied and relocated. */
+function sectionBytes(sec: OutputSection, plan: SectionPlan, layout: Layout, write: (into: Uint8Array, base: number, addr: number, file: number, atom: Atom) => void): Uint8Array {
+  const bytes = new Uint8Array(sec.size);
+  for (const ref of sec.atoms) {
+    const addr = layout.atomAddr[ref.file][ref.atom];
+    write(bytes, addr - sec.addr, addr, ref.file, plan.files[ref.file].atoms[ref.atom]);
+  }
+  return bytes;
 }
 
 /** Where an atom lies in the file. */

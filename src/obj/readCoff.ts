@@ -829,7 +829,7 @@ function readRelocations(
   if (atom.data === null) r.fail(sec.at + 32, `${where} has relocations but no contents (it is uninitialized data)`);
   r.need(start, count * RELOC_SIZE, `relocations of ${where} (${count} entries)`);
   claim(count * RELOC_SIZE, sec.at + 24, `relocations of ${where}`);
-  const relocs = new RelocTable(count);
+  const relocs = RelocTable.ofRows(count);
   for (let k = 0; k < count; k++) {
     const at = start + k * RELOC_SIZE;
     const offset = r.u32(at);

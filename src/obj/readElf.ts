@@ -129,7 +129,7 @@ export function readElfObject(name: string, bytes: Uint8Array): ObjectFile {
     rows += sh.size / RELA_SIZE;
   }
   const inPlace = relaSections.every((i) => headers[i].offset % 4 === 0) ? RelocTable.overBytes(bytes) : null;
-  const table = inPlace ?? new RelocTable(rows);
+  const table = inPlace ?? RelocTable.ofRows(rows);
   let row = 0;
   for (const i of relaSections) {
     const sh = headers[i];

@@ -13,12 +13,12 @@ import type { Reloc } from './model.js';
  * nothing (at 200k functions, 60 MB not allocated, written or faulted in).
  */
 export class RelocTable {
-  /** Words in the table; a row is ROW of them from any word index. */
-  readonly words: Uint32Array;
+  /** The table `words` are: a row is ROW of them from any word index. */
+  constructor(readonly words: Uint32Array) {}
 
-  /** A table of `rows` rows of its own, filled with `set`; or the table `words` are. */
-  constructor(rows: number, words?: Uint32Array) {
-    this.words = words ?? new Uint32Array(rows * ROW);
+  /** A table of `rows` rows of its own, filled with `set`. */
+  static ofRows(rows: number): RelocTable {
+    return new RelocTable(new Uint32Array(rows * ROW));
   }
 
   /**
@@ -29,7 +29,7 @@ export class RelocTable {
    */
   static overBytes(bytes: Uint8Array): RelocTable | null {
     if (!LITTLE_ENDIAN || bytes.byteOffset % 4 !== 0) return null;
-    return new RelocTable(0, new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2));
+    return new RelocTable(new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2));
   }
 
   /** Writes row `i` (words from i * ROW). */
@@ -50,7 +50,7 @@ export const ROW = 6;
 const TWO32 = 2 ** 32;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-const EMPTY_TABLE = new RelocTable(0);
+const EMPTY_TABLE = RelocTable.ofRows(0);
 
 /**
  * One atom's relocations: `length` rows of a file's table, the first at
@@ -70,7 +70,7 @@ export class Relocs implements Iterable<Reloc> {
   /** Relocations given as objects, in their own table. */
   static of(list: readonly Reloc[]): Relocs {
     if (list.length === 0) return Relocs.none;
-    const t = new RelocTable(list.length);
+    const t = RelocTable.ofRows(list.length);
     list.forEach((r, i) => t.set(i, r.offset, r.type, r.sym, r.addend));
     return new Relocs(t, 0, list.length);
   }

@@ -1,7 +1,7 @@
 import { SecFlag, SymPlace, type ObjectFile } from '../obj/model.js';
 import { hex, placeName } from '../obj/LinkError.js';
 import { RELA_SIZE, SHN, SYM_SIZE } from '../obj/elfConstants.js';
-import { RelExpr, type Arch } from '../link/arch/Arch.js';
+import { RelExpr, read32, type Arch } from '../link/arch/Arch.js';
 import type { RelocContext } from '../link/relocate.js';
 import { isGotExpr, isTlsGotExpr, tlsRelaxedAway } from '../link/scan.js';
 import { TargetState } from '../link/symbols.js';
@@ -123,10 +123,7 @@ export function relaDynIndex(
   const n = rela ? Math.floor(rela.used / RELA_SIZE) : 0;
   if (!rela || n === 0) return { relocAt: () => undefined, placesIn: () => [] };
   /** The 32-bit word at byte `field` of row k. */
-  const word = (k: number, field: number) => {
-    const b = read(rela.offset + k * RELA_SIZE + field, 4);
-    return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
-  };
+  const word = (k: number, field: number) => read32(read(rela.offset + k * RELA_SIZE + field, 4), 0);
   const place = (k: number) => word(k, 4) * 0x100000000 + word(k, 0);
   /** The first row of [lo, hi), a run, whose place is at least `x`; hi if none. */
   const firstAtLeast = (lo: number, hi: number, x: number) => partitionPoint(lo, hi, (k) => place(k) < x);

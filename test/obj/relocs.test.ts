@@ -44,7 +44,7 @@ function readobjRelocations(path: string): Row[] {
 
 describe('relocations as rows of a table', () => {
   it('a row reads back as it was written, from any start in a shared table', () => {
-    const t = new RelocTable(4);
+    const t = RelocTable.ofRows(4);
     t.set(0, 0, 1, 2, 3);
     t.set(1, 0x10, 2, 7, -4);
     t.set(2, 2 ** 40, 0xffffffff, 9, -(2 ** 52));
