@@ -187,15 +187,18 @@ function describe(r: DynRecord | undefined, arch: Arch): string {
 /**
  * Checks one changed object (index `k` of the patch's files) against the
  * prior image's dynamic tables; throws a Fallback naming what would change.
+ * An atom `unchanged` says is the same, at the same place, with its targets
+ * where they were (patch.ts unchangedAtom), needs the records it has: it is
+ * not looked at.
  */
 export function checkDynamicUse(
   arch: Arch, tables: ImageTables, globals: GlobalLookup, file: ObjectFile, atoms: AtomRecord[], k: number, ctx: RelocContext,
-  sectionFlags: (sec: number) => number, gotSlotsOfLocals: Array<{ addr: number; sym: number }>,
+  sectionFlags: (sec: number) => number, gotSlotsOfLocals: Array<{ addr: number; sym: number }>, unchanged: (atom: number) => boolean,
 ): void {
   const expected = new Map<number, DynRecord>();
   file.atoms.forEach((atom, a) => {
     const rec = atoms[a];
-    if (rec.sec < 0 || !(sectionFlags(rec.sec) & SecFlag.Alloc) || !atom.relocs.length) return;
+    if (rec.sec < 0 || unchanged(a) || !(sectionFlags(rec.sec) & SecFlag.Alloc) || !atom.relocs.length) return;
     const writable = (atom.flags & SecFlag.Write) !== 0;
     const relaxedAway = tlsRelaxedAway(arch, atom, (sym) => {
       if (tables.shared) return false;
@@ -250,16 +253,16 @@ export function checkDynamicUse(
     }
   }
 
-  // Every place the object's atoms cover (old and new): the records there must be exactly the expected ones.
+  // Every place the object's changed atoms cover (old and new): the records there must be exactly the expected ones.
   const ranges: Array<[number, number]> = [];
   file.atoms.forEach((_, a) => {
     const rec = atoms[a];
-    if (rec.sec < 0 || !(sectionFlags(rec.sec) & SecFlag.Alloc)) return;
+    if (rec.sec < 0 || unchanged(a) || !(sectionFlags(rec.sec) & SecFlag.Alloc)) return;
     ranges.push([rec.addr, rec.addr + Math.max(rec.slot, 1)]);
     if (rec.canonical !== rec.addr) ranges.push([rec.canonical, rec.canonical + 1]);
   });
   const seen = new Set<number>();
-  for (const [from, to] of ranges) {
+  for (const [from, to] of coalesceRanges(ranges)) {
     for (const place of tables.relaDyn.placesIn(from, to)) {
       seen.add(place);
       const have = tables.relaDyn.relocAt(place);
@@ -277,3 +280,18 @@ export function checkDynamicUse(
   }
 }
 
+/**
+ * The union of `ranges` ([from, to) each) as disjoint ranges, ascending:
+ * an object's atoms lie side by side, slot after slot, so its dozens of
+ * ranges are a few, and each costs a search of .rela.dyn.
+ */
+export function coalesceRanges(ranges: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [from, to] of sorted) {
+    const last = out[out.length - 1];
+    if (last && from <= last[1]) last[1] = Math.max(last[1], to);
+    else out.push([from, to]);
+  }
+  return out;
+}

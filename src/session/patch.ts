@@ -67,6 +67,7 @@ export class Fallback extends Error {
 export interface PatchInput {
   name: string;
   kind: 'object' | 'archive' | 'shared';
+  /** hashBytes of its bytes (of an object, an archive that is not thin, a shared library). */
   hash: Uint8Array;
   /** The input's bytes: asked for only when its hash differs from the state's. */
   bytes: () => Uint8Array;
@@ -169,6 +170,8 @@ interface Changed {
   atoms: AtomRecord[];
   /** localPlaceHash of the new object. */
   places: Uint8Array;
+  /** hashBytes of the object's bytes (the object record's hash). */
+  hash: Uint8Array;
 }
 
 export type ObjectReader = (name: string, bytes: Uint8Array) => ObjectFile;
@@ -215,7 +218,7 @@ export function planPatch(
     const objs = index.objectsByInput.get(i) ?? [];
     const bytes = input.bytes();
     if (input.kind === 'object') {
-      for (const o of objs) changed.push(newChanged(prior, o, readObject(input.name, bytes)));
+      for (const o of objs) changed.push(newChanged(prior, o, readObject(input.name, bytes), input.hash));
       continue;
     }
     const ar = readArchive(input.name, bytes, input.readThinMember);
@@ -227,8 +230,9 @@ export function planPatch(
       // The state names a member by its name; a short import library names all its members after the DLL.
       if (named.length > 1) throw new Fallback(`${input.name} changed, and it has ${named.length} members named ${rec.member}`);
       const member = named[0];
-      if (sameBytes(hashBytes(member.bytes), rec.hash)) continue;
-      changed.push(newChanged(prior, o, readObject(`${input.name}(${rec.member})`, member.bytes)));
+      const hash = hashBytes(member.bytes);
+      if (sameBytes(hash, rec.hash)) continue;
+      changed.push(newChanged(prior, o, readObject(`${input.name}(${rec.member})`, member.bytes), hash));
     }
   }
 
@@ -414,18 +418,18 @@ export function planPatch(
   changed.forEach((c, k) => {
     const ctx = patchContext(state, changed, k, globals, arch, dynamic, sizes);
     contexts.push(ctx);
+    // With its local symbols where they were, an atom whose content, place and targets are all the same
+    // would be relocated into the bytes the image has, and needs the dynamic relocations it has: it is left as it is.
+    const samePlaces = sameBytes(c.places, c.rec.localPlaces);
+    const unchanged = c.file.atoms.map((_, a) => samePlaces && c.atoms[a].sec >= 0 && unchangedAtom(c, a, globals, sizes));
     // A dynamic executable: the object must need exactly the PLT entries, copies and dynamic relocations it has.
     if (dynamic) {
       const slots = localGotSlots(index, c).filter((g) => g.kind === GotSlotKind.Address);
-      checkDynamicUse(arch, dynamic, globals, c.file, c.atoms, k, ctx, (sec) => state.sections[sec].flags, slots);
+      checkDynamicUse(arch, dynamic, globals, c.file, c.atoms, k, ctx, (sec) => state.sections[sec].flags, slots, (a) => unchanged[a]);
     }
-    // With its local symbols where they were, an atom whose content, place and targets are all the same
-    // would be relocated into the bytes the image has: it is left as it is.
-    const samePlaces = sameBytes(c.places, c.rec.localPlaces);
     c.file.atoms.forEach((atom, a) => {
       const rec = c.atoms[a];
-      if (rec.sec < 0) return;
-      if (samePlaces && unchangedAtom(c, a, globals, sizes)) return;
+      if (rec.sec < 0 || unchanged[a]) return;
       work.atomsPlaced++;
       const sec = state.sections[rec.sec];
       if (sec.flags & SecFlag.NoBits || atom.flags & SecFlag.NoBits) return;
@@ -451,7 +455,6 @@ export function planPatch(
   const merged = coalesce(writes);
   refreshEhFrameHdr(state, image, merged, changed);
   const identity = finishImageIdentity(state, image, merged);
-  const hashes = changed.map((c) => hashBytes(c.file.bytes));
   const places = changed.map((c) => c.places);
 
   // The new state, in place: sections, free list, islands, the changed objects' records, the
@@ -464,7 +467,7 @@ export function planPatch(
     changed.forEach((c, k) => {
       const r = c.rec; // named field by field: a record not decoded yet keeps its fields on its prototype (state.ts)
       prior.objects[c.obj] = {
-        input: r.input, member: r.member, name: r.name, hash: hashes[k], shape: r.shape, refOrder: r.refOrder,
+        input: r.input, member: r.member, name: r.name, hash: c.hash, shape: r.shape, refOrder: r.refOrder,
         localFirst: r.localFirst, localCount: r.localCount, localHash: r.localHash, localPlaces: places[k], gc: r.gc, atoms: c.atoms,
       };
     });
@@ -502,20 +505,11 @@ function localGotSlots(index: StateIndex, c: Changed): Array<{ addr: number; sym
   return out;
 }
 
-function newChanged(prior: LinkState, obj: number, file: ObjectFile): Changed {
+function newChanged(prior: LinkState, obj: number, file: ObjectFile, hash: Uint8Array): Changed {
   const rec = prior.objects[obj];
-  return { obj, rec, file, atoms: rec.atoms.map((a) => ({ ...a })), places: localPlaceHash(file) };
+  return { obj, rec, file, atoms: rec.atoms.map((a) => ({ ...a })), places: localPlaceHash(file), hash };
 }
 
-/**
- * Whether atom `a` of a changed object, relocated again, would give the bytes
- * the image has at its place (the caller knows the object's local symbols
- * are where they were): the same content id (bytes, relocations by target
- * name, kind, flags), the same place and slot, and every relocation's target
- * where it was: a global whose size is the same (its address is, the gate
- * made sure), or a local one in an atom of the object that did not move and
- * was not re-merged.
- */
 /**
  * MinGW's auto-import bound NAME (and `.refptr.NAME`) to a DLL's
  * `__imp_NAME` entry, and listed a runtime pseudo relocation for each place
@@ -534,6 +528,15 @@ function checkAutoImports(file: ObjectFile, globals: GlobalLookup): void {
   }
 }
 
+/**
+ * Whether atom `a` of a changed object, relocated again, would give the bytes
+ * the image has at its place (the caller knows the object's local symbols
+ * are where they were): the same content id (bytes, relocations by target
+ * name, kind, flags), the same place and slot, and every relocation's target
+ * where it was: a global whose size is the same (its address is, the gate
+ * made sure), or a local one in an atom of the object that did not move and
+ * was not re-merged.
+ */
 function unchangedAtom(c: Changed, a: number, globals: GlobalLookup, sizes: ReadonlyMap<GlobalRecord, number>): boolean {
   const was = c.rec.atoms[a];
   const now = c.atoms[a];

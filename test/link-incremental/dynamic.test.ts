@@ -25,11 +25,13 @@ long lib_value(void);
 const char *lib_name(int i);
 long lib_call(void);
 long lib_parse(void);
+long lib_ref(void);
 int main(void) {
   printf("value %ld\\n", lib_value());
   for (int i = 0; lib_name(i); i++) printf("name %s\\n", lib_name(i));
   printf("call %ld\\n", lib_call());
   printf("parse %ld\\n", lib_parse());
+  printf("ref %ld\\n", lib_ref());
   puts("done");
   return (int)(lib_value() % 100);
 }
@@ -46,6 +48,9 @@ long lib_value(void) { return 42; }
 const char *lib_name(int i) { return names[i]; }
 long lib_call(void) { sink = (void *)&rand; return getpid() > 0; }
 long lib_parse(void) { return getpid() != 0; }
+long seven = 7;
+long *volatile refs[2] = { &seven, 0 };
+long lib_ref(void) { return *refs[0] + (long)refs[1]; }
 `;
 
 interface Case {
@@ -62,6 +67,11 @@ interface Case {
 const CASES: Case[] = [
   { title: 'a body edit in a PIE is patched', from: 'return 42;', to: 'return 57;', flags: [], outcome: 'patched' },
   { title: 'a body edit in a non-PIE is patched', from: 'return 42;', to: 'return 57;', flags: ['-fno-pie', '-no-pie'], outcome: 'patched' },
+  {
+    // refs[0] keeps its RELATIVE record (a PIE), the same one: the changed atom is looked at, and may be patched.
+    title: 'an edit of pointers in writable data that keeps their dynamic relocations is patched',
+    from: '{ &seven, 0 }', to: '{ &seven, (long *)3 }', flags: [], outcome: 'patched',
+  },
   {
     title: 'a first call to a C library function that was only address-taken (no PLT entry) falls back',
     from: 'sink = (void *)&rand; return getpid() > 0;', to: 'sink = 0; return rand() % 1 + 1;', flags: [], outcome: 'fell-back-full', reason: /now calls rand, which has no PLT entry/,

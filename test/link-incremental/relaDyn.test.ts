@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { relaDynIndex } from '../../src/session/dynamicGate.js';
+import { coalesceRanges, relaDynIndex } from '../../src/session/dynamicGate.js';
 
 const RELATIVE = 8;
 
@@ -100,5 +100,19 @@ describe('the .rela.dyn index of a patch', () => {
     const none = relaDynIndex(undefined, read, [], RELATIVE);
     expect(none.relocAt(0x3000)).to.equal(undefined);
     expect(none.placesIn(0, 2 ** 40)).to.deep.equal([]);
+  });
+});
+
+// The ranges a changed object's atoms cover are searched for records as their union, a few ranges.
+describe('the ranges a patch searches .rela.dyn over', () => {
+  it('are the union of the atoms\' ranges, disjoint and ascending', () => {
+    // Slot after slot, given out of order; a moved atom's old place inside another range; a range apart.
+    expect(coalesceRanges([[0x2010, 0x2030], [0x2000, 0x2010], [0x2030, 0x2040], [0x2020, 0x2021], [0x5000, 0x5008]]))
+      .to.deep.equal([[0x2000, 0x2040], [0x5000, 0x5008]]);
+    // A range that ends inside the one before it does not cut that one short.
+    expect(coalesceRanges([[0x100, 0x200], [0x110, 0x120]])).to.deep.equal([[0x100, 0x200]]);
+    // A gap of one byte keeps two ranges.
+    expect(coalesceRanges([[0, 8], [9, 16]])).to.deep.equal([[0, 8], [9, 16]]);
+    expect(coalesceRanges([])).to.deep.equal([]);
   });
 });
