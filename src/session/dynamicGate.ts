@@ -188,7 +188,7 @@ function describe(r: DynRecord | undefined, arch: Arch): string {
  * Checks one changed object (index `k` of the patch's files) against the
  * prior image's dynamic tables; throws a Fallback naming what would change.
  * An atom `unchanged` says is the same, at the same place, with its targets
- * where they were (patch.ts unchangedAtom), needs the records it has: it is
+ * where they were (patch.ts unchangedAtoms), needs the records it has: it is
  * not looked at.
  */
 export function checkDynamicUse(

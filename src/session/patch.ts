@@ -421,7 +421,7 @@ export function planPatch(
     // With its local symbols where they were, an atom whose content, place and targets are all the same
     // would be relocated into the bytes the image has, and needs the dynamic relocations it has: it is left as it is.
     const samePlaces = sameBytes(c.places, c.rec.localPlaces);
-    const unchanged = c.file.atoms.map((_, a) => samePlaces && c.atoms[a].sec >= 0 && unchangedAtom(c, a, globals, sizes));
+    const unchanged = samePlaces ? unchangedAtoms(c, globals, sizes) : c.file.atoms.map(() => false);
     // A dynamic executable: the object must need exactly the PLT entries, copies and dynamic relocations it has.
     if (dynamic) {
       const slots = localGotSlots(index, c).filter((g) => g.kind === GotSlotKind.Address);
@@ -529,32 +529,40 @@ function checkAutoImports(file: ObjectFile, globals: GlobalLookup): void {
 }
 
 /**
- * Whether atom `a` of a changed object, relocated again, would give the bytes
- * the image has at its place (the caller knows the object's local symbols
- * are where they were): the same content id (bytes, relocations by target
- * name, kind, flags), the same place and slot, and every relocation's target
- * where it was: a global whose size is the same (its address is, the gate
- * made sure), or a local one in an atom of the object that did not move and
- * was not re-merged.
+ * Which atoms of a changed object, relocated again, would give the bytes the
+ * image has at their places (the caller knows the object's local symbols are
+ * where they were): those placed with the same content id (bytes,
+ * relocations by target name, kind, flags), place and slot, and every
+ * relocation's target where it was: a global whose size is the same (its
+ * address is, the gate made sure), or a local one in an atom of the object
+ * that did not move and was not re-merged. With no atom moved and no global
+ * resized, as after most edits, the relocations are not looked at.
  */
-function unchangedAtom(c: Changed, a: number, globals: GlobalLookup, sizes: ReadonlyMap<GlobalRecord, number>): boolean {
-  const was = c.rec.atoms[a];
-  const now = c.atoms[a];
-  if (!sameBytes(now.id, was.id) || now.addr !== was.addr || now.slot !== was.slot || now.canonical !== was.canonical) return false;
+function unchangedAtoms(c: Changed, globals: GlobalLookup, sizes: ReadonlyMap<GlobalRecord, number>): boolean[] {
   const file = c.file;
-  for (const r of file.atoms[a].relocs) {
-    const s = file.symbols[r.sym];
-    if (r.sym >= file.firstGlobal) {
-      const g = globals.get(s.name);
-      if (g && sizes.has(g)) return false;
-      continue;
+  const moved = c.atoms.map((now, i) => {
+    const was = c.rec.atoms[i];
+    return now.sec !== was.sec || now.addr !== was.addr || now.canonical !== was.canonical || now.mergeOut !== was.mergeOut || now.mergeIn !== was.mergeIn;
+  });
+  const lookTargets = sizes.size > 0 || moved.includes(true);
+  return file.atoms.map((atom, a) => {
+    const was = c.rec.atoms[a];
+    const now = c.atoms[a];
+    if (now.sec < 0 || !sameBytes(now.id, was.id) || now.addr !== was.addr || now.slot !== was.slot || now.canonical !== was.canonical) return false;
+    if (!lookTargets) return true;
+    const relocs = atom.relocs;
+    for (let i = 0; i < relocs.length; i++) {
+      const sym = relocs.sym(i);
+      const s = file.symbols[sym];
+      if (sym >= file.firstGlobal) {
+        const g = sizes.size > 0 ? globals.get(s.name) : undefined;
+        if (g && sizes.has(g)) return false;
+      } else if (s.atom >= 0 && (s.atom >= moved.length || moved[s.atom])) {
+        return false;
+      }
     }
-    if (s.atom < 0) continue;
-    const tw = c.rec.atoms[s.atom];
-    const tn = c.atoms[s.atom];
-    if (!tw || !tn || tn.sec !== tw.sec || tn.addr !== tw.addr || tn.canonical !== tw.canonical || tn.mergeOut !== tw.mergeOut || tn.mergeIn !== tw.mergeIn) return false;
-  }
-  return true;
+    return true;
+  });
 }
 
 /** Why two symbol shapes differ, in words; null when they do not. */

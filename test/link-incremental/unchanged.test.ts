@@ -377,6 +377,100 @@ ${second}: .zero 8
     expect(sameBytes(s1.image(), c.image), `${r.outcome}: the image of a cold link of the edit`).to.equal(true);
   });
 
+  it('an atom that did not change is relocated again when an atom it refers to moved past its slot', async function () {
+    // helper (local) grows past its slot and moves; .text.check and .data.hp are the same bytes and relocations.
+    // Each refers to helper, and must now reach its new place: hp must hold the address helper sees as its own
+    // (the old place is an island now), or check says otherwise in the exit status.
+    const asm = (pad: number) => `  .section .text._start,"ax",@progbits
+  .globl _start
+_start:
+  call check
+  movl %eax, %edi
+  movl $60, %eax
+  syscall
+  .section .text.check,"ax",@progbits
+  .globl check
+check:
+  call helper
+  xorl %ecx, %ecx
+  cmpq hp(%rip), %rax
+  setne %cl
+  movl %ecx, %eax
+  ret
+  .section .text.helper,"ax",@progbits
+helper:
+  leaq helper(%rip), %rax
+  .fill ${pad}, 1, 0x90
+  ret
+  .section .data.hp,"aw",@progbits
+hp:
+  .quad helper
+`;
+    const objs: string[] = [];
+    for (const pad of [0, 4096]) {
+      const dir = path.join(root, 'moved', String(pad));
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'moved.s'), asm(pad));
+      await compile(path.join(dir, 'moved.s'), path.join(dir, 'moved.o'), arch);
+      objs.push(path.join(dir, 'moved.o'));
+    }
+    const s0 = new LinkSession(opts());
+    s0.addObject('moved.o', readBytes(objs[0]));
+    s0.link();
+    const s1 = new LinkSession(opts());
+    s1.setPriorState(s0.serializeState(), s0.image().slice());
+    s1.addObject('moved.o', readBytes(objs[1]));
+    const r = s1.link();
+    expect(r.outcome, r.reason ?? '').to.equal('patched');
+    // (4 kB more than it had cannot be in place: patched means helper moved.)
+    const file = path.join(root, 'moved', 'prog');
+    writeImage(file, s1.image());
+    expect(await runStatus(file, arch), 'hp holds the address helper has now').to.equal(0);
+  });
+
+  it('an atom that did not change is relocated again when a global it refers to changed size', async function () {
+    // val's section is the same 16 bytes, its symbol 8 bytes long, then 12: .text.size, the same bytes and
+    // relocations, reads the size through a relocation and returns it as the exit status.
+    const asm = (size: number) => `  .section .text._start,"ax",@progbits
+  .globl _start
+_start:
+  call size
+  movl %eax, %edi
+  movl $60, %eax
+  syscall
+  .section .text.size,"ax",@progbits
+  .globl size
+size:
+  movl $val@SIZE, %eax
+  ret
+  .section .data.val,"aw",@progbits
+  .globl val
+  .type val,@object
+  .size val, ${size}
+val:
+  .zero 16
+`;
+    const objs: string[] = [];
+    for (const size of [8, 12]) {
+      const dir = path.join(root, 'resized', String(size));
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'resized.s'), asm(size));
+      await compile(path.join(dir, 'resized.s'), path.join(dir, 'resized.o'), arch);
+      objs.push(path.join(dir, 'resized.o'));
+    }
+    const s0 = new LinkSession(opts());
+    s0.addObject('resized.o', readBytes(objs[0]));
+    s0.link();
+    const s1 = new LinkSession(opts());
+    s1.setPriorState(s0.serializeState(), s0.image().slice());
+    s1.addObject('resized.o', readBytes(objs[1]));
+    const r = s1.link();
+    expect(r.outcome, r.reason ?? '').to.equal('patched');
+    const file = path.join(root, 'resized', 'prog');
+    writeImage(file, s1.image());
+    expect(await runStatus(file, arch), 'val@SIZE').to.equal(12);
+  });
+
   /**
    * funcs.c: f0..f5, each `n` steps of arithmetic on a volatile (so an edit
    * grows one past its slack); main.c sums their results, and has a 1 MiB
