@@ -44,6 +44,19 @@ export class InputArena {
     this.at += aligned(size);
     return into;
   }
+
+  /**
+   * Gives back all but the first `keep` bytes of `bytes`, when they are the
+   * last file read into the buffer (LinkSession's `release`, called as a
+   * plain link parses each object in turn): the next file is read over the
+   * rest, which the link no longer reads. Other bytes: nothing happens.
+   */
+  release(bytes: Uint8Array, keep: number): void {
+    if (!this.buf || bytes.buffer !== this.buf.buffer || keep > bytes.length) return;
+    const start = bytes.byteOffset - this.buf.byteOffset;
+    if (start + aligned(bytes.length) !== this.at) return;
+    this.at = start + aligned(keep);
+  }
 }
 
 /** Each file starts at a multiple of this, as a buffer of its own would (a reader may view it as wider words). */

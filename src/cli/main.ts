@@ -148,6 +148,10 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
         asNeeded: f.input.asNeeded,
         readThinMember: (member) => readInput(member),
         identity: opts.incremental && !isThinArchive(f.head) ? f.identity : undefined,
+        release: (keep) => {
+          if (f.bytes) arena.release(f.bytes, keep);
+          f.bytes = f.bytes?.subarray(0, keep) ?? null;
+        },
       }));
     // A link that keeps no state writes its image as it is made, beside the output, and keeps no copy.
     fresh = opts.incremental ? null : new NewOutput(opts.output);

@@ -1,6 +1,7 @@
 import { LinkError } from '../obj/LinkError.js';
 import { VERSION } from '../version.js';
 import { isArchive, isThinArchive, readArchive } from '../obj/archive.js';
+import { bytesInUse } from '../obj/bytesInUse.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
 import { isCoff, readCoffObject } from '../obj/readCoff.js';
 import { PE_DEFAULTS, coffArchFor, isAbsoluteGlobal, linkPe, type PeLinkOptions } from '../link/pe/linkPe.js';
@@ -154,6 +155,18 @@ export interface UnchangedInputOptions {
   unchanged?: boolean;
 }
 
+export interface ReleaseOption {
+  /**
+   * An object's bytes the caller may reuse once the link has read them: a
+   * link that keeps no state (not incremental) calls this once it has parsed
+   * the object, with how many of its first bytes it still reads (its
+   * sections' contents and relocations; obj/bytesInUse.ts). The rest, the
+   * symbol and string tables and section headers, is the caller's again:
+   * the command line reads the next input into it.
+   */
+  release?: (keep: number) => void;
+}
+
 /** The previous output, read only where a patch needs it (setPriorState). */
 export interface PriorImage {
   size: number;
@@ -241,6 +254,8 @@ interface SessionInput {
   /** When the identity was given, in ns since the epoch. */
   identityAt?: bigint;
   unchanged?: boolean;
+  /** ReleaseOption's; cleared once called. */
+  release?: (keep: number) => void;
 }
 
 /** How old a file's times must be, when its identity is given, for the state to record it. */
@@ -284,8 +299,8 @@ export class LinkSession {
     }
   }
 
-  addObject(name: string, bytes: InputBytes, opts: UnchangedInputOptions = {}): InputId {
-    return this.add({ kind: 'object', name, ...source(bytes), detect: false, whole: false, ...unchangedBy(opts) });
+  addObject(name: string, bytes: InputBytes, opts: UnchangedInputOptions & ReleaseOption = {}): InputId {
+    return this.add({ kind: 'object', name, ...source(bytes), detect: false, whole: false, release: opts.release, ...unchangedBy(opts) });
   }
 
   addArchive(name: string, bytes: InputBytes, opts: { wholeArchive?: boolean; readThinMember?: (path: string) => Uint8Array } & UnchangedInputOptions = {}): InputId {
@@ -306,11 +321,11 @@ export class LinkSession {
    */
   addInput(
     name: string, bytes: InputBytes,
-    opts: { wholeArchive?: boolean; asNeeded?: boolean; readThinMember?: (path: string) => Uint8Array } & UnchangedInputOptions = {},
+    opts: { wholeArchive?: boolean; asNeeded?: boolean; readThinMember?: (path: string) => Uint8Array } & UnchangedInputOptions & ReleaseOption = {},
   ): InputId {
     return this.add({
       kind: bytes instanceof Uint8Array ? kindOf(name, bytes) : null, name, ...source(bytes), detect: true,
-      whole: opts.wholeArchive ?? false, asNeeded: opts.asNeeded ?? false, readThinMember: opts.readThinMember, ...unchangedBy(opts),
+      whole: opts.wholeArchive ?? false, asNeeded: opts.asNeeded ?? false, readThinMember: opts.readThinMember, release: opts.release, ...unchangedBy(opts),
     });
   }
 
@@ -562,6 +577,13 @@ export class LinkSession {
       const bytes = this.bytesOf(input);
       if (input.kind === 'object') {
         input.parsed ??= readObjectOf(input.name, bytes, this.options.arch);
+        if (!incremental && input.release) {
+          const { release } = input;
+          const keep = bytesInUse(input.parsed as ObjectFile);
+          input.release = undefined;
+          input.bytes = bytes.subarray(0, keep);
+          release(keep);
+        }
         origins.set(input.parsed as ObjectFile, { input: index, member: '' });
         inputs.push({ kind: 'object', file: input.parsed as ObjectFile });
       } else if (input.kind === 'shared') {

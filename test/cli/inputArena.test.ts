@@ -52,6 +52,28 @@ describe('command line: inputs read into one buffer (InputArena)', () => {
     expect(arena.read(paths[1], 10), 'no room left').to.equal(null);
   });
 
+  it('reads the next file over what the last one gave back, and takes back nothing else', () => {
+    const sizes = [100, 50, 40];
+    const paths = files(dir, sizes);
+    const arena = new InputArena(() => sizes, 0);
+    const a = arena.read(paths[0], 100)!;
+    arena.release(a, 20);
+    const b = arena.read(paths[1], 50)!;
+    // 20 bytes kept, rounded to 32: the next file starts there.
+    expect(b.byteOffset - a.byteOffset).to.equal(32);
+    expect(Buffer.from(a.subarray(0, 20)).equals(fs.readFileSync(paths[0]).subarray(0, 20)), 'what was kept').to.equal(true);
+    expect(Buffer.from(b).equals(fs.readFileSync(paths[1]))).to.equal(true);
+    // Not the last file read: nothing happens, and b stays whole.
+    arena.release(a, 0);
+    // Bytes from elsewhere, or more than the file has: nothing happens.
+    arena.release(new Uint8Array(50), 0);
+    arena.release(b, 51);
+    const c = arena.read(paths[2], 40)!;
+    expect(c.byteOffset - b.byteOffset).to.equal(64);
+    expect(Buffer.from(b).equals(fs.readFileSync(paths[1])), 'the file before').to.equal(true);
+    expect(Buffer.from(c).equals(fs.readFileSync(paths[2]))).to.equal(true);
+  });
+
   it('links a program of 16 objects (most read into the buffer) that runs as ld.lld\'s link does', async function () {
     this.timeout(120_000);
     await requireTools(['clang', 'ld.lld']);
