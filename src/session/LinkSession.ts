@@ -1,7 +1,7 @@
 import { LinkError } from '../obj/LinkError.js';
 import { VERSION } from '../version.js';
 import { isArchive, isThinArchive, readArchive } from '../obj/archive.js';
-import { bytesInUse } from '../obj/bytesInUse.js';
+import { compactObject } from '../obj/compactObject.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
 import { isCoff, readCoffObject } from '../obj/readCoff.js';
 import { PE_DEFAULTS, coffArchFor, isAbsoluteGlobal, linkPe, type PeLinkOptions } from '../link/pe/linkPe.js';
@@ -159,10 +159,11 @@ export interface ReleaseOption {
   /**
    * An object's bytes the caller may reuse once the link has read them: a
    * link that keeps no state (not incremental) calls this once it has parsed
-   * the object, with how many of its first bytes it still reads (its
-   * sections' contents and relocations; obj/bytesInUse.ts). The rest, the
-   * symbol and string tables and section headers, is the caller's again:
-   * the command line reads the next input into it.
+   * the object, with how many of its first bytes it still reads: its
+   * sections' contents and relocation rows, which it may first move down
+   * over the symbol table, changing the bytes (obj/compactObject.ts). The
+   * rest, the symbol and string tables and section headers, is the caller's
+   * again: the command line reads the next input into it.
    */
   release?: (keep: number) => void;
 }
@@ -579,7 +580,7 @@ export class LinkSession {
         input.parsed ??= readObjectOf(input.name, bytes, this.options.arch);
         if (!incremental && input.release) {
           const { release } = input;
-          const keep = bytesInUse(input.parsed as ObjectFile);
+          const keep = compactObject(input.parsed as ObjectFile);
           input.release = undefined;
           input.bytes = bytes.subarray(0, keep);
           release(keep);

@@ -1,14 +1,17 @@
 /**
  * A link that keeps no state gives back the part of each object it no longer
- * reads once it has parsed it (LinkSession's `release`, obj/bytesInUse.ts):
+ * reads once it has parsed it (LinkSession's `release`, obj/compactObject.ts):
  * the symbol and string tables and the section headers, which the command
- * line's InputArena reads the next input over. Whatever is then written
+ * line's InputArena reads the next input over; the relocation rows, which
+ * clang writes after the symbol table, are moved down over it first. Whatever is then written
  * there, the image must be the one a link of untouched bytes makes; an
  * incremental link, whose state hashes the objects' bytes, gives nothing back.
  */
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { bytesInUse } from '../../src/obj/compactObject.js';
+import { readElfObject } from '../../src/obj/readElf.js';
 import { LinkSession, type SessionOptions } from '../../src/session/LinkSession.js';
 import { compile, describeExit, requireToolsOrSkip, run, tmpDir, type Arch } from '../support/toolchain.js';
 
@@ -76,24 +79,29 @@ describe('the bytes of objects a plain link gives back', function () {
       plain.link();
       const want = plain.image();
 
-      const released: Array<{ keep: number; size: number }> = [];
+      const released: Array<{ keep: number; size: number; before: number }> = [];
       const session = new LinkSession(options(arch, false));
       for (const f of files) {
         const bytes = new Uint8Array(fs.readFileSync(f));
+        // What the object's parsed form reads where the file has it, before any move.
+        const before = bytesInUse(readElfObject(f, bytes.slice()));
         session.addInput(path.basename(f), () => bytes, {
           release: (keep) => {
-            released.push({ keep, size: bytes.length });
+            released.push({ keep, size: bytes.length, before });
             bytes.fill(0xee, keep);
           },
         });
       }
       session.link();
       expect(released.length, 'each object, once').to.equal(files.length);
-      for (const { keep, size } of released) {
+      for (const { keep, size, before } of released) {
         // clang writes the tables and headers last: a good part of each object goes back.
         expect(keep).to.be.greaterThan(0);
         expect(keep).to.be.lessThan(size * 0.9);
+        expect(keep).to.be.at.most(before);
       }
+      // The two objects with relocations had their rows moved down over their symbol tables.
+      expect(released.filter((r) => r.keep < r.before).length).to.equal(2);
       const got = session.image();
       expect(Buffer.from(got).equals(Buffer.from(want)), 'the same image').to.equal(true);
       const exe = path.join(dir, `prog-${arch}`);
