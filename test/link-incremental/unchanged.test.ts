@@ -377,18 +377,44 @@ ${second}: .zero 8
     expect(sameBytes(s1.image(), c.image), `${r.outcome}: the image of a cold link of the edit`).to.equal(true);
   });
 
-  it('an atom that did not change is relocated again when an atom it refers to moved past its slot', async function () {
-    // helper (local) grows past its slot and moves; .text.check and .data.hp are the same bytes and relocations.
-    // Each refers to helper, and must now reach its new place: hp must hold the address helper sees as its own
-    // (the old place is an island now), or check says otherwise in the exit status.
-    const asm = (pad: number) => `  .section .text._start,"ax",@progbits
+  /** Assembly whose _start exits with what `fn` returns in %eax. */
+  const exitWith = (fn: string) => `  .section .text._start,"ax",@progbits
   .globl _start
 _start:
-  call check
+  call ${fn}
   movl %eax, %edi
   movl $60, %eax
   syscall
-  .section .text.check,"ax",@progbits
+`;
+
+  /** Links the first source, patches the second in (it must patch), and runs the patched program: its exit status. */
+  async function patchedStatus(tag: string, sources: readonly [string, string]): Promise<number | null> {
+    const objs: string[] = [];
+    for (const [k, text] of sources.entries()) {
+      const dir = path.join(root, tag, String(k));
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, `${tag}.s`), text);
+      await compile(path.join(dir, `${tag}.s`), path.join(dir, `${tag}.o`), arch);
+      objs.push(path.join(dir, `${tag}.o`));
+    }
+    const s0 = new LinkSession(opts());
+    s0.addObject(`${tag}.o`, readBytes(objs[0]));
+    s0.link();
+    const s1 = new LinkSession(opts());
+    s1.setPriorState(s0.serializeState(), s0.image().slice());
+    s1.addObject(`${tag}.o`, readBytes(objs[1]));
+    const r = s1.link();
+    expect(r.outcome, r.reason ?? '').to.equal('patched');
+    const file = path.join(root, tag, 'prog');
+    writeImage(file, s1.image());
+    return runStatus(file, arch);
+  }
+
+  it('an atom that did not change is relocated again when an atom it refers to moved past its slot', async function () {
+    // helper (local) grows past its slot and moves (4 kB more cannot be in place); .text.check and .data.hp are
+    // the same bytes and relocations. Each refers to helper, and must now reach its new place: hp must hold the
+    // address helper sees as its own (the old place is an island now), or check says otherwise in the exit status.
+    const asm = (pad: number) => `${exitWith('check')}  .section .text.check,"ax",@progbits
   .globl check
 check:
   call helper
@@ -406,39 +432,13 @@ helper:
 hp:
   .quad helper
 `;
-    const objs: string[] = [];
-    for (const pad of [0, 4096]) {
-      const dir = path.join(root, 'moved', String(pad));
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'moved.s'), asm(pad));
-      await compile(path.join(dir, 'moved.s'), path.join(dir, 'moved.o'), arch);
-      objs.push(path.join(dir, 'moved.o'));
-    }
-    const s0 = new LinkSession(opts());
-    s0.addObject('moved.o', readBytes(objs[0]));
-    s0.link();
-    const s1 = new LinkSession(opts());
-    s1.setPriorState(s0.serializeState(), s0.image().slice());
-    s1.addObject('moved.o', readBytes(objs[1]));
-    const r = s1.link();
-    expect(r.outcome, r.reason ?? '').to.equal('patched');
-    // (4 kB more than it had cannot be in place: patched means helper moved.)
-    const file = path.join(root, 'moved', 'prog');
-    writeImage(file, s1.image());
-    expect(await runStatus(file, arch), 'hp holds the address helper has now').to.equal(0);
+    expect(await patchedStatus('moved', [asm(0), asm(4096)]), 'hp holds the address helper has now').to.equal(0);
   });
 
   it('an atom that did not change is relocated again when a global it refers to changed size', async function () {
     // val's section is the same 16 bytes, its symbol 8 bytes long, then 12: .text.size, the same bytes and
     // relocations, reads the size through a relocation and returns it as the exit status.
-    const asm = (size: number) => `  .section .text._start,"ax",@progbits
-  .globl _start
-_start:
-  call size
-  movl %eax, %edi
-  movl $60, %eax
-  syscall
-  .section .text.size,"ax",@progbits
+    const asm = (size: number) => `${exitWith('size')}  .section .text.size,"ax",@progbits
   .globl size
 size:
   movl $val@SIZE, %eax
@@ -450,25 +450,7 @@ size:
 val:
   .zero 16
 `;
-    const objs: string[] = [];
-    for (const size of [8, 12]) {
-      const dir = path.join(root, 'resized', String(size));
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'resized.s'), asm(size));
-      await compile(path.join(dir, 'resized.s'), path.join(dir, 'resized.o'), arch);
-      objs.push(path.join(dir, 'resized.o'));
-    }
-    const s0 = new LinkSession(opts());
-    s0.addObject('resized.o', readBytes(objs[0]));
-    s0.link();
-    const s1 = new LinkSession(opts());
-    s1.setPriorState(s0.serializeState(), s0.image().slice());
-    s1.addObject('resized.o', readBytes(objs[1]));
-    const r = s1.link();
-    expect(r.outcome, r.reason ?? '').to.equal('patched');
-    const file = path.join(root, 'resized', 'prog');
-    writeImage(file, s1.image());
-    expect(await runStatus(file, arch), 'val@SIZE').to.equal(12);
+    expect(await patchedStatus('resized', [asm(8), asm(12)]), 'val@SIZE').to.equal(12);
   });
 
   /**

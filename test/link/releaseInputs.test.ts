@@ -13,26 +13,18 @@ import * as path from 'node:path';
 import { bytesInUse } from '../../src/obj/compactObject.js';
 import { readElfObject } from '../../src/obj/readElf.js';
 import { LinkSession, type SessionOptions } from '../../src/session/LinkSession.js';
-import { compile, describeExit, requireToolsOrSkip, run, tmpDir, type Arch } from '../support/toolchain.js';
+import { compile, describeExit, repoRoot, requireToolsOrSkip, run, tmpDir, type Arch } from '../support/toolchain.js';
 
 // Two units: calls and data across them, strings to merge, unwind tables and debug info (relocations in
 // every kind of section the link reads); and one of data alone, without relocations, whose contents are
 // what it still reads.
 const MAIN = `
+#include "start.h"
 extern const char *greeting(int i);
 extern int table[64];
 extern const int magic[4];
 int count(const char *s) { int n = 0; while (*s++) n++; return n; }
-void _start(void) {
-  int code = count(greeting(0)) + count(greeting(1)) + table[63] + magic[3];
-#if defined(__x86_64__)
-  __asm__ volatile("mov $60, %%eax\\n syscall" :: "D"(code));
-#else
-  register long x0 __asm__("x0") = code;
-  __asm__ volatile("mov x8, #93\\n svc #0" :: "r"(x0));
-#endif
-  for (;;) {}
-}
+int test_main(void) { return count(greeting(0)) + count(greeting(1)) + table[63] + magic[3]; }
 `;
 const LIB = `
 int table[64] = { [63] = 30 };
@@ -60,7 +52,8 @@ describe('the bytes of objects a plain link gives back', function () {
       const objs: string[] = [];
       for (const unit of ['main', 'lib', 'data']) {
         const obj = path.join(dir, `${unit}-${arch}.o`);
-        await compile(path.join(dir, `${unit}.c`), obj, arch, unit === 'data' ? [] : ['-g', '-ffunction-sections', '-fdata-sections', '-funwind-tables']);
+        const flags = ['-g', '-ffunction-sections', '-fdata-sections', '-funwind-tables', '-I', path.join(repoRoot(), 'test', 'programs')];
+        await compile(path.join(dir, `${unit}.c`), obj, arch, unit === 'data' ? [] : flags);
         objs.push(obj);
       }
       objects.set(arch, objs);
