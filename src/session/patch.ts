@@ -1075,15 +1075,20 @@ function finishImageIdentity(state: LinkState, image: ImageView, writes: Write[]
     for (let c = Math.floor(w.offset / BUILD_ID_CHUNK); c <= Math.floor((w.offset + w.bytes.length - 1) / BUILD_ID_CHUNK); c++) touched.add(c);
   }
   const digests = new Map<number, Uint8Array>();
+  const laid = coalesce(writes);
   for (const c of [...touched].sort((a, b) => a - b)) {
     const start = c * BUILD_ID_CHUNK;
-    const chunk = image.bytes(start, Math.min(image.length, start + BUILD_ID_CHUNK) - start).slice();
-    overlay(chunk, start, writes);
-    if (state.buildIdOffset >= 0) {
-      const from = Math.max(state.buildIdOffset, start);
-      const to = Math.min(state.buildIdOffset + state.buildIdSize, start + chunk.length);
-      if (from < to) chunk.fill(0, from - start, to - start);
+    const end = Math.min(image.length, start + BUILD_ID_CHUNK);
+    const hasBuildId = state.buildIdOffset >= 0 && state.buildIdOffset < end && state.buildIdOffset + state.buildIdSize > start;
+    if (!hasBuildId) {
+      digests.set(c, blake2b512(chunkPieces(image, laid, start, end)).slice(0, 32));
+      continue;
     }
+    const chunk = image.bytes(start, end - start).slice();
+    overlay(chunk, start, writes);
+    const from = Math.max(state.buildIdOffset, start);
+    const to = Math.min(state.buildIdOffset + state.buildIdSize, end);
+    chunk.fill(0, from - start, to - start);
     digests.set(c, blake2b512([chunk]).slice(0, 32));
   }
   // The tree's top with the touched chunks' new digests (buildId.ts): their groups and the top are rehashed, nothing else.
@@ -1100,6 +1105,27 @@ function finishImageIdentity(state: LinkState, image: ImageView, writes: Write[]
     writes.sort((a, b) => a.offset - b.offset);
   }
   return { digests, imageHash: imageHashFromTop(top, buildId) };
+}
+
+/**
+ * The image's bytes [start, end) with `writes` (sorted, disjoint: coalesce)
+ * laid over, as pieces to hash one after another: views of the image
+ * between the writes, and the writes' bytes, rather than a copy of the chunk.
+ */
+function chunkPieces(image: ImageView, writes: readonly Write[], start: number, end: number): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let at = start;
+  // The first write that ends after `start`.
+  for (let i = partitionPoint(0, writes.length, (k) => writes[k].offset + writes[k].bytes.length <= start); i < writes.length && writes[i].offset < end; i++) {
+    const w = writes[i];
+    if (w.offset > at) pieces.push(image.bytes(at, w.offset - at));
+    const from = Math.max(w.offset, at);
+    const to = Math.min(w.offset + w.bytes.length, end);
+    pieces.push(w.bytes.subarray(from - w.offset, to - w.offset));
+    at = to;
+  }
+  if (at < end) pieces.push(image.bytes(at, end - at));
+  return pieces;
 }
 
 function isLiteralBuildId(state: LinkState): boolean {

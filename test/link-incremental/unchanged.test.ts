@@ -29,11 +29,12 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { FixtureBuild } from '../../src/cli/fixture.js';
+import { buildIdFromChunks, chunkDigests } from '../../src/link/buildId.js';
 import { ehFrameHdrBytes } from '../../src/link/ehFrameHdr.js';
 import { LinkSession, type FileIdentity, type LinkReport, type SessionOptions } from '../../src/session/LinkSession.js';
 import { decodeState } from '../../src/session/state.js';
 import { compile, repoRoot, requireTools, tmpDir } from '../support/toolchain.js';
-import { MemoryRecords, buildAll, coldLink, readBytes, runStatus, sameBytes, sections, sessionOptions, writeImage, type InputFile } from './support.js';
+import { MemoryRecords, buildAll, buildIdRange, coldLink, readBytes, runStatus, sameBytes, sections, sessionOptions, writeImage, type InputFile } from './support.js';
 
 const arch = 'x86_64' as const;
 const KEEP = process.env.TSLINK_KEEP_TMP === '1';
@@ -451,6 +452,37 @@ val:
   .zero 16
 `;
     expect(await patchedStatus('resized', [asm(8), asm(12)]), 'val@SIZE').to.equal(12);
+  });
+
+  it('the build id after a patch whose writes run across chunks is the one the whole image hashes to', async function () {
+    // Every element of a 160 kB table changes: one write over three 64 KiB chunks, of which the patch
+    // rehashes each from the image and the write's bytes.
+    const objs: string[] = [];
+    for (const v of [1, 2]) {
+      const dir = path.join(root, 'chunks', String(v));
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'big.c'), `#include "start.h"\nint big[40000] = { [0 ... 39999] = ${v} };\nint test_main(void) { return big[0] + big[39999]; }\n`);
+      await compile(path.join(dir, 'big.c'), path.join(dir, 'big.o'), arch, ['-I', path.join(repoRoot(), 'test', 'programs')]);
+      objs.push(path.join(dir, 'big.o'));
+    }
+    const s0 = new LinkSession(opts());
+    s0.addObject('big.o', readBytes(objs[0]));
+    s0.link();
+    const s1 = new LinkSession(opts());
+    s1.setPriorState(s0.serializeState(), s0.image().slice());
+    s1.addObject('big.o', readBytes(objs[1]));
+    const r = s1.link();
+    expect(r.outcome, r.reason ?? '').to.equal('patched');
+    expect(r.writes.some((w) => Math.floor(w.offset / 65536) + 1 < Math.floor((w.offset + w.length - 1) / 65536)), 'a write over three chunks').to.equal(true);
+    const image = s1.image();
+    const id = buildIdRange(image);
+    const zeroed = image.slice();
+    zeroed.fill(0, id.start, id.end);
+    const want = buildIdFromChunks(chunkDigests(zeroed), id.end - id.start);
+    expect(Buffer.from(image.subarray(id.start, id.end)).toString('hex')).to.equal(Buffer.from(want).toString('hex'));
+    const file = path.join(root, 'chunks', 'prog');
+    writeImage(file, image);
+    expect(await runStatus(file, arch)).to.equal(4);
   });
 
   /**
