@@ -338,6 +338,17 @@ describe('incremental linking: unchanged inputs are not read (x86_64)', function
     expect(sameBytes(s1.image(), c.image()), 'the image of a cold link of the edit').to.equal(true);
   });
 
+  /** A session seeded with the state and image of a link of the object `before`, relinked with `after` in its place. */
+  function relinkFrom(name: string, before: string, after: string): { session: LinkSession; report: LinkReport } {
+    const s0 = new LinkSession(opts());
+    s0.addObject(name, readBytes(before));
+    s0.link();
+    const session = new LinkSession(opts());
+    session.setPriorState(s0.serializeState(), s0.image().slice());
+    session.addObject(name, readBytes(after));
+    return { session, report: session.link() };
+  }
+
   it('an atom that did not change is relocated again when a local symbol it refers to moved within its section', async function () {
     // x and y swap places in .bss.vars; .text.use is the same bytes and relocations (a GOT reference keeps its
     // local symbol, where a plain one would become the section's symbol and an addend), and so is .bss.vars.
@@ -367,15 +378,9 @@ ${second}: .zero 8
       await compile(path.join(dir, 'swap.s'), path.join(dir, 'swap.o'), arch);
       objs.push(path.join(dir, 'swap.o'));
     }
-    const s0 = new LinkSession(opts());
-    s0.addObject('swap.o', readBytes(objs[0]));
-    s0.link();
-    const s1 = new LinkSession(opts());
-    s1.setPriorState(s0.serializeState(), s0.image().slice());
-    s1.addObject('swap.o', readBytes(objs[1]));
-    const r = s1.link();
+    const { session, report } = relinkFrom('swap.o', objs[0], objs[1]);
     const c = coldLink(arch, [{ kind: 'object', name: 'swap.o', file: objs[1] }], path.join(root, 'swap', 'cold'));
-    expect(sameBytes(s1.image(), c.image), `${r.outcome}: the image of a cold link of the edit`).to.equal(true);
+    expect(sameBytes(session.image(), c.image), `${report.outcome}: the image of a cold link of the edit`).to.equal(true);
   });
 
   /** Assembly whose _start exits with what `fn` returns in %eax. */
@@ -398,16 +403,10 @@ _start:
       await compile(path.join(dir, `${tag}.s`), path.join(dir, `${tag}.o`), arch);
       objs.push(path.join(dir, `${tag}.o`));
     }
-    const s0 = new LinkSession(opts());
-    s0.addObject(`${tag}.o`, readBytes(objs[0]));
-    s0.link();
-    const s1 = new LinkSession(opts());
-    s1.setPriorState(s0.serializeState(), s0.image().slice());
-    s1.addObject(`${tag}.o`, readBytes(objs[1]));
-    const r = s1.link();
-    expect(r.outcome, r.reason ?? '').to.equal('patched');
+    const { session, report } = relinkFrom(`${tag}.o`, objs[0], objs[1]);
+    expect(report.outcome, report.reason ?? '').to.equal('patched');
     const file = path.join(root, tag, 'prog');
-    writeImage(file, s1.image());
+    writeImage(file, session.image());
     return runStatus(file, arch);
   }
 
@@ -465,16 +464,10 @@ val:
       await compile(path.join(dir, 'big.c'), path.join(dir, 'big.o'), arch, ['-I', path.join(repoRoot(), 'test', 'programs')]);
       objs.push(path.join(dir, 'big.o'));
     }
-    const s0 = new LinkSession(opts());
-    s0.addObject('big.o', readBytes(objs[0]));
-    s0.link();
-    const s1 = new LinkSession(opts());
-    s1.setPriorState(s0.serializeState(), s0.image().slice());
-    s1.addObject('big.o', readBytes(objs[1]));
-    const r = s1.link();
-    expect(r.outcome, r.reason ?? '').to.equal('patched');
-    expect(r.writes.some((w) => Math.floor(w.offset / 65536) + 1 < Math.floor((w.offset + w.length - 1) / 65536)), 'a write over three chunks').to.equal(true);
-    const image = s1.image();
+    const { session, report } = relinkFrom('big.o', objs[0], objs[1]);
+    expect(report.outcome, report.reason ?? '').to.equal('patched');
+    expect(report.writes.some((w) => Math.floor(w.offset / 65536) + 1 < Math.floor((w.offset + w.length - 1) / 65536)), 'a write over three chunks').to.equal(true);
+    const image = session.image();
     const id = buildIdRange(image);
     const zeroed = image.slice();
     zeroed.fill(0, id.start, id.end);
