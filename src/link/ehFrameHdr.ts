@@ -42,10 +42,14 @@ export interface Record {
   id: number;
 }
 
-/** The records of an .eh_frame byte range; zero terminators (crtend.o's) are skipped. */
-export function records(data: Uint8Array, name: string): Record[] {
+/**
+ * Calls `visit` with each record of an .eh_frame byte range, in order; zero
+ * terminators (crtend.o's) are skipped. Nothing is allocated per record: a
+ * large link has one FDE per function (200k), read once to count them and
+ * once to index them.
+ */
+export function eachRecord(data: Uint8Array, name: string, visit: (at: number, end: number, id: number) => void): void {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const out: Record[] = [];
   let at = 0;
   while (at + 4 <= data.length) {
     let len = dv.getUint32(at, true);
@@ -61,9 +65,15 @@ export function records(data: Uint8Array, name: string): Record[] {
     }
     const end = body + len;
     if (end > data.length || body + 4 > data.length) throw new LinkError(`${name}: malformed .eh_frame record at offset 0x${at.toString(16)}`);
-    out.push({ at, end, id: dv.getUint32(body, true) });
+    visit(at, end, dv.getUint32(body, true));
     at = end;
   }
+}
+
+/** The records of an .eh_frame byte range, as objects (eachRecord). */
+export function records(data: Uint8Array, name: string): Record[] {
+  const out: Record[] = [];
+  eachRecord(data, name, (at, end, id) => out.push({ at, end, id }));
   return out;
 }
 
@@ -75,7 +85,7 @@ export function addEhFrameHdr(plan: SectionPlan): number {
     for (const ref of sec.atoms) {
       const file = plan.files[ref.file];
       const atom = file.atoms[ref.atom];
-      if (atom.data) fdes += records(atom.data, `${file.name}:(${atom.name})`).filter((r) => r.id !== 0).length;
+      if (atom.data) eachRecord(atom.data, `${file.name}:(${atom.name})`, (_at, _end, id) => { if (id !== 0) fdes++; });
     }
   }
   const size = 12 + 8 * fdes;
@@ -116,11 +126,11 @@ function uleb(data: Uint8Array, at: number): [number, number] {
 }
 
 /** The FDE pointer encoding a CIE declares with its 'R' augmentation (absptr without one). */
-function fdeEncoding(data: Uint8Array, dv: DataView, cie: Record, sectionAddr: number, name: string): number {
-  let p = cie.at + 8; // length, id
+function fdeEncoding(data: Uint8Array, dv: DataView, cieAt: number, cieEnd: number, sectionAddr: number, name: string): number {
+  let p = cieAt + 8; // length, id
   const version = data[p++];
   let aug = '';
-  while (p < cie.end && data[p] !== 0) aug += String.fromCharCode(data[p++]);
+  while (p < cieEnd && data[p] !== 0) aug += String.fromCharCode(data[p++]);
   p++;
   if (!aug.startsWith('z')) return DW_EH_PE_absptr;
   [, p] = uleb(data, p); // code alignment
@@ -150,7 +160,7 @@ export function fdeStarts(data: Uint8Array, addr: number, name: string): Array<{
   const out: Array<{ fde: number; start: number }> = [];
   for (const r of records(data, name)) {
     if (r.id === 0) {
-      encodings.set(r.at, fdeEncoding(data, dv, r, addr, name));
+      encodings.set(r.at, fdeEncoding(data, dv, r.at, r.end, addr, name));
       continue;
     }
     const enc = encodings.get(r.at + 4 - r.id);
@@ -165,30 +175,37 @@ export function ehFrameHdrBytes(eh: { addr: number; bytes: Uint8Array } | null, 
   const out = new Uint8Array(hdrSize);
   const odv = new DataView(out.buffer);
   out.set([1, DW_EH_PE_pcrel | DW_EH_PE_sdata4, DW_EH_PE_udata4, DW_EH_PE_datarel | DW_EH_PE_sdata4]);
-  const table: Array<[number, number]> = [];
+  // Each FDE's function start and address, in .eh_frame's order, then sorted by start (ties in that order).
+  const room = Math.max(0, Math.floor((hdrSize - 12) / 8));
+  const starts = new Float64Array(room);
+  const fdes = new Float64Array(room);
+  let n = 0;
   if (eh) {
     const data = eh.bytes;
     const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const encodings = new Map<number, number>();
-    for (const r of records(data, '.eh_frame')) {
-      if (r.id === 0) {
-        encodings.set(r.at, fdeEncoding(data, dv, r, eh.addr, '.eh_frame'));
-        continue;
+    eachRecord(data, '.eh_frame', (at, end, id) => {
+      if (id === 0) {
+        encodings.set(at, fdeEncoding(data, dv, at, end, eh.addr, '.eh_frame'));
+        return;
       }
-      const enc = encodings.get(r.at + 4 - r.id) ?? DW_EH_PE_absptr;
-      const start = readEncoded(dv, r.at + 8, enc, eh.addr + r.at + 8, '.eh_frame').value;
-      if (!code.some((s) => start >= s.addr && start < s.addr + s.size)) continue; // a discarded function's FDE
-      table.push([start, eh.addr + r.at]);
-    }
+      const enc = encodings.get(at + 4 - id) ?? DW_EH_PE_absptr;
+      const start = readEncoded(dv, at + 8, enc, eh.addr + at + 8, '.eh_frame').value;
+      if (!code.some((s) => start >= s.addr && start < s.addr + s.size)) return; // a discarded function's FDE
+      if (n === room) throw new LinkError('.eh_frame_hdr: more FDEs than were counted');
+      starts[n] = start;
+      fdes[n++] = eh.addr + at;
+    });
     write32(out, 4, eh.addr - (hdrAddr + 4));
   }
-  table.sort((a, b) => a[0] - b[0]);
-  if (12 + table.length * 8 > hdrSize) throw new LinkError('.eh_frame_hdr: more FDEs than were counted');
-  odv.setUint32(8, table.length, true);
-  table.forEach(([start, fde], i) => {
-    odv.setInt32(12 + i * 8, start - hdrAddr, true);
-    odv.setInt32(16 + i * 8, fde - hdrAddr, true);
-  });
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => starts[a] - starts[b] || a - b);
+  odv.setUint32(8, n, true);
+  for (let i = 0; i < n; i++) {
+    odv.setInt32(12 + i * 8, starts[order[i]] - hdrAddr, true);
+    odv.setInt32(16 + i * 8, fdes[order[i]] - hdrAddr, true);
+  }
   return out;
 }
 
