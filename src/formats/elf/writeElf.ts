@@ -145,8 +145,8 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
   const globals = new SymRows();
   const localIndex = res.files.map((f) => new Int32Array(f.symbols.length).fill(-1));
   const globalIndex = new Int32Array(res.symbols.length).fill(-1);
-  /** Globals are numbered after all locals; remembered by row until the locals are counted. */
-  const globalRow: Array<[number, number]> = [];
+  /** Globals are numbered after all locals: each one's row among the globals (-1: none) until the locals are counted. */
+  const globalRow = new Int32Array(res.symbols.length).fill(-1);
   const symInfo = (s: InputSymbol, bind: number) => (bind << 4) | (s.type === SymType.Common ? STT.OBJECT : s.type);
 
   // Local symbols, file by file: named ones only (no section symbols), and none in discarded sections.
@@ -176,7 +176,7 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
     if ((vis === Visibility.Hidden || vis === Visibility.Internal) && shndx !== SHN.UNDEF) {
       globalIndex[id] = 1 + locals.push(name, (STB.LOCAL << 4) | type, other, shndx, value, size);
     } else {
-      globalRow.push([id, globals.push(name, (bind << 4) | type, other, shndx, value, size)]);
+      globalRow[id] = globals.push(name, (bind << 4) | type, other, shndx, value, size);
     }
   };
   for (let id = 0; id < res.symbols.length; id++) {
@@ -207,7 +207,7 @@ export function buildElfTables(res: Resolution, plan: SectionPlan, layout: Layou
       emit(id, strtab.add(g.name), STB.WEAK, STT.NOTYPE, g.visibility, SHN.UNDEF, 0, 0);
     }
   }
-  for (const [id, row] of globalRow) globalIndex[id] = 1 + locals.count + row;
+  for (let id = 0; id < globalRow.length; id++) if (globalRow[id] >= 0) globalIndex[id] = 1 + locals.count + globalRow[id];
 
   // The null symbol, the locals, the globals.
   const symtab = new Uint8Array((1 + locals.count + globals.count) * SYM_SIZE);
