@@ -525,6 +525,15 @@ async function generated(functions, active) {
       w.checks.push(same
         ? 'the live session\'s first (full) link is byte-identical to the command line\'s `tslink --incremental` cold link'
         : 'MISMATCH: the live session\'s first (full) link differs from the command line\'s `tslink --incremental` cold link');
+      // The same untimed edit and undo in the live session: its first relink also compiles the patch path
+      // (the library's modules are loaded without a code cache), a cost paid once per session. Reported.
+      const o = edits.const[0].object;
+      w.liveFirst = [];
+      for (const v of [edits.const[0], null]) {
+        replaceFile(join(cwd, 'obj', o), v ? v.file : join(prog.src, o), !v);
+        const m = await live.send({ op: 'relink', changed: [`obj/${o}`] });
+        w.liveFirst.push(m.ok ? { outcome: m.outcome, wallMs: m.wallMs } : { outcome: 'error', error: m.error });
+      }
     }
     const references = active.filter((l) => REFERENCE_IDS.includes(l.id));
     const EDITS = [

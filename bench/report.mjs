@@ -209,6 +209,11 @@ export function renderMarkdown(res) {
       }
     }
     if (w.liveLoad) out.push(`Live session load (read every input, full link, write): ${ms(w.liveLoad.wallMs)} ms, of which \`link()\` ${ms(w.liveLoad.linkMs)} ms.`);
+    if (w.liveFirst?.length) {
+      const [edit, undo] = w.liveFirst;
+      const said = (m) => (m.outcome === 'error' ? `failed (${m.error})` : `${m.outcome}, ${ms(m.wallMs)} ms`);
+      out.push(`Its first relink, untimed (an edit within slack, which also compiles the patch path): ${said(edit)}; the undo: ${said(undo)}.`);
+    }
     for (const c of w.checks) out.push(`- ${c}`);
     out.push('');
   }
