@@ -446,7 +446,7 @@ export function planPatch(
       const value = gotContents(ctx, [{ file: k, sym, kind, where: `${c.file.name}:(GOT entry for ${name})` }]);
       diffInto(writes, image, fileOffsetOf(state, addr), value);
     }
-    if (!prior.pe) patchSymbols(state, c, ctx, image, writes, globals);
+    if (!prior.pe) patchSymbols(state, c, k, ctx, image, writes, globals);
   });
   if (prior.pe) patchExceptionTable(state, changed, contexts, image, writes);
   work.atomsWritten = counters.atomsWritten;
@@ -820,8 +820,8 @@ function patchContext(
   };
 }
 
-/** Rewrites the .symtab entries of a changed object's symbols whose value, size or section changed. */
-function patchSymbols(state: LinkState, c: Changed, ctx: RelocContext, image: ImageView, writes: Write[], globals: GlobalLookup): void {
+/** Rewrites the .symtab entries of a changed object's symbols whose value, size or section changed (`c` is ctx.files[k]). */
+function patchSymbols(state: LinkState, c: Changed, k: number, ctx: RelocContext, image: ImageView, writes: Write[], globals: GlobalLookup): void {
   const file = c.file;
   const entry = (index: number, atomIdx: number, addr: number, size: number, tlsSym: boolean) => {
     const at = state.symtabOffset + index * 24;
@@ -841,7 +841,7 @@ function patchSymbols(state: LinkState, c: Changed, ctx: RelocContext, image: Im
     const s = file.symbols[i];
     const index = c.rec.localFirst + n++;
     if (s.type === SymType.File || s.atom === SymPlace.Absolute) continue;
-    const t = ctx.target(changedIndexOf(ctx, file), i, 0);
+    const t = ctx.target(k, i, 0);
     if (t.state !== TargetState.Defined) continue;
     entry(index, c.atoms[s.atom].mergeIn ? -1 : s.atom, t.S, s.size, s.type === SymType.TLS);
   }
@@ -854,10 +854,6 @@ function patchSymbols(state: LinkState, c: Changed, ctx: RelocContext, image: Im
     // The symbol table shows where the body is; the program keeps using the island.
     entry(g.symtab, s.atom, rec.addr + s.value, s.size, s.type === SymType.TLS);
   }
-}
-
-function changedIndexOf(ctx: RelocContext, file: ObjectFile): number {
-  return ctx.files.indexOf(file);
 }
 
 function fileOffsetOf(state: LinkState, addr: number): number {
