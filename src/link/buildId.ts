@@ -1,4 +1,4 @@
-import { blake2b512 } from '../obj/blake2b.js';
+import { sha256 } from '../obj/sha256.js';
 import { LinkError } from '../obj/LinkError.js';
 
 /**
@@ -9,10 +9,14 @@ import { LinkError } from '../obj/LinkError.js';
  * its length does (fast: 8, md5/uuid: 16, sha1: 20 bytes, as lld). A 0x...
  * value is used verbatim.
  *
- *   chunk digest  = BLAKE2b-512(64 KiB of the image)[0, 32)
- *   group digest  = BLAKE2b-512(the 64 chunk digests of a group)[0, 32)
- *   top           = BLAKE2b-512(every group digest)
+ *   chunk digest  = SHA-256(64 KiB of the image)
+ *   group digest  = SHA-256(the 64 chunk digests of a group)
+ *   top           = SHA-256(every group digest)
  *   build id      = top[0, size)
+ *
+ * SHA-256 rather than the content ids' BLAKE2b: a full link hashes its whole
+ * image, and with the CPU's SHA extensions Node's SHA-256 is about twice as
+ * fast (sha256.ts).
  *
  * Without the groups, every patch of a 225 MB program hashed the 3,600 chunk
  * digests (115 kB) twice: a quarter of a live relink's time.
@@ -44,11 +48,16 @@ export function buildIdSize(style: BuildIdStyle): number {
   return style.kind === 'none' ? 0 : style.kind === 'hex' ? style.bytes.length : style.size;
 }
 
+/** The digest of one chunk, given as the pieces that make it up, in order. */
+export function chunkDigest(pieces: readonly Uint8Array[]): Uint8Array {
+  return sha256(pieces);
+}
+
 /** Per-chunk digests of `image` (the build id's own bytes must be zero when this runs). */
 export function chunkDigests(image: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let at = 0; at < image.length; at += BUILD_ID_CHUNK) {
-    out.push(blake2b512([image.subarray(at, Math.min(image.length, at + BUILD_ID_CHUNK))]).subarray(0, 32));
+    out.push(chunkDigest([image.subarray(at, Math.min(image.length, at + BUILD_ID_CHUNK))]));
   }
   return out;
 }
@@ -69,7 +78,7 @@ function groupDigest(digests: readonly Uint8Array[], g: number, replaced?: Reado
   const to = Math.min(digests.length, from + DIGEST_GROUP);
   const all = new Uint8Array((to - from) * 32);
   for (let c = from; c < to; c++) all.set(replaced?.get(c) ?? digests[c], (c - from) * 32);
-  return blake2b512([all]).subarray(0, 32);
+  return sha256([all]);
 }
 
 /**
@@ -91,7 +100,7 @@ export function digestTop(digests: readonly Uint8Array[], replaced?: ReadonlyMap
     }
     all.set((groups[g] ??= groupDigest(digests, g)), g * 32);
   }
-  return blake2b512([all]);
+  return sha256([all]);
 }
 
 /** Sets chunk `c`'s digest in `digests`, forgetting its group's kept digest. */

@@ -6,7 +6,7 @@ import { blake2b as nobleBlake2b } from '@noble/hashes/blake2.js';
  * and gives the same bytes, so it is used wherever it exists; noble's serves
  * where there is no node:crypto (a browser).
  */
-type Hasher = (chunks: readonly Uint8Array[]) => Uint8Array;
+export type Hasher = (chunks: readonly Uint8Array[]) => Uint8Array;
 
 /**
  * node:crypto, taken synchronously (process.getBuiltinModule, Node 20.16 and
@@ -17,21 +17,19 @@ type Hasher = (chunks: readonly Uint8Array[]) => Uint8Array;
 const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
   .process?.getBuiltinModule?.('node:crypto') as typeof import('node:crypto') | undefined;
 
-let hasher: Hasher = (chunks) => {
-  const h = nobleBlake2b.create({ dkLen: 64 });
-  for (const c of chunks) h.update(c);
-  return h.digest();
-};
-
-if (nodeCrypto) {
+/** node:crypto's `algorithm` over the concatenation of its chunks; undefined where there is no node:crypto. */
+export function nativeHasher(algorithm: string): Hasher | undefined {
+  if (!nodeCrypto) return undefined;
   const crypto = nodeCrypto;
-  hasher = (chunks) => {
-    const h = crypto.createHash('blake2b512');
+  return (chunks) => {
+    const h = crypto.createHash(algorithm);
     for (const c of chunks) h.update(c);
     const d = h.digest();
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   };
 }
+
+const hasher: Hasher = nativeHasher('blake2b512') ?? blake2b512Portable;
 
 /** BLAKE2b-512 of the concatenation of `chunks`. */
 export function blake2b512(chunks: readonly Uint8Array[]): Uint8Array {

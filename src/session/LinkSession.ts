@@ -10,7 +10,7 @@ import { isSharedObject, readSharedObject } from '../obj/readSharedObject.js';
 import { parseVersionScript } from '../obj/versionScript.js';
 import type { Archive, ArchName, FormatName, ObjectFile, SharedObject } from '../obj/model.js';
 import type { Arch } from '../link/arch/Arch.js';
-import { chunkDigests } from '../link/buildId.js';
+import { chunkDigest, chunkDigests } from '../link/buildId.js';
 import type { WorkCounters } from '../link/relocate.js';
 import { BUILD_ID_CHUNK, parseBuildId, type BuildIdStyle } from '../link/buildId.js';
 import { blake2b512 } from '../obj/blake2b.js';
@@ -822,7 +822,7 @@ function identityOf(image: Uint8Array, state: LinkState): Uint8Array {
       chunk = chunk.slice();
       chunk.fill(0, Math.max(0, idFrom - at), Math.min(chunk.length, idTo - at));
     }
-    digests.push(blake2b512([chunk]).subarray(0, 32));
+    digests.push(chunkDigest([chunk]));
   }
   const buildId = idFrom >= 0 ? image.slice(idFrom, idTo) : new Uint8Array(0);
   return imageHash(digests, buildId);

@@ -7,7 +7,7 @@ import { alignTo } from '../link/align.js';
 import { isMergeable, pieceIndex, pieceKey, splitPieces } from '../link/mergeSections.js';
 import { fillPattern } from '../link/padding.js';
 import { ehFrameHdrBytes, fdeStarts } from '../link/ehFrameHdr.js';
-import { BUILD_ID_CHUNK, digestTop, setChunkDigest } from '../link/buildId.js';
+import { BUILD_ID_CHUNK, chunkDigest, digestTop, setChunkDigest } from '../link/buildId.js';
 import type { PlacementPolicy } from '../link/layout.js';
 import { gotContents, writeAtom, type RelocContext, type WorkCounters } from '../link/relocate.js';
 import { GotSlotKind } from '../link/scan.js';
@@ -20,7 +20,6 @@ import {
   atomKeys, gotKey, hashBytes, imageHashFromTop, localPlaceHash, localSymbolHash, referenceOrder, renamedObject, sameBytes, sameIdentity, symbolShape,
   GlobalKind, type AtomRecord, type FileIdentityRecord, type FreeRange, type GlobalLookup, type GlobalRecord, type LinkState, type ObjectRecord,
 } from './state.js';
-import { blake2b512 } from '../obj/blake2b.js';
 import { gcLivenessChange } from './gcGate.js';
 import { isPeTable, peOutputName } from '../link/pe/sections.js';
 import { sectionAt } from '../link/pe/layout.js';
@@ -1077,7 +1076,7 @@ function finishImageIdentity(state: LinkState, image: ImageView, writes: Write[]
     const end = Math.min(image.length, start + BUILD_ID_CHUNK);
     const hasBuildId = state.buildIdOffset >= 0 && state.buildIdOffset < end && state.buildIdOffset + state.buildIdSize > start;
     if (!hasBuildId) {
-      digests.set(c, blake2b512(chunkPieces(image, laid, start, end)).slice(0, 32));
+      digests.set(c, chunkDigest(chunkPieces(image, laid, start, end)));
       continue;
     }
     const chunk = image.bytes(start, end - start).slice();
@@ -1085,7 +1084,7 @@ function finishImageIdentity(state: LinkState, image: ImageView, writes: Write[]
     const from = Math.max(state.buildIdOffset, start);
     const to = Math.min(state.buildIdOffset + state.buildIdSize, end);
     chunk.fill(0, from - start, to - start);
-    digests.set(c, blake2b512([chunk]).slice(0, 32));
+    digests.set(c, chunkDigest([chunk]));
   }
   // The tree's top with the touched chunks' new digests (buildId.ts): their groups and the top are rehashed, nothing else.
   const top = digestTop(state.chunkDigests, digests);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { BUILD_ID_CHUNK, DIGEST_GROUP, buildIdFromChunks, chunkDigests, digestTop, setChunkDigest } from '../../src/link/buildId.js';
-import { blake2b512 } from '../../src/obj/blake2b.js';
+import { sha256, sha256Portable } from '../../src/obj/sha256.js';
 
 /** Deterministic bytes: an image of `chunks` chunks (the last one short). */
 function image(chunks: number): Uint8Array {
@@ -13,8 +14,8 @@ function image(chunks: number): Uint8Array {
 /** The tree as doc/elf-output.md describes it, written out without the kept group digests. */
 function topByHand(digests: readonly Uint8Array[]): Uint8Array {
   const groups: Uint8Array[] = [];
-  for (let g = 0; g < digests.length; g += DIGEST_GROUP) groups.push(blake2b512(digests.slice(g, g + DIGEST_GROUP)).subarray(0, 32));
-  return blake2b512(groups);
+  for (let g = 0; g < digests.length; g += DIGEST_GROUP) groups.push(sha256(digests.slice(g, g + DIGEST_GROUP)));
+  return sha256(groups);
 }
 
 describe('build id: the two-level digest tree', () => {
@@ -46,5 +47,14 @@ describe('build id: the two-level digest tree', () => {
     changed[DIGEST_GROUP * BUILD_ID_CHUNK + 1] ^= 0x80;
     setChunkDigest(digests, DIGEST_GROUP, chunkDigests(changed)[DIGEST_GROUP]);
     expect(Buffer.from(digestTop(digests))).to.deep.equal(Buffer.from(topByHand(chunkDigests(changed))));
+  });
+
+  it('each chunk digest is SHA-256 of the chunk; Node\'s SHA-256 and the portable one agree', () => {
+    const bytes = image(2);
+    const digests = chunkDigests(bytes);
+    expect(Buffer.from(digests[1])).to.deep.equal(Buffer.from(createHash('sha256').update(bytes.subarray(BUILD_ID_CHUNK)).digest()));
+    const parts = [bytes.subarray(0, 1000), bytes.subarray(1000, 1001), bytes.subarray(1001, BUILD_ID_CHUNK)];
+    expect(Buffer.from(sha256Portable(parts))).to.deep.equal(Buffer.from(digests[0]));
+    expect(Buffer.from(sha256(parts))).to.deep.equal(Buffer.from(digests[0]));
   });
 });
