@@ -2,6 +2,7 @@ import { LinkError } from '../obj/LinkError.js';
 import { VERSION } from '../version.js';
 import { isArchive, isThinArchive, readArchive } from '../obj/archive.js';
 import { compactObject } from '../obj/compactObject.js';
+import { reuseAtomIds } from '../obj/contentId.js';
 import { isElf, readElfObject } from '../obj/readElf.js';
 import { isCoff, readCoffObject } from '../obj/readCoff.js';
 import { PE_DEFAULTS, coffArchFor, isAbsoluteGlobal, linkPe, type PeLinkOptions } from '../link/pe/linkPe.js';
@@ -262,6 +263,9 @@ interface SessionInput {
 /** How old a file's times must be, when its identity is given, for the state to record it. */
 export const SETTLED_NS = 2_000_000_000n;
 
+/** How many objects' last parses a session keeps for their next patch (LinkSession.lastParses). */
+const LAST_PARSES = 8;
+
 export class LinkSession {
   private readonly inputs = new Map<InputId, SessionInput>();
   private nextId = 0;
@@ -288,6 +292,13 @@ export class LinkSession {
   private priorBytesRead = 0;
   /** Test hook: how many whole-program symbol resolutions this session ran. */
   fullResolutions = 0;
+  /**
+   * The objects the last patches read, by name, the most recent
+   * LAST_PARSES, each over its own copy of its bytes: the next patch of an
+   * object of that name takes from it the ids of the atoms that did not
+   * change rather than hash them again (reuseAtomIds).
+   */
+  private readonly lastParses = new Map<string, ObjectFile>();
 
   constructor(readonly options: SessionOptions) {
     if (options.format === 'macho') throw new LinkError(`output format 'macho' is not supported yet: tslink writes ELF and PE`);
@@ -347,6 +358,27 @@ export class LinkSession {
     if (!input) throw new LinkError(`no input with id ${id}`);
     this.inputs.set(id, { ...input, ...source(bytes), parsed: undefined, hash: undefined, hashAssumed: false, ...unchangedBy(opts) });
     this.dirty.add(id);
+  }
+
+  private rememberParse(name: string, file: ObjectFile): void {
+    this.lastParses.delete(name);
+    this.lastParses.set(name, file);
+    if (this.lastParses.size > LAST_PARSES) this.lastParses.delete(this.lastParses.keys().next().value!);
+  }
+
+  /**
+   * An object a patch reads, with the ids of its atoms that are as in the
+   * last parse a patch made of an object of that name. Parsed from a copy of
+   * its bytes: the parse is kept for the next patch, and must go on viewing
+   * the bytes its ids were computed from, whatever the caller does with its
+   * buffer (a copy of an object is a small part of a patch's time).
+   */
+  private parseForPatch(name: string, bytes: Uint8Array): ObjectFile {
+    const file = readObjectOf(name, bytes.slice(), this.options.arch);
+    const before = this.lastParses.get(name);
+    if (before) reuseAtomIds(before, file);
+    this.rememberParse(name, file);
+    return file;
   }
 
   removeInput(id: InputId): void {
@@ -473,7 +505,7 @@ export class LinkSession {
         try {
           const { inputs, positions } = this.patchInputs(work);
           timings.hash = performance.now() - t0;
-          const plan = planPatch(this.state, this.image_, inputs, this.arch(), this.policy(), (name, bytes) => readObjectOf(name, bytes, this.options.arch), positions);
+          const plan = planPatch(this.state, this.image_, inputs, this.arch(), this.policy(), (name, bytes) => this.parseForPatch(name, bytes), positions);
           timings.patch = performance.now() - t0 - timings.hash;
           // All or nothing: the writes land only now that every one of them is known (and every
           // byte they land in has been read).
