@@ -1,5 +1,6 @@
 import { blake2b512, blake2b512One } from './blake2b.js';
 import { SymPlace, SymType, type Atom, type ObjectFile } from './model.js';
+import { ROW, type Relocs } from './relocs.js';
 
 /**
  * Content identity (DESIGN.md section 2). An atom's id is the first 32 bytes
@@ -133,6 +134,8 @@ export function objectContentId(file: ObjectFile): Uint8Array {
  */
 export function reuseAtomIds(before: ObjectFile, after: ObjectFile): void {
   if (before.format !== after.format) return;
+  // With the same target name at every symbol index, relocations that are the same rows hash alike.
+  const sameNames = sameTargetNames(before, after);
   const n = Math.min(before.atoms.length, after.atoms.length);
   for (let i = 0; i < n; i++) {
     const a = before.atoms[i];
@@ -140,15 +143,57 @@ export function reuseAtomIds(before: ObjectFile, after: ObjectFile): void {
     if (!a.id || b.id) continue;
     if (a.kind !== b.kind || a.align !== b.align || a.size !== b.size || a.flags !== b.flags || a.rawType !== b.rawType || a.entSize !== b.entSize) continue;
     if (a.data === null ? b.data !== null : b.data === null || !equalBytes(a.data, b.data)) continue;
-    if (!sameRelocations(before, a, after, b)) continue;
+    if (sameNames ? !equalBytes(rowBytes(a.relocs), rowBytes(b.relocs)) : !sameRelocations(before, a, after, b)) continue;
     b.id = a.id;
   }
 }
 
+/** Node's Buffer.compare (memcmp), which takes any Uint8Array; absent outside Node. */
+const nativeCompare = (globalThis as { Buffer?: { compare?: (a: Uint8Array, b: Uint8Array) => number } }).Buffer?.compare;
+
 function equalBytes(x: Uint8Array, y: Uint8Array): boolean {
   if (x.length !== y.length) return false;
+  if (nativeCompare && x.length > 64) return nativeCompare(x, y) === 0;
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
+}
+
+/** An atom's relocation rows as bytes (offset, type, symbol index, addend: relocs.ts). */
+function rowBytes(r: Relocs): Uint8Array {
+  const w = r.table.words;
+  return new Uint8Array(w.buffer, w.byteOffset + r.start * 4, r.length * ROW * 4);
+}
+
+/**
+ * Whether both objects name the same target (targetName) at every symbol
+ * index; false may also mean it is not worth finding out. ELF objects are
+ * compared without making the names.
+ */
+function sameTargetNames(fa: ObjectFile, fb: ObjectFile): boolean {
+  if (fa.symbols.length !== fb.symbols.length) return false;
+  if (fa.format !== 'elf') {
+    for (let i = 0; i < fa.symbols.length; i++) if (!sameName(cachedName(fa, i), cachedName(fb, i))) return false;
+    return true;
+  }
+  for (let i = 0; i < fa.symbols.length; i++) {
+    const a = fa.symbols[i];
+    const b = fb.symbols[i];
+    const section = a.type === SymType.Section;
+    if (section !== (b.type === SymType.Section)) return false;
+    if (!section) {
+      if (a.name !== b.name) return false;
+      continue;
+    }
+    const na = a.atom >= 0 ? fa.atoms[a.atom].name : a.name;
+    const nb = b.atom >= 0 ? fb.atoms[b.atom].name : b.name;
+    if (na !== nb) return false;
+  }
+  return true;
+}
+
+function sameName(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  if (a === b) return true;
+  return typeof a !== 'string' && typeof b !== 'string' && equalBytes(a, b);
 }
 
 /** Whether two atoms' relocations hash alike: offsets, types, addends, and target names (contentId's). */
@@ -158,10 +203,7 @@ function sameRelocations(fa: ObjectFile, a: Atom, fb: ObjectFile, b: Atom): bool
   if (ra.length !== rb.length) return false;
   for (let k = 0; k < ra.length; k++) {
     if (ra.offset(k) !== rb.offset(k) || ra.type(k) !== rb.type(k) || ra.addend(k) !== rb.addend(k)) return false;
-    const na = cachedName(fa, ra.sym(k));
-    const nb = cachedName(fb, rb.sym(k));
-    if (na === nb) continue;
-    if (typeof na === 'string' || typeof nb === 'string' || !equalBytes(na, nb)) return false;
+    if (!sameName(cachedName(fa, ra.sym(k)), cachedName(fb, rb.sym(k)))) return false;
   }
   return true;
 }

@@ -11,7 +11,8 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { atomContentId, reuseAtomIds } from '../../src/obj/contentId.js';
-import type { ObjectFile } from '../../src/obj/model.js';
+import { AtomKind, PackedSymbol, SecFlag, SymBinding, SymType, Visibility, type InputSymbol, type ObjectFile } from '../../src/obj/model.js';
+import { Relocs } from '../../src/obj/relocs.js';
 import { readElfObject } from '../../src/obj/readElf.js';
 import { LinkSession } from '../../src/session/LinkSession.js';
 import { compile, requireTools, run, tmpDir, type Arch } from '../support/toolchain.js';
@@ -24,6 +25,12 @@ __attribute__((noinline)) int g2(int x) { return x + 2; }
 __attribute__((noinline)) int body(int x) { return x * K; }
 __attribute__((noinline)) int caller(int x) { return CALLEE(x); }
 __attribute__((noinline)) int *ptr(void) { return &arr[IDX]; }
+__attribute__((noinline)) int HELPER(int x) { return x + 9; }
+__attribute__((noinline)) int uses_helper(int x) { return HELPER(x); }
+extern int EXT(int) __attribute__((weak));
+__attribute__((noinline)) int uses_ext(int x) { return EXT ? EXT(x) : x; }
+static volatile int svar __attribute__((section(SEC))) = 5;
+__attribute__((noinline)) int read_svar(void) { return svar; }
 ALIGN int aligned_var = 7;
 void _start(void) {
   int code = body(2) + caller(3) + *ptr() + aligned_var;
@@ -37,12 +44,15 @@ void _start(void) {
 }
 `;
 
-const BASE = { K: '3', CALLEE: 'g1', IDX: '1', ALIGN: '' };
+const BASE = { K: '3', CALLEE: 'g1', IDX: '1', ALIGN: '', HELPER: 'helper_a', EXT: 'ext_a', SEC: '".data.one"' };
 /** Each edit, and the one atom whose id it changes. */
 const EDITS: Record<string, { defs: Partial<typeof BASE>; atom: string }> = {
   'a function body': { defs: { K: '5' }, atom: '.text.body' },
   'a call to another function (same bytes, another target name)': { defs: { CALLEE: 'g2' }, atom: '.text.caller' },
   'an address with another addend (same bytes)': { defs: { IDX: '2' }, atom: '.text.ptr' },
+  'a call to a function renamed (same bytes, same symbol index)': { defs: { HELPER: 'helper_b' }, atom: '.text.uses_helper' },
+  'a call to an undefined function renamed (same bytes, same symbol index)': { defs: { EXT: 'ext_b' }, atom: '.text.uses_ext' },
+  'a static variable put in a section of another name (same bytes)': { defs: { SEC: '".data.two"' }, atom: '.text.read_svar' },
   'a variable\'s alignment': { defs: { ALIGN: '__attribute__((aligned(64)))' }, atom: '.data.aligned_var' },
 };
 
@@ -96,6 +106,25 @@ describe('incremental linking: ids of unchanged atoms taken from the last versio
       });
     }
   }
+
+  it('a section symbol and another symbol of the section\'s name are different targets', () => {
+    // An object of one atom whose relocation targets symbol 1: its section's symbol in one version, a symbol
+    // named like the section in the other (hand-made: a compiler would not put them at one index).
+    const object = (sym: InputSymbol): ObjectFile => ({
+      name: 't.o', format: 'elf', arch: 'x86_64', firstGlobal: 1, groups: [], bytes: new Uint8Array(0),
+      symbols: [new PackedSymbol('', 0, -1, 0, 0), sym],
+      atoms: [{
+        index: 0, name: '.text.t', kind: AtomKind.Code, flags: SecFlag.Alloc | SecFlag.Exec, align: 16, size: 8, data: new Uint8Array(8),
+        relocs: Relocs.of([{ offset: 1, type: 2, sym: 1, addend: -4 }]), entSize: 0, group: -1, rawType: 1,
+      }],
+    });
+    const before = object(new PackedSymbol('.text.t', PackedSymbol.bits(SymBinding.Local, SymType.Section, Visibility.Default), 0, 0, 0));
+    const after = object(new PackedSymbol('.text.t', PackedSymbol.bits(SymBinding.Global, SymType.NoType, Visibility.Default), -1, 0, 0));
+    atomContentId(before, before.atoms[0]);
+    reuseAtomIds(before, after);
+    expect(after.atoms[0].id, 'not taken').to.equal(undefined);
+    expect(hex(atomContentId(after, after.atoms[0]))).to.not.equal(hex(before.atoms[0].id));
+  });
 
   it('a caller that reuses its buffer for the next version still gets that version linked', async function () {
     const arch = 'x86_64';
