@@ -1,4 +1,5 @@
 import { blake2b512, blake2b512One } from './blake2b.js';
+import { sameBytes } from './bytes.js';
 import { SymPlace, SymType, type Atom, type ObjectFile } from './model.js';
 import { ROW, type Relocs } from './relocs.js';
 
@@ -142,20 +143,10 @@ export function reuseAtomIds(before: ObjectFile, after: ObjectFile): void {
     const b = after.atoms[i];
     if (!a.id || b.id) continue;
     if (a.kind !== b.kind || a.align !== b.align || a.size !== b.size || a.flags !== b.flags || a.rawType !== b.rawType || a.entSize !== b.entSize) continue;
-    if (a.data === null ? b.data !== null : b.data === null || !equalBytes(a.data, b.data)) continue;
-    if (sameNames ? !equalBytes(rowBytes(a.relocs), rowBytes(b.relocs)) : !sameRelocations(before, a, after, b)) continue;
+    if (a.data === null ? b.data !== null : b.data === null || !sameBytes(a.data, b.data)) continue;
+    if (sameNames ? !sameBytes(rowBytes(a.relocs), rowBytes(b.relocs)) : !sameRelocations(before, a, after, b)) continue;
     b.id = a.id;
   }
-}
-
-/** Node's Buffer.compare (memcmp), which takes any Uint8Array; absent outside Node. */
-const nativeCompare = (globalThis as { Buffer?: { compare?: (a: Uint8Array, b: Uint8Array) => number } }).Buffer?.compare;
-
-function equalBytes(x: Uint8Array, y: Uint8Array): boolean {
-  if (x.length !== y.length) return false;
-  if (nativeCompare && x.length > 64) return nativeCompare(x, y) === 0;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
 }
 
 /** An atom's relocation rows as bytes (offset, type, symbol index, addend: relocs.ts). */
@@ -193,7 +184,7 @@ function sameTargetNames(fa: ObjectFile, fb: ObjectFile): boolean {
 
 function sameName(a: string | Uint8Array, b: string | Uint8Array): boolean {
   if (a === b) return true;
-  return typeof a !== 'string' && typeof b !== 'string' && equalBytes(a, b);
+  return typeof a !== 'string' && typeof b !== 'string' && sameBytes(a, b);
 }
 
 /** Whether two atoms' relocations hash alike: offsets, types, addends, and target names (contentId's). */

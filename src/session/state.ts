@@ -1,4 +1,5 @@
 import { blake2b512, blake2b512One } from '../obj/blake2b.js';
+import { sameBytes } from '../obj/bytes.js';
 import { atomContentId } from '../obj/contentId.js';
 import { SecFlag, SymPlace, SymType, type ArchName, type ObjectFile } from '../obj/model.js';
 import { BUILD_ID_CHUNK, digestTop } from '../link/buildId.js';
@@ -225,11 +226,7 @@ export function hashBytes(b: Uint8Array): Uint8Array {
   return blake2b512One(b).slice(0, 32);
 }
 
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+export { sameBytes };
 
 /**
  * The image's identity: the top of its chunk digests' tree (buildId.ts; the

@@ -15,10 +15,10 @@ import { AtomKind, PackedSymbol, SecFlag, SymBinding, SymType, Visibility, type 
 import { Relocs } from '../../src/obj/relocs.js';
 import { readElfObject } from '../../src/obj/readElf.js';
 import { LinkSession } from '../../src/session/LinkSession.js';
-import { compile, requireTools, run, tmpDir, type Arch } from '../support/toolchain.js';
+import { compile, repoRoot, requireTools, run, tmpDir, type Arch } from '../support/toolchain.js';
 import { sameBytes, sessionOptions } from './support.js';
 
-const SOURCE = `
+const SOURCE = `#include "start.h"
 int arr[4] = { 1, 2, 3, 4 };
 __attribute__((noinline)) int g1(int x) { return x + 1; }
 __attribute__((noinline)) int g2(int x) { return x + 2; }
@@ -32,16 +32,7 @@ __attribute__((noinline)) int uses_ext(int x) { return EXT ? EXT(x) : x; }
 static volatile int svar __attribute__((section(SEC))) = 5;
 __attribute__((noinline)) int read_svar(void) { return svar; }
 ALIGN int aligned_var = 7;
-void _start(void) {
-  int code = body(2) + caller(3) + *ptr() + aligned_var;
-#if defined(__x86_64__)
-  __asm__ volatile("mov $60, %%eax\\n syscall" :: "D"(code));
-#else
-  register long x0 __asm__("x0") = code;
-  __asm__ volatile("mov x8, #93\\n svc #0" :: "r"(x0));
-#endif
-  for (;;) {}
-}
+int test_main(void) { return body(2) + caller(3) + *ptr() + aligned_var; }
 `;
 
 const BASE = { K: '3', CALLEE: 'g1', IDX: '1', ALIGN: '', HELPER: 'helper_a', EXT: 'ext_a', SEC: '".data.one"' };
@@ -66,7 +57,7 @@ describe('incremental linking: ids of unchanged atoms taken from the last versio
     const done = objects.get(key);
     if (done) return done;
     const out = path.join(dir, arch, `${label.replace(/\W+/g, '_')}.o`);
-    await compile(path.join(dir, 'unit.c'), out, arch, ['-g', ...Object.entries({ ...BASE, ...defs }).map(([k, v]) => `-D${k}=${v}`)]);
+    await compile(path.join(dir, 'unit.c'), out, arch, ['-g', '-I', path.join(repoRoot(), 'test', 'programs'), ...Object.entries({ ...BASE, ...defs }).map(([k, v]) => `-D${k}=${v}`)]);
     objects.set(key, out);
     return out;
   }
