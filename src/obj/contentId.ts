@@ -157,15 +157,11 @@ function rowBytes(r: Relocs): Uint8Array {
 
 /**
  * Whether both objects name the same target (targetName) at every symbol
- * index; false may also mean it is not worth finding out. ELF objects are
- * compared without making the names.
+ * index, compared without making the names: a section symbol by its
+ * section's name (and, in a COFF object, its index), any other by its own.
  */
 function sameTargetNames(fa: ObjectFile, fb: ObjectFile): boolean {
   if (fa.symbols.length !== fb.symbols.length) return false;
-  if (fa.format !== 'elf') {
-    for (let i = 0; i < fa.symbols.length; i++) if (!sameName(cachedName(fa, i), cachedName(fb, i))) return false;
-    return true;
-  }
   for (let i = 0; i < fa.symbols.length; i++) {
     const a = fa.symbols[i];
     const b = fb.symbols[i];
@@ -175,6 +171,7 @@ function sameTargetNames(fa: ObjectFile, fb: ObjectFile): boolean {
       if (a.name !== b.name) return false;
       continue;
     }
+    if (fa.format === 'coff' && a.atom !== b.atom) return false;
     const na = a.atom >= 0 ? fa.atoms[a.atom].name : a.name;
     const nb = b.atom >= 0 ? fb.atoms[b.atom].name : b.name;
     if (na !== nb) return false;

@@ -117,6 +117,28 @@ describe('incremental linking: ids of unchanged atoms taken from the last versio
     expect(hex(atomContentId(after, after.atoms[0]))).to.not.equal(hex(before.atoms[0].id));
   });
 
+  it('COFF: a section symbol of another section of the same name is another target', () => {
+    // Two sections named .text (as a COFF object's COMDAT functions have); the relocation's symbol 1 is the
+    // first's section symbol in one version, the second's in the other: the target names differ by index.
+    const object = (target: number): ObjectFile => {
+      const atom = (index: number) => ({
+        index, name: '.text', kind: AtomKind.Code, flags: SecFlag.Alloc | SecFlag.Exec, align: 16, size: 8, data: new Uint8Array(8),
+        relocs: index === 0 ? Relocs.of([{ offset: 1, type: 4, sym: 1, addend: 0 }]) : Relocs.none, entSize: 0, group: -1, rawType: 0x60000020,
+      });
+      return {
+        name: 't.obj', format: 'coff', arch: 'x86_64', firstGlobal: 2, groups: [], bytes: new Uint8Array(0), atoms: [atom(0), atom(1)],
+        symbols: [new PackedSymbol('', 0, -1, 0, 0), new PackedSymbol('.text', PackedSymbol.bits(SymBinding.Local, SymType.Section, Visibility.Default), target, 0, 0)],
+      };
+    };
+    const before = object(0);
+    const after = object(1);
+    before.atoms.forEach((a) => atomContentId(before, a));
+    reuseAtomIds(before, after);
+    expect(after.atoms[0].id, 'the atom whose relocation changed target: not taken').to.equal(undefined);
+    expect(hex(after.atoms[1].id), 'the other: taken').to.equal(hex(before.atoms[1].id));
+    expect(hex(atomContentId(after, after.atoms[0]))).to.not.equal(hex(before.atoms[0].id));
+  });
+
   it('a caller that reuses its buffer for the next version still gets that version linked', async function () {
     const arch = 'x86_64';
     const versions = [await build(arch, 'base', {}), await build(arch, 'k5', { K: '5' }), await build(arch, 'k7', { K: '7' })].map((f) => fs.readFileSync(f));
