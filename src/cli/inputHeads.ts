@@ -19,7 +19,7 @@ import { hashBytes, sameBytes } from '../session/state.js';
  *
  * Encoding: magic, version (u32), count (u32); per entry the path (u32
  * length, UTF-8), the identity (five u64), the head (u8 length, bytes); then
- * a BLAKE2b checksum (32 bytes) of everything before it.
+ * a SHA-256 checksum (state.ts hashBytes, 32 bytes) of everything before it.
  */
 export class InputHeads {
   private readonly entries = new Map<string, { identity: HeadIdentity; head: Uint8Array }>();
@@ -171,7 +171,7 @@ function sameIdentity(a: HeadIdentity, b: BigIntStats): boolean {
 }
 
 const HASH = 32;
-const VERSION = 1;
+const VERSION = 2;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const MAGIC = encoder.encode('TSLKHEAD');

@@ -14,7 +14,6 @@ import type { Arch } from '../link/arch/Arch.js';
 import { chunkDigest, chunkDigests } from '../link/buildId.js';
 import type { WorkCounters } from '../link/relocate.js';
 import { BUILD_ID_CHUNK, parseBuildId, type BuildIdStyle } from '../link/buildId.js';
-import { blake2b512 } from '../obj/blake2b.js';
 import { PACKED, type PlacementPolicy } from '../link/layout.js';
 import { archFor, link } from '../link/pipeline.js';
 import type { ImageWriter } from '../link/streamImage.js';
@@ -24,7 +23,7 @@ import { recordGcSignatures } from './gcGate.js';
 import { removedSections } from '../link/gcSections.js';
 import { DEFAULT_SLACK, incrementalPolicy, pePolicy } from './placementPolicy.js';
 import {
-  STATE_VERSION, captureState, decodeState, encodeState, encodeStateSplit, hashBytes, imageHash, sameBytes, sameIdentity,
+  STATE_VERSION, captureState, decodeState, encodeState, encodeStateSplit, hashBytes, hashParts, imageHash, sameBytes, sameIdentity,
   type FileIdentityRecord, type InputRecord, type LinkState, type ObjectOrigin, type PeStateRecord, type RecordStore, type StateSource,
 } from './state.js';
 import { SessionImage } from './image.js';
@@ -749,7 +748,7 @@ export class LinkSession {
         for (const m of (input.parsed as Archive).members) parts.push(m.bytes);
       }
       for (const p of parts) work.bytesHashed += p.length;
-      input.hash = parts.length === 1 ? hashBytes(bytes) : blake2b512(parts).slice(0, 32);
+      input.hash = hashParts(parts);
     }
     return input.hash;
   }

@@ -7,6 +7,7 @@
  * in place.
  */
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { FixtureBuild } from '../../src/cli/fixture.js';
 import { LinkSession, type FileIdentity } from '../../src/session/LinkSession.js';
@@ -73,6 +74,18 @@ describe('incremental state: rows of a decoded state copied back', function () {
     expect(again.inputs[lib].identity).to.equal(null);
     expect(again.objects[last].name).to.equal('renamed.o');
     expect(again.objects.slice(0, last).map((o) => o.name)).to.deep.equal(decoded.objects.slice(0, last).map((o) => o.name));
+  });
+
+  it('checksums with SHA-256, as doc/incremental.md says: the state, an input\'s bytes', function () {
+    const store = new MemoryRecords();
+    const { state } = first(store);
+    const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
+    // Header: magic 8, version 4, checksum 32, payload length 4. The objects' bulk is in the records file, so the sum covers all the payload.
+    expect(sameBytes(state.subarray(12, 44), sha(state.subarray(48))), 'the state\'s checksum').to.equal(true);
+    const decoded = decodeState(state, store);
+    const app = decoded.inputs.find((i) => i.name === 'app_a.o')!;
+    expect(sameBytes(app.hash, sha(readBytes(b.base.apps.app_a))), 'an input\'s hash').to.equal(true);
+    expect(sameBytes(hashBytes(state), sha(state))).to.equal(true);
   });
 
   it('copies no object row into a records file written anew (their offsets would be wrong)', function () {
