@@ -336,9 +336,8 @@ function readAt(prior: PriorOutput, offset: number, length: number): Uint8Array 
   return readRange(prior.fd, prior.path, offset, length);
 }
 
-/** `length` bytes of the file open as `fd` at `offset` (fewer if it ends sooner); a LinkError naming `path` if it cannot. */
-function readRange(fd: number, path: string, offset: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
+/** `length` bytes of the file open as `fd` at `offset` (fewer if it ends sooner), into `out` if given; a LinkError naming `path` if it cannot. */
+function readRange(fd: number, path: string, offset: number, length: number, out = new Uint8Array(length)): Uint8Array {
   let done = 0;
   try {
     done = readFully(fd, out, offset);
@@ -951,9 +950,25 @@ class RecordsFile implements RecordStore {
     }
   }
 
+  /**
+   * Reads `length` bytes at `offset`. A small read (a fresh relink reads hundreds of 4 KiB blocks of the
+   * globals) is a view of a shared slab, not a buffer of its own: each new ArrayBuffer costs a few
+   * microseconds. A slab is never written again once handed out, so the views stay what was read.
+   */
   read(offset: number, length: number): Uint8Array {
-    return readRange(this.fd, this.path, offset, length);
+    if (length > RecordsFile.SLAB / 8) return readRange(this.fd, this.path, offset, length);
+    if (this.slabUsed + length > this.slab.length) {
+      this.slab = new Uint8Array(RecordsFile.SLAB);
+      this.slabUsed = 0;
+    }
+    const out = readRange(this.fd, this.path, offset, length, this.slab.subarray(this.slabUsed, this.slabUsed + length));
+    this.slabUsed += length;
+    return out;
   }
+
+  private static readonly SLAB = 256 * 1024;
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
 
   /** Appends `bytes` at the end, or (`fresh`) replaces the file with them, renamed into place. */
   write(bytes: Uint8Array, fresh: boolean): void {
