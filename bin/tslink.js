@@ -38,5 +38,10 @@ if (argv.includes('--watch') && !process.execArgv.includes(FLAG)) {
       if (process.ppid !== parent) process.exit(1);
     }, 1000).unref();
   }
-  require('./load.js').runTslink(argv);
+  require('./load.js').runTslink(argv).then(() => {
+    // Once the link is done (its files written and closed), end the process at once rather than let Node take
+    // its heap apart first: about 5 ms of a fresh incremental relink at 200k functions. Not while output is
+    // still queued for a pipe (asynchronous on some systems), and never for a watch, which goes on.
+    if (!argv.includes('--watch') && process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit();
+  });
 }
