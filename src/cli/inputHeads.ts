@@ -22,7 +22,13 @@ import { hashBytes, sameBytes } from '../session/state.js';
  * a SHA-256 checksum (state.ts hashBytes, 32 bytes) of everything before it.
  */
 export class InputHeads {
-  private readonly entries = new Map<string, { identity: HeadIdentity; head: Uint8Array }>();
+  /**
+   * By path: an entry, or where its identity starts in the file as read (`file`), decoded when it is
+   * first looked up: a link of two thousand inputs would otherwise make ten thousand BigInts and two
+   * thousand buffers for the few it uses more than once.
+   */
+  private readonly entries = new Map<string, HeadEntry | number>();
+  private file: DataView | null = null;
   /** Whether an entry was added or replaced since the file was read: the file is then rewritten. */
   private dirty = false;
   /** The paths looked up or remembered by this link: the entries written back (others are of files no longer linked). */
@@ -54,9 +60,23 @@ export class InputHeads {
 
   /** The head recorded for the file at `path` if it is still the file with `identity`. */
   lookup(path: string, identity: BigIntStats): Uint8Array | undefined {
-    const e = this.entries.get(path);
+    const e = this.entry(path);
     this.used.add(path);
     return e && sameIdentity(e.identity, identity) ? e.head : undefined;
+  }
+
+  private entry(path: string): HeadEntry | undefined {
+    const e = this.entries.get(path);
+    if (typeof e !== 'number') return e;
+    // Checked to lie within the file when it was read (decode).
+    const v = this.file!;
+    const at = e + 40;
+    const decoded: HeadEntry = {
+      identity: { dev: v.getBigUint64(e, true), ino: v.getBigUint64(e + 8, true), size: v.getBigUint64(e + 16, true), mtimeNs: v.getBigUint64(e + 24, true), ctimeNs: v.getBigUint64(e + 32, true) },
+      head: new Uint8Array(v.buffer, v.byteOffset + at + 1, v.getUint8(at)),
+    };
+    this.entries.set(path, decoded);
+    return decoded;
   }
 
   /** Records a head read just now, if the file's identity is settled at `nowNs`. */
@@ -86,8 +106,9 @@ export class InputHeads {
 
   private encode(): Uint8Array {
     const paths = [...this.entries.keys()].map((p) => encoder.encode(p));
+    const all = [...this.entries.keys()].map((p) => this.entry(p)!);
     let size = 8 + 4 + 4 + HASH;
-    for (const [i, e] of [...this.entries.values()].entries()) size += 4 + paths[i].length + 40 + 1 + e.head.length;
+    for (const [i, e] of all.entries()) size += 4 + paths[i].length + 40 + 1 + e.head.length;
     const out = new Uint8Array(size);
     const v = new DataView(out.buffer);
     out.set(MAGIC, 0);
@@ -95,7 +116,7 @@ export class InputHeads {
     v.setUint32(12, this.entries.size, true);
     let at = 16;
     let i = 0;
-    for (const e of this.entries.values()) {
+    for (const e of all) {
       const p = paths[i++];
       v.setUint32(at, p.length, true);
       out.set(p, at + 4);
@@ -118,6 +139,7 @@ export class InputHeads {
     const end = bytes.length - HASH;
     if (!sameBytes(hashBytes(bytes.subarray(0, end)), bytes.subarray(end))) throw new Error('checksum');
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (v.getUint32(8, true) !== VERSION) throw new Error('version');
     const count = v.getUint32(12, true);
     let at = 16;
@@ -128,20 +150,15 @@ export class InputHeads {
       need(4);
       const length = v.getUint32(at, true);
       need(4 + length + 41);
-      const path = decoder.decode(bytes.subarray(at + 4, at + 4 + length));
+      const path = text.toString('utf8', at + 4, at + 4 + length);
       at += 4 + length;
-      const u64 = () => {
-        const n = v.getBigUint64(at, true);
-        at += 8;
-        return n;
-      };
-      const identity = { dev: u64(), ino: u64(), size: u64(), mtimeNs: u64(), ctimeNs: u64() };
-      const headLength = bytes[at++];
-      need(headLength);
-      this.entries.set(path, { identity, head: bytes.slice(at, at + headLength) });
-      at += headLength;
+      const headLength = bytes[at + 40];
+      need(41 + headLength);
+      this.entries.set(path, at);
+      at += 41 + headLength;
     }
     if (at !== end) throw new Error('trailing bytes');
+    this.file = v;
   }
 }
 
@@ -152,6 +169,11 @@ export function statIdentity(path: string): BigIntStats | undefined {
   } catch {
     return undefined;
   }
+}
+
+interface HeadEntry {
+  identity: HeadIdentity;
+  head: Uint8Array;
 }
 
 interface HeadIdentity {
@@ -173,5 +195,4 @@ function sameIdentity(a: HeadIdentity, b: BigIntStats): boolean {
 const HASH = 32;
 const VERSION = 2;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const MAGIC = encoder.encode('TSLKHEAD');

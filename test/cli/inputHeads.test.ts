@@ -46,6 +46,29 @@ describe('the inputs\' heads kept beside the incremental state', function () {
     expect(InputHeads.read(cachePath).lookup(path.join(work, 'b.o'), st), 'another path: no head').to.equal(undefined);
   });
 
+  it('gives each file its own head, whatever its name or its head\'s length', function () {
+    const heads = new Map([['ä.o', 10], ['b.o', 64], ['c-日本.o', 1], ['d.o', 0]].map(([name, n]) => {
+      const head = new Uint8Array(n as number).map((_, i) => (i * 7 + (name as string).length) & 0xff);
+      const p = file(name as string, head);
+      fs.utimesSync(p, new Date(Date.now() - 7_200_000), new Date(Date.now() - 3_600_000)); // every time its own
+      return [p, head];
+    }));
+    const cachePath = path.join(work, 'state.heads');
+    const first = InputHeads.read(cachePath);
+    for (const [p, head] of heads) first.remember(p, statIdentity(p)!, head, later());
+    first.save(cachePath, write);
+    const second = InputHeads.read(cachePath);
+    // Looked up in another order than written: each entry is found by its path.
+    for (const [p, head] of [...heads].reverse()) expect([...second.lookup(p, statIdentity(p)!)!], p).to.deep.equal([...head]);
+    const [a, b] = [...heads.keys()];
+    expect(InputHeads.read(cachePath).lookup(a, statIdentity(b)!), 'another file\'s identity').to.equal(undefined);
+    // Saved again after those lookups: the entries read from the file are written back as they were.
+    second.remember(path.join(work, 'b.o'), statIdentity(path.join(work, 'b.o'))!, heads.get(path.join(work, 'b.o'))!, later());
+    second.save(cachePath, write);
+    const third = InputHeads.read(cachePath);
+    for (const [p, head] of heads) expect([...third.lookup(p, statIdentity(p)!)!], `${p} after a rewrite`).to.deep.equal([...head]);
+  });
+
   it('does not remember a file whose times are too recent to trust', function () {
     const a = file('a.o');
     const cachePath = path.join(work, 'state.heads');
