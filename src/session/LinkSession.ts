@@ -334,9 +334,13 @@ export class LinkSession {
     name: string, bytes: InputBytes,
     opts: { wholeArchive?: boolean; asNeeded?: boolean; readThinMember?: (path: string) => Uint8Array } & UnchangedInputOptions & ReleaseOption = {},
   ): InputId {
+    const given = bytes instanceof Uint8Array;
+    if (!given && typeof bytes !== 'function') throw new LinkError('an input is given as bytes (a Uint8Array) or as a function that reads them');
+    // Written out rather than spread from source() and unchangedBy(): a fresh relink adds thousands of inputs.
     return this.add({
-      kind: bytes instanceof Uint8Array ? kindOf(name, bytes) : null, name, ...source(bytes), detect: true,
-      whole: opts.wholeArchive ?? false, asNeeded: opts.asNeeded ?? false, readThinMember: opts.readThinMember, release: opts.release, ...unchangedBy(opts),
+      kind: given ? kindOf(name, bytes) : null, name, bytes: given ? bytes : null, load: given ? null : bytes, detect: true,
+      whole: opts.wholeArchive ?? false, asNeeded: opts.asNeeded ?? false, readThinMember: opts.readThinMember, release: opts.release,
+      identity: opts.identity ? identityRecord(opts.identity) : undefined, identityAt: opts.identity ? nowNs() : undefined, unchanged: opts.unchanged ?? false,
     });
   }
 
@@ -868,19 +872,36 @@ function source(bytes: InputBytes): { bytes: Uint8Array | null; load: (() => Uin
 function unchangedBy(opts: UnchangedInputOptions): Pick<SessionInput, 'identity' | 'identityAt' | 'unchanged'> {
   return {
     identity: opts.identity ? identityRecord(opts.identity) : undefined,
-    identityAt: opts.identity ? BigInt(Date.now()) * 1_000_000n : undefined,
+    identityAt: opts.identity ? nowNs() : undefined,
     unchanged: opts.unchanged ?? false,
   };
 }
 
-function identityRecord(id: FileIdentity): FileIdentityRecord {
-  const big = (v: bigint | number, what: string): bigint => {
-    if (typeof v === 'bigint') return BigInt.asUintN(64, v);
-    if (typeof v !== 'number' || !Number.isInteger(v)) throw new LinkError(`a file identity's ${what} must be an integer (bigint or number), not ${String(v)}`);
-    return BigInt.asUintN(64, BigInt(v));
-  };
-  return { dev: big(id.dev, 'dev'), ino: big(id.ino, 'ino'), size: big(id.size, 'size'), mtimeNs: big(id.mtimeNs, 'mtimeNs'), ctimeNs: big(id.ctimeNs, 'ctimeNs') };
+/** The time in ns since the epoch, to the millisecond: one BigInt per millisecond however many inputs are added in it. */
+function nowNs(): bigint {
+  const ms = Date.now();
+  if (ms !== lastNow.ms) {
+    lastNow.ms = ms;
+    lastNow.ns = BigInt(ms) * 1_000_000n;
+  }
+  return lastNow.ns;
 }
+const lastNow = { ms: -1, ns: 0n };
+
+function identityRecord(id: FileIdentity): FileIdentityRecord {
+  return {
+    dev: identityField(id.dev, 'dev'), ino: identityField(id.ino, 'ino'), size: identityField(id.size, 'size'),
+    mtimeNs: identityField(id.mtimeNs, 'mtimeNs'), ctimeNs: identityField(id.ctimeNs, 'ctimeNs'),
+  };
+}
+
+/** A field of a file identity as the state records it: an unsigned 64-bit value. */
+function identityField(v: bigint | number, what: string): bigint {
+  if (typeof v === 'bigint') return v >= 0n && v <= U64_MAX ? v : BigInt.asUintN(64, v);
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new LinkError(`a file identity's ${what} must be an integer (bigint or number), not ${String(v)}`);
+  return BigInt.asUintN(64, BigInt(v));
+}
+const U64_MAX = (1n << 64n) - 1n;
 
 /** The kind of input its magic bytes tell; a LinkError for anything else. */
 function kindOf(name: string, bytes: Uint8Array): 'object' | 'archive' | 'shared' {
