@@ -563,8 +563,8 @@ export class GlobalTable implements GlobalLookup {
       t = new GlobalTable(count, recordsLength, slots, new GlobalBytes(r.raw(length), null), check);
     } else if (where === 1) {
       const at = r.num();
-      const sums: Uint8Array[] = [];
-      for (let n = Math.ceil(length / GLOBAL_BLOCK); n > 0; n--) sums.push(r.raw(32));
+      // One view of all the blocks' checksums: a large program has thousands, and a patch checks the few it reads.
+      const sums = r.raw(Math.ceil(length / GLOBAL_BLOCK) * 32);
       if (!store) throw new StateError('its records file is missing (it holds the globals)');
       if (!Number.isInteger(at) || at < 0 || at + length > store.size) throw new StateError('the globals lie outside the records file');
       t = new GlobalTable(count, recordsLength, slots, new GlobalBytes(null, { store, at, length, sums }), check);
@@ -694,7 +694,7 @@ export class GlobalTable implements GlobalLookup {
     }
     const home = this.bytes.stored!;
     w.num(home.at);
-    for (const sum of home.sums) w.raw(sum);
+    w.raw(home.sums);
     w.u32(this.overridden.size);
     for (const at of this.overridden) {
       w.u32(at);
@@ -706,9 +706,9 @@ export class GlobalTable implements GlobalLookup {
 /** Block size of the globals' bytes in a records file: each block is read and checked when a lookup first reaches it. */
 const GLOBAL_BLOCK = 4096;
 
-function blockSums(bytes: Uint8Array): Uint8Array[] {
-  const sums: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; at += GLOBAL_BLOCK) sums.push(hashBytes(bytes.subarray(at, Math.min(bytes.length, at + GLOBAL_BLOCK))));
+function blockSums(bytes: Uint8Array): Uint8Array {
+  const sums = new Uint8Array(Math.ceil(bytes.length / GLOBAL_BLOCK) * 32);
+  for (let at = 0; at < bytes.length; at += GLOBAL_BLOCK) sums.set(hashBytes(bytes.subarray(at, Math.min(bytes.length, at + GLOBAL_BLOCK))), (at / GLOBAL_BLOCK) * 32);
   return sums;
 }
 
@@ -722,7 +722,8 @@ class GlobalBytes {
 
   constructor(
     private readonly whole: Uint8Array | null,
-    readonly stored: { store: RecordStore; at: number; length: number; sums: Uint8Array[] } | null,
+    /** `sums`: each block's checksum, 32 bytes each, in block order. */
+    readonly stored: { store: RecordStore; at: number; length: number; sums: Uint8Array } | null,
   ) {}
 
   at(offset: number, length: number): Uint8Array {
@@ -751,7 +752,7 @@ class GlobalBytes {
     const s = this.stored!;
     const length = Math.min(GLOBAL_BLOCK, s.length - b * GLOBAL_BLOCK);
     bytes = s.store.read(s.at + b * GLOBAL_BLOCK, length);
-    if (bytes.length !== length || !sameBytes(hashBytes(bytes), s.sums[b])) {
+    if (bytes.length !== length || !sameBytes(hashBytes(bytes), s.sums.subarray(b * 32, b * 32 + 32))) {
       throw new StateError(`the globals in the records file are corrupt (checksum mismatch in block ${b})`);
     }
     this.blocks.set(b, bytes);
