@@ -141,6 +141,7 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
     const readMs = performance.now() - tRead;
     // An input is read only if the session needs its bytes: not when the state shows it unchanged
     // (its identity: device, inode, size, times), unless the link falls back to a full one.
+    const tAdd = performance.now();
     const arena = new InputArena(() => files.filter((f) => !f.bytes).map((f) => Number(f.identity.size)));
     const ids = files.map((f) =>
       session.addInput(f.path, f.bytes ?? (() => bytesOf(f, arena)), {
@@ -153,6 +154,7 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
           f.bytes = f.bytes?.subarray(0, keep) ?? null;
         },
       }));
+    const addMs = performance.now() - tAdd;
     // A link that keeps no state writes its image as it is made, beside the output, and keeps no copy.
     fresh = opts.incremental ? null : new NewOutput(opts.output);
     const report = session.link(fresh ? { stream: fresh.writer } : {});
@@ -174,7 +176,7 @@ function runLink(opts: CliOptions, observe?: (route: LinkRoute) => void): number
     const implib = importLibraryPath(opts);
     if (format === 'coff' && implib) writeFileAtomically(implib, session.importLibrary()!, 'import library');
     const writeMs = performance.now() - tWrite;
-    if (opts.explain) explain(report, peeks, { inputs: inputsMs, read: readMs, ...report.timings, write: writeMs });
+    if (opts.explain) explain(report, peeks, { inputs: inputsMs, read: readMs, add: addMs, ...report.timings, write: writeMs });
     if (opts.watch) {
       if (prior) closeSync(prior.fd);
       prior = null;
