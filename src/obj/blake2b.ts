@@ -1,33 +1,12 @@
 import { blake2b as nobleBlake2b } from '@noble/hashes/blake2.js';
+import { nativeHasher, nativeOneShot, type Hasher } from './nativeHash.js';
 
-/**
+/*
  * BLAKE2b-512, truncated by callers to the 32-byte content id (DESIGN.md
  * section 2). Node's native hash is ~25x faster than the pure-JavaScript one
  * and gives the same bytes, so it is used wherever it exists; noble's serves
  * where there is no node:crypto (a browser).
  */
-export type Hasher = (chunks: readonly Uint8Array[]) => Uint8Array;
-
-/**
- * node:crypto, taken synchronously (process.getBuiltinModule, Node 20.16 and
- * later) rather than by a top-level await, so that this module also bundles
- * as CommonJS (the command line's bundle, package.json's build); undefined
- * where there is no Node.
- */
-const nodeCrypto = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } })
-  .process?.getBuiltinModule?.('node:crypto') as typeof import('node:crypto') | undefined;
-
-/** node:crypto's `algorithm` over the concatenation of its chunks; undefined where there is no node:crypto. */
-export function nativeHasher(algorithm: string): Hasher | undefined {
-  if (!nodeCrypto) return undefined;
-  const crypto = nodeCrypto;
-  return (chunks) => {
-    const h = crypto.createHash(algorithm);
-    for (const c of chunks) h.update(c);
-    const d = h.digest();
-    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-  };
-}
 
 const hasher: Hasher = nativeHasher('blake2b512') ?? blake2b512Portable;
 
@@ -45,15 +24,7 @@ export function blake2b512One(bytes: Uint8Array): Uint8Array {
   return oneShot(bytes);
 }
 
-let oneShot = (bytes: Uint8Array): Uint8Array => hasher([bytes]);
-
-const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Uint8Array } | undefined)?.hash;
-if (typeof oneShotHash === 'function') {
-  oneShot = (bytes) => {
-    const d = oneShotHash('blake2b512', bytes, 'buffer');
-    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-  };
-}
+const oneShot = nativeOneShot('blake2b512') ?? ((bytes: Uint8Array): Uint8Array => hasher([bytes]));
 
 /** The portable implementation, exposed so tests can check both agree. */
 export function blake2b512Portable(chunks: readonly Uint8Array[]): Uint8Array {

@@ -250,7 +250,7 @@ export function imageHash(digests: readonly Uint8Array[], buildId: Uint8Array): 
 }
 
 export function imageHashFromTop(top: Uint8Array, buildId: Uint8Array): Uint8Array {
-  return sha256([top, buildId]);
+  return hashParts([top, buildId]);
 }
 
 /**
@@ -1053,7 +1053,7 @@ function checksum(bytes: Uint8Array, from: number, bulks: ReadonlyArray<readonly
     at = end;
   }
   parts.push(bytes.subarray(at));
-  return sha256(parts);
+  return hashParts(parts);
 }
 
 /** The size of the bytes a state was decoded from: the next encoding's buffer size. */
